@@ -1,0 +1,308 @@
+// Command bench measures Parley's server beside the stacks its users would
+// otherwise pick (grpc-go, minimal connect-go, net/http+JSON, improbable
+// gRPC-Web), plus room fan-out and durable sends on Parley itself.
+//
+// Every server runs as a child process (this binary re-executed with
+// PARLEY_BENCH_PEER set) on a loopback port, so server CPU time and
+// allocations per RPC are the server's own; the loader is this process.
+//
+//	go run ./cmd/bench -quick          # under a minute, headline ratios last
+//	go run ./cmd/bench -out ../docs/bench
+package main
+
+import (
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if name := os.Getenv(peerEnv); name != "" {
+		if err := runPeer(name); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type options struct {
+	quick    bool
+	rounds   int
+	dur      time.Duration
+	inFlight int
+	out      string
+	only     string
+	subs     string
+}
+
+func run() error {
+	var o options
+	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000)")
+	flag.IntVar(&o.rounds, "rounds", 0, "interleaved rounds (default 3 quick, 5 full)")
+	flag.DurationVar(&o.dur, "d", 0, "measured time per cell per round (default 500ms quick, 2s full)")
+	flag.IntVar(&o.inFlight, "c", 16, "calls in flight (closed loop)")
+	flag.StringVar(&o.out, "out", "", "directory for CSV files (none if empty)")
+	flag.StringVar(&o.only, "only", "unary,fanout,durable", "scenarios to run")
+	flag.StringVar(&o.subs, "subs", "", "fan-out sizes, comma-separated (default 10,100,1000 quick; 10,100,1000,10000 full)")
+	flag.Parse()
+	if o.rounds == 0 {
+		o.rounds = 5
+		if o.quick {
+			o.rounds = 3
+		}
+	}
+	if o.dur == 0 {
+		o.dur = 2 * time.Second
+		if o.quick {
+			o.dur = 500 * time.Millisecond
+		}
+	}
+	if o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("# machine: %s\n", machine())
+	var headlines []string
+	if strings.Contains(o.only, "unary") {
+		h, err := unaryScenario(o)
+		if err != nil {
+			return err
+		}
+		headlines = append(headlines, h...)
+	}
+	if strings.Contains(o.only, "fanout") {
+		h, err := fanoutScenario(o)
+		if err != nil {
+			return err
+		}
+		headlines = append(headlines, h...)
+	}
+	if strings.Contains(o.only, "durable") {
+		h, err := durableScenario(o)
+		if err != nil {
+			return err
+		}
+		headlines = append(headlines, h...)
+	}
+	fmt.Println("\n== headline ==")
+	for _, h := range headlines {
+		fmt.Println(h)
+	}
+	return nil
+}
+
+type cell struct {
+	peer   string
+	client clientKind
+}
+
+func unaryCells(quick bool) []cell {
+	if quick {
+		return []cell{
+			{peerGRPCNative, clientGRPCGo},
+			{peerConnectMin, clientGRPCGo},
+			{peerParley, clientGRPCGo},
+			{peerConnectMin, clientConnectProto},
+			{peerParley, clientConnectProto},
+			{peerREST, clientRESTH1},
+			{peerParley, clientConnectJSONH1},
+			{peerImprobable, clientConnectGRPCWebH1},
+			{peerParley, clientConnectGRPCWebH1},
+			{peerParleyNoLog, clientGRPCGo},
+			{peerParleyNoLog, clientConnectProto},
+		}
+	}
+	cells := []cell{
+		{peerGRPCNative, clientGRPCGo}, {peerGRPCNative, clientConnectGRPC},
+		{peerGRPCServe, clientGRPCGo}, {peerGRPCServe, clientConnectGRPC},
+		{peerREST, clientRESTH1},
+		{peerImprobable, clientConnectGRPCWebH1}, {peerImprobable, clientConnectGRPCWeb},
+	}
+	for _, p := range []string{peerConnectMin, peerParley} {
+		for _, c := range []clientKind{clientGRPCGo, clientConnectGRPC, clientConnectProto, clientConnectJSON, clientConnectJSONH1, clientConnectGRPCWebH1, clientConnectGRPCWeb} {
+			cells = append(cells, cell{p, c})
+		}
+	}
+	cells = append(cells, cell{peerParleyNoLog, clientGRPCGo}, cell{peerParleyNoLog, clientConnectProto})
+	return cells
+}
+
+// ratioSpec compares metric of cell a to cell b, round by round.
+type ratioSpec struct {
+	label  string
+	metric string // cpu, rps
+	a, b   cell
+	target string
+}
+
+var ratioSpecs = []ratioSpec{
+	{"server CPU/RPC parley / grpc-go native (grpc-go client)", "cpu", cell{peerParley, clientGRPCGo}, cell{peerGRPCNative, clientGRPCGo}, "<= 1.10"},
+	{"server CPU/RPC parley / connect-min (grpc-go client)", "cpu", cell{peerParley, clientGRPCGo}, cell{peerConnectMin, clientGRPCGo}, "<= 1.05"},
+	{"server CPU/RPC parley / connect-min (connect proto)", "cpu", cell{peerParley, clientConnectProto}, cell{peerConnectMin, clientConnectProto}, "<= 1.05"},
+	{"server CPU/RPC parley+DiscardHandler / connect-min (grpc-go client)", "cpu", cell{peerParleyNoLog, clientGRPCGo}, cell{peerConnectMin, clientGRPCGo}, "<= 1.05"},
+	{"server CPU/RPC parley+DiscardHandler / connect-min (connect proto)", "cpu", cell{peerParleyNoLog, clientConnectProto}, cell{peerConnectMin, clientConnectProto}, "<= 1.05"},
+	{"req/s parley / grpc-go native (grpc-go client)", "rps", cell{peerParley, clientGRPCGo}, cell{peerGRPCNative, clientGRPCGo}, "-"},
+	{"req/s parley connect+json / net-http REST+json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerREST, clientRESTH1}, "(gateway not measured)"},
+	{"req/s parley grpc-web / improbable grpc-web (http1)", "rps", cell{peerParley, clientConnectGRPCWebH1}, cell{peerImprobable, clientConnectGRPCWebH1}, ">= 1.2"},
+}
+
+func unaryScenario(o options) ([]string, error) {
+	cells := unaryCells(o.quick)
+	payloads := []int{0}
+	if !o.quick {
+		payloads = []int{0, 1024, 16 << 10}
+	}
+	children := map[string]*child{}
+	defer func() {
+		for _, c := range children {
+			c.stop()
+		}
+	}()
+	for _, c := range cells {
+		if children[c.peer] != nil {
+			continue
+		}
+		ch, err := startChild(c.peer)
+		if err != nil {
+			return nil, err
+		}
+		children[c.peer] = ch
+	}
+	var results []unaryResult
+	fmt.Printf("\n== unary, closed loop, %d in flight, %v per cell, %d rounds ==\n", o.inFlight, o.dur, o.rounds)
+	fmt.Printf("%-5s %-19s %-31s %6s %9s %9s %9s %9s %8s %5s\n", "round", "peer", "client", "bytes", "req/s", "p50(us)", "p99(us)", "cpu-us", "allocs", "load")
+	for round := range o.rounds {
+		for _, payload := range payloads {
+			// Rotate the order each round so no peer always runs first.
+			order := slices.Clone(cells)
+			k := round % len(order)
+			order = append(order[k:], order[:k]...)
+			for _, c := range order {
+				r, err := runUnary(children[c.peer], c.client, payload, o.inFlight, o.dur)
+				if err != nil {
+					return nil, err
+				}
+				r.Round = round
+				results = append(results, r)
+				fmt.Printf("%-5d %-19s %-31s %6d %9.0f %9.0f %9.0f %9.1f %8.1f %5.2f\n", round, r.Peer, r.Client, payload, r.RPS,
+					us(r.P50), us(r.P99), r.CPUPerRPC, r.AllocPerRPC, r.Load1)
+			}
+		}
+	}
+	if o.out != "" {
+		rows := [][]string{{"round", "peer", "client", "payload_bytes", "in_flight", "seconds", "requests", "rps", "p50_us", "p99_us", "server_cpu_us_per_rpc", "server_allocs_per_rpc", "load1"}}
+		for _, r := range results {
+			rows = append(rows, []string{itoa(r.Round), r.Peer, string(r.Client), itoa(r.Payload), itoa(r.InFlight), ftoa(r.Seconds), itoa(r.Requests),
+				ftoa(r.RPS), ftoa(us(r.P50)), ftoa(us(r.P99)), ftoa(r.CPUPerRPC), ftoa(r.AllocPerRPC), ftoa(r.Load1)})
+		}
+		if err := writeCSV(filepath.Join(o.out, "unary.csv"), rows); err != nil {
+			return nil, err
+		}
+	}
+	var heads []string
+	ratioRows := [][]string{{"payload_bytes", "ratio", "metric", "median", "min", "max", "rounds", "target"}}
+	for _, payload := range payloads {
+		for _, spec := range ratioSpecs {
+			var ratios []float64
+			for round := range o.rounds {
+				a, okA := find(results, spec.a, payload, round)
+				b, okB := find(results, spec.b, payload, round)
+				if !okA || !okB {
+					continue
+				}
+				va, vb := a.RPS, b.RPS
+				if spec.metric == "cpu" {
+					va, vb = a.CPUPerRPC, b.CPUPerRPC
+				}
+				ratios = append(ratios, va/vb)
+			}
+			if len(ratios) == 0 {
+				continue
+			}
+			med, lo, hi := medianMinMax(ratios)
+			ratioRows = append(ratioRows, []string{itoa(payload), spec.label, spec.metric, ftoa(med), ftoa(lo), ftoa(hi), itoa(len(ratios)), spec.target})
+			heads = append(heads, fmt.Sprintf("%-68s %5dB  %.2fx (min %.2f, max %.2f; target %s)", spec.label, payload, med, lo, hi, spec.target))
+		}
+	}
+	if o.out != "" {
+		if err := writeCSV(filepath.Join(o.out, "ratios.csv"), ratioRows); err != nil {
+			return nil, err
+		}
+	}
+	return heads, nil
+}
+
+func find(rs []unaryResult, c cell, payload, round int) (unaryResult, bool) {
+	for _, r := range rs {
+		if r.Peer == c.peer && r.Client == c.client && r.Payload == payload && r.Round == round {
+			return r, true
+		}
+	}
+	return unaryResult{}, false
+}
+
+func medianMinMax(v []float64) (med, lo, hi float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	med = s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return med, s[0], s[n-1]
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+func itoa(i int) string          { return strconv.Itoa(i) }
+func ftoa(f float64) string      { return strconv.FormatFloat(f, 'f', 3, 64) }
+func timeAfter(sec int) <-chan time.Time {
+	return time.After(time.Duration(sec) * time.Second)
+}
+
+func writeCSV(path string, rows [][]string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.WriteAll(rows)
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func loadavg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	return f
+}
+
+func machine() string {
+	model := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s; kernel %s; load1 %.2f", model, strings.TrimSpace(string(kernel)), loadavg())
+}

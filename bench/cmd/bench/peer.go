@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/improbable-eng/grpc-web/go/grpcweb"
+	"google.golang.org/grpc"
+
+	"github.com/parley-chat/parley/disk"
+	"github.com/parley-chat/parley/gen/helloworld"
+	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
+	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/server"
+	"github.com/parley-chat/parley/sqlite"
+)
+
+// peerEnv names the peer a re-executed bench binary serves. The parent
+// starts every server as a child process so its CPU time and allocations
+// are its own, not the loader's.
+const peerEnv = "PARLEY_BENCH_PEER"
+
+// profileEnv, when set to a path prefix, makes every peer write a CPU
+// profile to PREFIX.<peer>.pprof when it exits. Profiling costs CPU: do not
+// compare figures from a profiled run.
+const profileEnv = "PARLEY_BENCH_CPUPROFILE"
+
+// Peer names.
+const (
+	peerGRPCNative = "grpc-go-native"
+	peerGRPCServe  = "grpc-go-servehttp"
+	peerConnectMin = "connect-min"
+	peerParley     = "parley"
+	// peerParleyNoLog is Parley with slog.DiscardHandler instead of the
+	// default logger (a TextHandler on io.Discard, which still formats every
+	// line): what the proposed one-line change in server/option.go gains.
+	peerParleyNoLog = "parley-discardhandler"
+	peerREST        = "rest-json"
+	peerImprobable  = "improbable-grpcweb"
+)
+
+// sayHello is the one handler body every peer runs.
+func sayHello(name string) string { return "Hello " + name }
+
+// grpcGreeter is the grpc-go service, registered by hand over the same
+// generated messages so no second helloworld descriptor is linked in.
+type grpcGreeter interface {
+	SayHello(context.Context, *helloworld.HelloRequest) (*helloworld.HelloReply, error)
+}
+
+type greeterImpl struct{}
+
+func (greeterImpl) SayHello(_ context.Context, req *helloworld.HelloRequest) (*helloworld.HelloReply, error) {
+	return &helloworld.HelloReply{Message: sayHello(req.GetName())}, nil
+}
+
+var greeterDesc = grpc.ServiceDesc{
+	ServiceName: "helloworld.Greeter",
+	HandlerType: (*grpcGreeter)(nil),
+	Methods: []grpc.MethodDesc{{
+		MethodName: "SayHello",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			in := new(helloworld.HelloRequest)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			return srv.(grpcGreeter).SayHello(ctx, in)
+		},
+	}},
+	Metadata: "helloworld.proto",
+}
+
+type connectGreeter struct{}
+
+func (connectGreeter) SayHello(_ context.Context, req *connect.Request[helloworld.HelloRequest]) (*connect.Response[helloworld.HelloReply], error) {
+	return connect.NewResponse(&helloworld.HelloReply{Message: sayHello(req.Msg.GetName())}), nil
+}
+
+type restHello struct {
+	Name    string `json:"name,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func serveREST(w http.ResponseWriter, r *http.Request) {
+	var in restHello
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(restHello{Message: sayHello(in.Name)})
+}
+
+// h2cServer is a stdlib server speaking HTTP/1.1 and h2c, the way the
+// minimal peers are usually deployed.
+func h2cServer(h http.Handler) *http.Server {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Server{Handler: h, Protocols: p, ErrorLog: log.New(io.Discard, "", 0)}
+}
+
+// runPeer serves one peer on a loopback port, prints "ADDR host:port" and
+// answers "stats" / "mem" lines on stdin until stdin closes.
+func runPeer(name string) error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	serve := func(s *http.Server) { go func() { _ = s.Serve(lis) }() }
+	switch name {
+	case peerGRPCNative:
+		g := grpc.NewServer()
+		g.RegisterService(&greeterDesc, greeterImpl{})
+		go func() { _ = g.Serve(lis) }()
+	case peerGRPCServe:
+		g := grpc.NewServer()
+		g.RegisterService(&greeterDesc, greeterImpl{})
+		serve(h2cServer(g))
+	case peerImprobable:
+		g := grpc.NewServer()
+		g.RegisterService(&greeterDesc, greeterImpl{})
+		serve(h2cServer(grpcweb.WrapServer(g)))
+	case peerConnectMin:
+		mux := http.NewServeMux()
+		// Same compression policy as Parley (server.handlerOptions): by
+		// default connect-go gzips every response the client accepts gzip
+		// for, which would measure gzip rather than the stack.
+		mux.Handle(helloworldconnect.NewGreeterHandler(connectGreeter{}, connect.WithCompressMinBytes(1024)))
+		serve(h2cServer(mux))
+	case peerREST:
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /hello", serveREST)
+		serve(h2cServer(mux))
+	case peerParley, peerParleyNoLog:
+		dir, err := os.MkdirTemp("", "parley-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		ctx := context.Background()
+		store, err := sqlite.Open(ctx, filepath.Join(dir, "parley.db"))
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		blobs, err := disk.New(filepath.Join(dir, "files"))
+		if err != nil {
+			return err
+		}
+		// server.WithLogger defaults to discarding logs: logging is off.
+		opts := []server.Option{server.WithFiles(store, blobs)}
+		if name == peerParleyNoLog {
+			opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
+		}
+		h := server.New(store, inmem.NewBroker(), opts...)
+		serve(server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler)))
+	default:
+		return fmt.Errorf("unknown peer %q", name)
+	}
+	if path := os.Getenv(profileEnv); path != "" {
+		f, err := os.Create(path + "." + name + ".pprof")
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	fmt.Printf("ADDR %s\n", lis.Addr())
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		switch sc.Text() {
+		case "stats":
+			var ru syscall.Rusage
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			fmt.Printf("STATS %d %d\n", cpu.Microseconds(), ms.Mallocs)
+		case "mem":
+			runtime.GC()
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("MEM %d %d %d\n", ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/parley-chat/parley/gen/helloworld"
+	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
+)
+
+// caller makes one SayHello call.
+type caller func(ctx context.Context, name string) error
+
+// clientKind names a client: library/protocol/codec/transport.
+type clientKind string
+
+const (
+	clientGRPCGo           clientKind = "grpc-go/grpc/proto/h2c"
+	clientConnectGRPC      clientKind = "connect-go/grpc/proto/h2c"
+	clientConnectProto     clientKind = "connect-go/connect/proto/h2c"
+	clientConnectJSON      clientKind = "connect-go/connect/json/h2c"
+	clientConnectJSONH1    clientKind = "connect-go/connect/json/http1"
+	clientConnectGRPCWebH1 clientKind = "connect-go/grpcweb/proto/http1"
+	clientConnectGRPCWeb   clientKind = "connect-go/grpcweb/proto/h2c"
+	clientRESTH1           clientKind = "net/http/rest/json/http1"
+)
+
+func httpClient(h2c bool) *http.Client {
+	t := &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 256}
+	if h2c {
+		t.Protocols.SetUnencryptedHTTP2(true)
+	} else {
+		t.Protocols.SetHTTP1(true)
+	}
+	return &http.Client{Transport: t}
+}
+
+// newCaller builds a client of kind for the server at addr; close releases it.
+func newCaller(kind clientKind, addr string) (call caller, closeFn func(), err error) {
+	base := "http://" + addr
+	connectCaller := func(h2c bool, opts ...connect.ClientOption) (caller, func(), error) {
+		hc := httpClient(h2c)
+		c := helloworldconnect.NewGreeterClient(hc, base, opts...)
+		return func(ctx context.Context, name string) error {
+			res, err := c.SayHello(ctx, connect.NewRequest(&helloworld.HelloRequest{Name: name}))
+			if err != nil {
+				return err
+			}
+			return checkReply(res.Msg.GetMessage(), name)
+		}, hc.CloseIdleConnections, nil
+	}
+	switch kind {
+	case clientGRPCGo:
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, name string) error {
+			out := new(helloworld.HelloReply)
+			if err := conn.Invoke(ctx, helloworldconnect.GreeterSayHelloProcedure, &helloworld.HelloRequest{Name: name}, out); err != nil {
+				return err
+			}
+			return checkReply(out.GetMessage(), name)
+		}, func() { _ = conn.Close() }, nil
+	case clientConnectGRPC:
+		return connectCaller(true, connect.WithGRPC())
+	case clientConnectProto:
+		return connectCaller(true)
+	case clientConnectJSON:
+		return connectCaller(true, connect.WithProtoJSON())
+	case clientConnectJSONH1:
+		return connectCaller(false, connect.WithProtoJSON())
+	case clientConnectGRPCWebH1:
+		return connectCaller(false, connect.WithGRPCWeb())
+	case clientConnectGRPCWeb:
+		return connectCaller(true, connect.WithGRPCWeb())
+	case clientRESTH1:
+		hc := httpClient(false)
+		url := base + "/hello"
+		return func(ctx context.Context, name string) error {
+			body, _ := json.Marshal(restHello{Name: name})
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := hc.Do(req)
+			if err != nil {
+				return err
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				_, _ = io.Copy(io.Discard, res.Body)
+				return fmt.Errorf("rest: %s", res.Status)
+			}
+			var out restHello
+			if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			return checkReply(out.Message, name)
+		}, hc.CloseIdleConnections, nil
+	}
+	return nil, nil, fmt.Errorf("unknown client %q", kind)
+}
+
+func checkReply(got, name string) error {
+	if len(got) != len(name)+6 {
+		return fmt.Errorf("bad reply of %d bytes", len(got))
+	}
+	return nil
+}
+
+// unaryResult is one cell of one round.
+type unaryResult struct {
+	Round       int
+	Peer        string
+	Client      clientKind
+	Payload     int
+	InFlight    int
+	Seconds     float64
+	Requests    int
+	Errors      int64
+	RPS         float64
+	P50, P99    time.Duration
+	CPUPerRPC   float64 // server microseconds
+	AllocPerRPC float64
+	Load1       float64
+}
+
+// runUnary drives call closed-loop with inFlight workers for d, after a
+// short warm-up, and reads the server's CPU and mallocs around it.
+func runUnary(c *child, kind clientKind, payload, inFlight int, d time.Duration) (unaryResult, error) {
+	call, closeFn, err := newCaller(kind, c.addr)
+	if err != nil {
+		return unaryResult{}, err
+	}
+	defer closeFn()
+	name := strings.Repeat("x", payload)
+	// Warm-up: connections, pools, JIT-free but caches and GC pacing.
+	if _, _, err := loop(call, name, inFlight, d/5); err != nil {
+		return unaryResult{}, fmt.Errorf("%s via %s: %w", c.name, kind, err)
+	}
+	cpu0, m0, err := c.stats()
+	if err != nil {
+		return unaryResult{}, err
+	}
+	start := time.Now()
+	lats, errs, err := loop(call, name, inFlight, d)
+	elapsed := time.Since(start)
+	cpu1, m1, err2 := c.stats()
+	if err == nil {
+		err = err2
+	}
+	if err != nil {
+		return unaryResult{}, fmt.Errorf("%s via %s: %w", c.name, kind, err)
+	}
+	slices.Sort(lats)
+	n := len(lats)
+	r := unaryResult{
+		Peer: c.name, Client: kind, Payload: payload, InFlight: inFlight,
+		Seconds: elapsed.Seconds(), Requests: n, Errors: errs,
+		RPS:         float64(n) / elapsed.Seconds(),
+		P50:         quantile(lats, 0.50),
+		P99:         quantile(lats, 0.99),
+		CPUPerRPC:   float64(cpu1-cpu0) / float64(max(n, 1)),
+		AllocPerRPC: float64(m1-m0) / float64(max(n, 1)),
+		Load1:       loadavg(),
+	}
+	return r, nil
+}
+
+// loop runs inFlight workers calling call until d has passed. Any error
+// fails the run: a benchmark of errors measures nothing.
+func loop(call caller, name string, inFlight int, d time.Duration) ([]time.Duration, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      []time.Duration
+		errs     atomic.Int64
+		firstErr atomic.Value
+	)
+	for range inFlight {
+		wg.Go(func() {
+			lats := make([]time.Duration, 0, 4096)
+			for ctx.Err() == nil {
+				t := time.Now()
+				err := call(context.Background(), name)
+				if err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					if errs.Load() > 10 {
+						cancel()
+					}
+					continue
+				}
+				lats = append(lats, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, lats...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok {
+		return all, errs.Load(), e
+	}
+	return all, 0, nil
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}

@@ -1,0 +1,101 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+)
+
+// sendTries is how often SendMessage tries a message whose sends failed
+// with EUNAVAILABLE; the client message id makes the retries safe.
+const sendTries = 4
+
+// SendOption configures one SendMessage call.
+type SendOption interface {
+	applySend(*parleyv1.SendMessageRequest)
+}
+
+type sendOptionFunc func(*parleyv1.SendMessageRequest)
+
+func (f sendOptionFunc) applySend(r *parleyv1.SendMessageRequest) { f(r) }
+
+// WithClientMessageID sets the idempotency key of a message: sending again
+// with the same key returns the message first stored. By default, a random
+// key per SendMessage call.
+func WithClientMessageID(id string) SendOption {
+	return sendOptionFunc(func(r *parleyv1.SendMessageRequest) { r.ClientMessageId = id })
+}
+
+// WithAttachments attaches files uploaded to the same room (at most
+// parley.MaxAttachments). By default, none.
+func WithAttachments(fileIDs ...string) SendOption {
+	return sendOptionFunc(func(r *parleyv1.SendMessageRequest) { r.AttachmentIds = append(r.AttachmentIds, fileIDs...) })
+}
+
+// NewClientMessageID returns a random client message id.
+func NewClientMessageID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (Go >= 1.24)
+	return "c_" + hex.EncodeToString(b)
+}
+
+// SendMessage posts a message to a room the caller is a member of and
+// returns it as stored, with its seq. A send that fails with EUNAVAILABLE
+// (the server restarting, a broken connection) is retried with backoff
+// under the same client message id, so it is stored at most once.
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+func (c *Client) SendMessage(ctx context.Context, roomID, text string, opts ...SendOption) (parley.Message, error) {
+	req := &parleyv1.SendMessageRequest{RoomId: roomID, Text: text}
+	for _, o := range opts {
+		o.applySend(req)
+	}
+	if req.ClientMessageId == "" {
+		req.ClientMessageId = NewClientMessageID()
+	}
+	b := c.newBackoff()
+	for try := 1; ; try++ {
+		msg, err := c.sendOnce(ctx, req)
+		if err == nil || try == sendTries || parley.ErrorCodeOf(err) != parley.EUNAVAILABLE {
+			return msg, err
+		}
+		if err := b.wait(ctx); err != nil {
+			return parley.Message{}, err
+		}
+	}
+}
+
+func (c *Client) sendOnce(ctx context.Context, req *parleyv1.SendMessageRequest) (parley.Message, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	res, err := c.messages.SendMessage(ctx, connect.NewRequest(req))
+	if err != nil {
+		return parley.Message{}, domainError(ctx, err)
+	}
+	return messageFromProto(res.Msg.GetMessage()), nil
+}
+
+// ListMessages reads a window of a room's history, ascending by seq (see
+// parley.HistoryQuery), and returns the room's head seq.
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+func (c *Client) ListMessages(ctx context.Context, roomID string, q parley.HistoryQuery) ([]parley.Message, int64, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	req := &parleyv1.ListMessagesRequest{RoomId: roomID, BeforeSeq: q.BeforeSeq, Limit: int32(min(max(q.Limit, 0), parley.MaxHistoryLimit))}
+	if q.IsForward() {
+		req.AfterSeq = &q.AfterSeq
+	}
+	res, err := c.messages.ListMessages(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, 0, domainError(ctx, err)
+	}
+	msgs := make([]parley.Message, 0, len(res.Msg.GetMessages()))
+	for _, m := range res.Msg.GetMessages() {
+		msgs = append(msgs, messageFromProto(m))
+	}
+	return msgs, res.Msg.GetHeadSeq(), nil
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/client"
+)
+
+// runSend: `parley send ROOM TEXT...`; text "-" reads it from stdin.
+func runSend(ctx context.Context, e *cli, args []string) error {
+	fs := e.commandFlags("send", "ROOM TEXT...")
+	id := fs.String("id", "", "client message id: sending again with the same id stores nothing new (default: random)")
+	var attach stringList
+	fs.Var(&attach, "attach", "id of a file uploaded to the room to attach (repeatable)")
+	args, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) < 1 || len(args) < 2 && len(attach) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, room, err := e.roomClient(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	opts := []client.SendOption{client.WithAttachments(attach...)}
+	if *id != "" {
+		opts = append(opts, client.WithClientMessageID(*id))
+	}
+	msg, err := c.SendMessage(ctx, room.ID, strings.Join(args[1:], " "), opts...)
+	if err != nil {
+		return e.explainRoom(err, args[0])
+	}
+	if e.g.json {
+		return e.printJSON(messageOut(msg))
+	}
+	_, err = fmt.Fprintln(e.stdout, messageLine(msg))
+	return err
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// runHistory: `parley history ROOM [--limit N] [--after SEQ | --before SEQ]`.
+func runHistory(ctx context.Context, e *cli, args []string) error {
+	fs := e.commandFlags("history", "ROOM")
+	limit := fs.Int("limit", 20, "how many messages, 1 to 500")
+	after := fs.Int64("after", -1, "read forward from this seq (exclusive); 0 from the first message")
+	before := fs.Int64("before", 0, "read the newest messages before this seq")
+	args, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	c, room, err := e.roomClient(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	q := parley.HistoryQuery{Limit: *limit, BeforeSeq: *before}
+	if *after >= 0 {
+		q.Forward, q.AfterSeq = true, *after
+	}
+	msgs, _, err := c.ListMessages(ctx, room.ID, q)
+	if err != nil {
+		return e.explainRoom(err, args[0])
+	}
+	for _, m := range msgs {
+		if e.g.json {
+			err = e.printJSON(messageOut(m))
+		} else {
+			_, err = fmt.Fprintln(e.stdout, messageLine(m))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

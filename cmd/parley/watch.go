@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley"
+)
+
+// runWatch: `parley watch ROOM` prints the room's messages and member
+// events as they happen until interrupted. When the connection breaks or
+// the server restarts it reconnects by itself and resumes after the last
+// message printed, so every message is printed exactly once.
+func runWatch(ctx context.Context, e *cli, args []string) error {
+	fs := e.commandFlags("watch", "ROOM")
+	since := fs.Int64("since", -1, "print stored messages after this seq first (0: all); by default only new ones")
+	count := fs.Int("n", 0, "exit after this many messages (0: never)")
+	args, err := e.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	c, room, err := e.roomClient(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	from := *since
+	if from < 0 {
+		from = room.HeadSeq
+	}
+	sub := c.Subscribe(ctx, room.ID, from)
+	defer sub.Close()
+	if !e.g.json {
+		fmt.Fprintf(e.stderr, "Watching %s (after #%d); Ctrl-C to stop.\n", room.Name, from)
+	}
+	printed := 0
+	for sub.Receive() {
+		ev := sub.Event()
+		if e.g.json {
+			err = e.printJSON(eventOut(ev))
+		} else {
+			_, err = fmt.Fprintln(e.stdout, eventLine(ev))
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Kind == parley.EventMessage {
+			printed++
+			if *count > 0 && printed >= *count {
+				return nil
+			}
+		}
+	}
+	if errors.Is(sub.Err(), context.Canceled) && ctx.Err() != nil {
+		return nil // interrupted: the normal way to stop watching
+	}
+	return e.explainRoom(sub.Err(), args[0])
+}

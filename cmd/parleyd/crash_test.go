@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// TestMain lets a test start this test binary as a real parleyd child
+// process (PARLEYD_CHILD=1), signal handling included, which it can then
+// stop with SIGTERM or kill -9.
+func TestMain(m *testing.M) {
+	if os.Getenv("PARLEYD_CHILD") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startChild runs parleyd as a child process on a free port over dataDir.
+func startChild(t *testing.T, dataDir string) (*exec.Cmd, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return cmd, u
+		}
+	}
+	t.Fatal("child parleyd did not start")
+	return nil, ""
+}
+
+// TestCrashKeepsAcknowledgedMessages kills parleyd with SIGKILL while four
+// senders are mid-flight, restarts it on the same data directory and checks
+// that every acknowledged message is there, with contiguous seqs.
+func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	cmd, url := startChild(t, dataDir)
+	hc := testserver.H2CClient()
+	auth := parleyv1connect.NewAuthServiceClient(hc, url)
+	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "crasher", Password: "password1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := up.Msg.GetToken()
+	rooms := parleyv1connect.NewRoomServiceClient(hc, url, testserver.WithToken(token))
+	room, err := rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "crash"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	messages := parleyv1connect.NewMessageServiceClient(hc, url, testserver.WithToken(token))
+
+	var (
+		mu     sync.Mutex
+		acked  = map[int64]string{} // seq -> text
+		killed = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				text := fmt.Sprintf("w%d-%d", w, i)
+				res, err := messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{
+					RoomId: roomID, Text: text, ClientMessageId: text,
+				}))
+				if err != nil {
+					select {
+					case <-killed:
+						return // expected: the server is gone
+					default:
+						t.Errorf("send before the kill: %v", err)
+						return
+					}
+				}
+				mu.Lock()
+				acked[res.Msg.GetMessage().GetSeq()] = text
+				n := len(acked)
+				mu.Unlock()
+				if n == 300 {
+					_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
+					close(killed)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	_ = cmd.Wait()
+
+	_, url = startChild(t, dataDir)
+	messages = parleyv1connect.NewMessageServiceClient(hc, url, testserver.WithToken(token))
+	var stored []*parleyv1.Message
+	for after := int64(0); ; {
+		res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{
+			RoomId: roomID, AfterSeq: &after, Limit: 500,
+		}))
+		if err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		if len(res.Msg.GetMessages()) == 0 {
+			break
+		}
+		stored = append(stored, res.Msg.GetMessages()...)
+		after = stored[len(stored)-1].GetSeq()
+	}
+	for i, m := range stored {
+		if m.GetSeq() != int64(i+1) {
+			t.Fatalf("stored seq %d at position %d: not contiguous", m.GetSeq(), i)
+		}
+	}
+	for seq, text := range acked {
+		if seq > int64(len(stored)) || stored[seq-1].GetText() != text {
+			t.Errorf("acknowledged seq %d (%q) lost", seq, text)
+		}
+	}
+	t.Logf("%d acknowledged before SIGKILL, %d stored after restart", len(acked), len(stored))
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/parley-chat/parley/server"
+	"github.com/parley-chat/parley/web"
+)
+
+// run starts parleyd and blocks until ctx ends (a signal), then shuts down:
+// health turns NOT_SERVING, open streams end with unavailable, unary calls
+// in flight get up to --shutdown-timeout to finish.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stdout)
+
+	store, broker, closeStorage, err := openStorage(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStorage()
+
+	opts := []server.Option{
+		server.WithLogger(logger),
+		server.WithAllowedOrigins(cfg.corsOrigins),
+		server.WithReadMaxBytes(cfg.maxMessageBytes),
+		server.WithHeartbeat(cfg.heartbeat),
+		server.WithMaxFileBytes(cfg.maxFileBytes),
+		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
+		server.WithWebApp(web.Handler()),
+	}
+	fileOpts, err := fileStorage(cfg, store)
+	if err != nil {
+		return err
+	}
+	handler := server.New(store, broker, append(opts, fileOpts...)...)
+	go handler.WatchStore(ctx, storeHealthInterval)
+	hs := server.NewHTTPServer(handler, cfg.tlsCert != "", logger)
+	hs.RegisterOnShutdown(handler.Drain)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "parleyd listening on %s://%s\n", scheme, ln.Addr())
+
+	served := make(chan error, 1)
+	go func() {
+		if cfg.tlsCert != "" {
+			served <- hs.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

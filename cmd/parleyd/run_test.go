@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// startParleyd runs parleyd in process on a free port and returns its URL
+// and a func that stops it (as SIGTERM would) and returns run's error and
+// how long the shutdown took.
+func startParleyd(t *testing.T, args ...string) (string, func() (error, time.Duration)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, pw)
+		pw.Close()
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
+				urls <- u
+			}
+		}
+	}()
+	var url string
+	select {
+	case url = <-urls:
+	case err := <-done:
+		t.Fatalf("parleyd exited: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("parleyd did not start")
+	}
+	stopped := false
+	stop := func() (error, time.Duration) {
+		stopped = true
+		start := time.Now()
+		cancel()
+		err := <-done
+		return err, time.Since(start)
+	}
+	t.Cleanup(func() {
+		if !stopped {
+			stop()
+		}
+	})
+	return url, stop
+}
+
+// TestShutdownEndsStreamsWithUnavailable opens a Subscribe stream on every
+// protocol, stops the server and expects each stream to end with
+// unavailable carrying its position, health to have flipped, and the server
+// to be gone in under a second.
+func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
+	t.Parallel()
+	url, stop := startParleyd(t)
+	hc := testserver.H2CClient()
+	auth := parleyv1connect.NewAuthServiceClient(hc, url)
+	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "drainer", Password: "password1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := testserver.WithToken(up.Msg.GetToken())
+	rooms := parleyv1connect.NewRoomServiceClient(hc, url, token)
+	room, err := rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "drain"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	messages := parleyv1connect.NewMessageServiceClient(hc, url, token)
+	_, err = messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: "hi", ClientMessageId: "c1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	protocols := map[string][]connect.ClientOption{
+		"connect": nil,
+		"grpc":    {connect.WithGRPC()},
+		"grpcweb": {connect.WithGRPCWeb()},
+	}
+	ended := make(chan error, len(protocols))
+	for _, opts := range protocols {
+		client := parleyv1connect.NewMessageServiceClient(hc, url, append(opts, token)...)
+		stream, err := client.Subscribe(context.Background(), connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: roomID}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stream.Receive() || stream.Msg().GetMessage().GetSeq() != 1 {
+			t.Fatalf("first event: %v %v", stream.Msg(), stream.Err())
+		}
+		go func() {
+			for stream.Receive() {
+			}
+			ended <- stream.Err()
+		}()
+	}
+	// Health must flip before the listener goes away; watch it from a
+	// stream opened now.
+	health := grpchealth.NewClient(hc, url, connect.WithGRPC())
+	if res, err := health.Check(context.Background(), &grpchealth.CheckRequest{}); err != nil || res.Status != grpchealth.StatusServing {
+		t.Fatalf("health before shutdown: %v %v", res, err)
+	}
+
+	err, took := stop()
+	if err != nil {
+		t.Fatalf("run returned %v", err)
+	}
+	if took > time.Second {
+		t.Errorf("shutdown took %v, want under 1s", took)
+	}
+	for range protocols {
+		err := <-ended
+		if connect.CodeOf(err) != connect.CodeUnavailable {
+			t.Errorf("stream ended with %v, want unavailable", err)
+			continue
+		}
+		var cerr *connect.Error
+		errors.As(err, &cerr)
+		found := false
+		for _, d := range cerr.Details() {
+			if v, err := d.Value(); err == nil {
+				if pos, ok := v.(*parleyv1.StreamPosition); ok && pos.GetLastSeq() == 1 && pos.GetRoomId() == roomID {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("unavailable without StreamPosition{last_seq: 1}: %v", err)
+		}
+	}
+	if _, err := http.Get(url + "/"); err == nil {
+		t.Error("server still answers after shutdown")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PARLEY_ADDR": "0.0.0.0:9000", "PARLEY_CORS_ORIGINS": "none"}
+	cfg, err := parseConfig([]string{"--data-dir", "/tmp/x"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.addr != "0.0.0.0:9000" || cfg.dataDir != "/tmp/x" || len(cfg.corsOrigins) != 0 {
+		t.Errorf("cfg = %+v", cfg)
+	}
+	for _, args := range [][]string{{"--tls-cert", "c.pem"}, {"--log-format", "xml"}, {"extra"}} {
+		if _, err := parseConfig(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("parseConfig(%q) accepted", args)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/postgres"
+	"github.com/parley-chat/parley/sqlite"
+)
+
+// storeHealthInterval is how often the server pings its database; health
+// reports NOT_SERVING from the first failed ping until one succeeds.
+const storeHealthInterval = 2 * time.Second
+
+// openStorage opens the storage cfg names and the broker that goes with it,
+// and returns a func that closes both:
+//   - with --db, PostgreSQL, shared by every replica, and a broker that
+//     fans messages out across replicas with LISTEN/NOTIFY;
+//   - otherwise SQLite in --data-dir and the in-process broker: one replica.
+func openStorage(ctx context.Context, cfg config, logger *slog.Logger) (parley.Store, parley.Broker, func(), error) {
+	if cfg.db != "" {
+		if !strings.HasPrefix(cfg.db, "postgres://") && !strings.HasPrefix(cfg.db, "postgresql://") {
+			return nil, nil, nil, fmt.Errorf("--db must be a postgres:// URL")
+		}
+		store, err := postgres.Open(ctx, cfg.db)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("open database: %w", err)
+		}
+		broker := postgres.NewBroker(store, inmem.NewBroker(), postgres.WithLogger(logger))
+		return store, broker, func() {
+			_ = broker.Close()
+			_ = store.Close()
+		}, nil
+	}
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("create data directory: %w", err)
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, "parley.db"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open database: %w", err)
+	}
+	return store, inmem.NewBroker(), func() { _ = store.Close() }, nil
+}

@@ -1,0 +1,83 @@
+package parley
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrorCode classifies a domain error. The server maps each code to exactly
+// one Connect code, in one place.
+type ErrorCode string
+
+// The error codes of the Parley domain.
+const (
+	ECONFLICT       ErrorCode = "conflict"        // already exists
+	EINTERNAL       ErrorCode = "internal"        // a bug or an unexpected failure
+	EINVALID        ErrorCode = "invalid"         // bad input; see Error.Violations
+	ENOTFOUND       ErrorCode = "not_found"       // no such entity, or not visible to the caller
+	EOUTOFRANGE     ErrorCode = "out_of_range"    // a position beyond what exists
+	EPRECONDITION   ErrorCode = "precondition"    // the state does not allow the operation
+	EFORBIDDEN      ErrorCode = "forbidden"       // authenticated but not allowed
+	EUNAUTHORIZED   ErrorCode = "unauthenticated" // missing, wrong, expired or revoked credentials
+	EUNAVAILABLE    ErrorCode = "unavailable"     // try again later (shutdown, storage down)
+	ESLOWCONSUMER   ErrorCode = "slow_consumer"   // a reader fell too far behind and was cut off
+	ENOTIMPLEMENTED ErrorCode = "not_implemented" // the operation is not supported here
+	ETOOLARGE       ErrorCode = "too_large"       // over a configured size limit
+	ECORRUPT        ErrorCode = "corrupt"         // data does not match its checksum
+)
+
+// Error is the domain error. Message is safe to show to clients; internal
+// failures are wrapped with EINTERNAL and their detail is only logged.
+type Error struct {
+	Code       ErrorCode
+	Message    string
+	Violations []FieldViolation // set with EINVALID
+	// LastSeq is the last sequence delivered when a stream ends early
+	// (ESLOWCONSUMER, EUNAVAILABLE); -1 when it does not apply.
+	LastSeq int64
+	// RoomID names the stream's room when LastSeq applies.
+	RoomID string
+}
+
+// FieldViolation names one invalid request field, as in google.rpc.BadRequest.
+type FieldViolation struct {
+	Field       string
+	Description string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	return fmt.Sprintf("parley: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), LastSeq: -1}
+}
+
+// Invalid returns an EINVALID error carrying the given field violations.
+// It returns nil when there are none, so validators can end with
+// `return parley.Invalid(violations)`.
+func Invalid(violations []FieldViolation) error {
+	if len(violations) == 0 {
+		return nil
+	}
+	msg := violations[0].Field + ": " + violations[0].Description
+	if len(violations) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
+	}
+	return &Error{Code: EINVALID, Message: msg, Violations: violations, LastSeq: -1}
+}
+
+// ErrorCodeOf returns the code of the first *Error in err's chain, "" for nil
+// and EINTERNAL for any other error.
+func ErrorCodeOf(err error) ErrorCode {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}

@@ -1,0 +1,118 @@
+package parley
+
+import (
+	"context"
+	"io"
+	"strings"
+	"time"
+)
+
+// Limits on files.
+const (
+	DefaultMaxFileBytes = 25 << 20 // per file, unless the server is configured otherwise
+	MaxChunkBytes       = 1 << 20  // per upload chunk
+	DownloadChunkBytes  = 64 << 10 // per download frame
+	FileNameMaxLen      = 255
+	MaxAttachments      = 10 // per message
+)
+
+// File is an uploaded, verified file belonging to a room. Files never
+// change once stored.
+type File struct {
+	ID          string
+	RoomID      string
+	Name        string
+	ContentType string
+	Size        int64
+	SHA256      string // lowercase hex
+	Uploader    User
+	CreateTime  time.Time
+}
+
+// UploadMeta announces a file to be uploaded.
+type UploadMeta struct {
+	RoomID      string
+	Name        string
+	ContentType string
+	Size        int64
+	SHA256      string
+}
+
+// Upload is a file on its way in. Its bytes so far are in a BlobStore; its
+// FileID is set once they all arrived and verified.
+type Upload struct {
+	ID         string
+	UploaderID string
+	Meta       UploadMeta
+	CreateTime time.Time
+	FileID     string
+}
+
+// FileStore keeps the metadata of uploads and files.
+type FileStore interface {
+	// CreateUpload records a new upload.
+	CreateUpload(ctx context.Context, uploaderID string, meta UploadMeta) (Upload, error)
+	// UploadByID returns an upload. ENOTFOUND if none.
+	UploadByID(ctx context.Context, id string) (Upload, error)
+	// CompleteUpload records the upload's verified file and links the two,
+	// atomically. Completing a completed upload returns its file.
+	CompleteUpload(ctx context.Context, uploadID string) (File, error)
+	// DeleteUpload forgets an upload that is not complete.
+	DeleteUpload(ctx context.Context, id string) error
+	// FileByID returns a file. ENOTFOUND if none.
+	FileByID(ctx context.Context, id string) (File, error)
+}
+
+// BlobStore keeps file contents: the partial content of each upload, and
+// verified contents addressed by their SHA-256.
+type BlobStore interface {
+	// Append writes data at offset to the upload's partial content, durably,
+	// and returns the new size. EPRECONDITION if offset is not the size.
+	Append(uploadID string, offset int64, data []byte) (int64, error)
+	// Size returns the size of the upload's partial content (0 if none).
+	Size(uploadID string) (int64, error)
+	// Commit checks that the partial content hashes to sha256 and stores it
+	// under that hash. On a mismatch it deletes the partial content and
+	// returns ECORRUPT.
+	Commit(uploadID, sha256 string) error
+	// Discard deletes the upload's partial content, if any.
+	Discard(uploadID string) error
+	// Open returns the verified content with the given hash. ENOTFOUND if none.
+	Open(sha256 string) (io.ReadSeekCloser, error)
+}
+
+// ValidateUploadMeta reports what is wrong with an upload's metadata given
+// the largest file allowed. The room is not checked here.
+func ValidateUploadMeta(prefix string, m UploadMeta) []FieldViolation {
+	var v []FieldViolation
+	switch {
+	case m.Name == "":
+		v = append(v, FieldViolation{prefix + "name", "is required"})
+	case len(m.Name) > FileNameMaxLen:
+		v = append(v, FieldViolation{prefix + "name", "must be at most 255 bytes"})
+	case strings.ContainsAny(m.Name, "/\x00") || m.Name == "." || m.Name == "..":
+		v = append(v, FieldViolation{prefix + "name", "must be a file name, not a path"})
+	}
+	if len(m.ContentType) > 255 || strings.ContainsAny(m.ContentType, "\r\n") {
+		v = append(v, FieldViolation{prefix + "content_type", "must be a MIME type"})
+	}
+	if m.Size <= 0 {
+		v = append(v, FieldViolation{prefix + "size", "must be positive"})
+	}
+	if !isHexSHA256(m.SHA256) {
+		v = append(v, FieldViolation{prefix + "sha256", "must be 64 lowercase hex digits"})
+	}
+	return v
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

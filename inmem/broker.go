@@ -1,0 +1,126 @@
+package inmem
+
+import (
+	"sync"
+
+	"github.com/parley-chat/parley"
+)
+
+// DefaultQueueSize is the number of events a subscriber may fall behind
+// before it is dropped.
+const DefaultQueueSize = 1024
+
+var _ parley.Broker = (*Broker)(nil)
+
+// Broker is an in-process parley.Broker. Publish never blocks: a subscriber
+// whose queue is full is dropped (its Overflowed channel closes) so that one
+// slow reader cannot hold up a room.
+type Broker struct {
+	queueSize int
+
+	mu    sync.RWMutex
+	rooms map[string]map[*subscription]struct{}
+}
+
+// Option configures a Broker.
+type Option func(*Broker)
+
+// WithQueueSize sets how many events a subscriber may fall behind before it
+// is dropped. By default, DefaultQueueSize.
+func WithQueueSize(n int) Option {
+	return func(b *Broker) {
+		if n > 0 {
+			b.queueSize = n
+		}
+	}
+}
+
+// NewBroker returns an empty Broker.
+func NewBroker(opts ...Option) *Broker {
+	b := &Broker{queueSize: DefaultQueueSize, rooms: make(map[string]map[*subscription]struct{})}
+	for _, opt := range opts {
+		opt(b)
+	}
+	return b
+}
+
+// Subscribe implements parley.Broker.
+func (b *Broker) Subscribe(roomID string) parley.Subscription {
+	s := &subscription{
+		broker:     b,
+		roomID:     roomID,
+		events:     make(chan *parley.Event, b.queueSize),
+		overflowed: make(chan struct{}),
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs := b.rooms[roomID]
+	if subs == nil {
+		subs = make(map[*subscription]struct{})
+		b.rooms[roomID] = subs
+	}
+	subs[s] = struct{}{}
+	return s
+}
+
+// Publish implements parley.Broker.
+func (b *Broker) Publish(e *parley.Event) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.rooms[e.RoomID] {
+		s.offer(e)
+	}
+}
+
+// Subscribers returns the number of live subscriptions of a room.
+func (b *Broker) Subscribers(roomID string) int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.rooms[roomID])
+}
+
+func (b *Broker) remove(s *subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	subs := b.rooms[s.roomID]
+	delete(subs, s)
+	if len(subs) == 0 {
+		delete(b.rooms, s.roomID)
+	}
+}
+
+type subscription struct {
+	broker     *Broker
+	roomID     string
+	events     chan *parley.Event
+	overflowed chan struct{}
+
+	// offer may run concurrently (publishers hold only the read lock);
+	// channel sends and the Once keep that safe.
+	overflowOnce sync.Once
+	closeOnce    sync.Once
+}
+
+func (s *subscription) offer(e *parley.Event) {
+	select {
+	case <-s.overflowed:
+		return
+	default:
+	}
+	select {
+	case s.events <- e:
+	default:
+		s.overflowOnce.Do(func() {
+			close(s.overflowed)
+			go s.Close() // leave the room now; Publish holds the read lock
+		})
+	}
+}
+
+func (s *subscription) Events() <-chan *parley.Event { return s.events }
+
+func (s *subscription) Overflowed() <-chan struct{} { return s.overflowed }
+
+func (s *subscription) Close() {
+	s.closeOnce.Do(func() { s.broker.remove(s) })
+}

@@ -1,0 +1,184 @@
+// Package testserver starts the production Parley handler (server.New over
+// SQLite and the in-process broker) on real sockets for tests: one listener
+// for HTTP/1.1 and h2c, one for TLS with HTTP/2 by ALPN, and the matrix of
+// connect-go clients (three protocols x two codecs x three transports).
+package testserver
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley/disk"
+	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/server"
+	"github.com/parley-chat/parley/sqlite"
+)
+
+// Server is a running Parley handler.
+type Server struct {
+	Handler *server.Server
+	Store   *sqlite.Store
+	Broker  *inmem.Broker
+	// FilesDir holds uploaded contents (disk.Store).
+	FilesDir string
+	// URL serves HTTP/1.1 and h2c (HTTP/2 with prior knowledge).
+	URL string
+	// TLSURL serves HTTP/1.1 and HTTP/2 over TLS.
+	TLSURL string
+
+	tlsConfig *tls.Config
+}
+
+// Start runs a server until the test ends. Options go to server.New; the
+// broker's queue size can be set with BrokerOptions.
+func Start(tb testing.TB, opts ...server.Option) *Server {
+	return StartWithBroker(tb, nil, opts...)
+}
+
+// StartWithBroker is Start with options for the in-process broker.
+func StartWithBroker(tb testing.TB, brokerOpts []inmem.Option, opts ...server.Option) *Server {
+	tb.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "parley.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	filesDir := filepath.Join(tb.TempDir(), "files")
+	blobs, err := disk.New(filesDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	broker := inmem.NewBroker(brokerOpts...)
+	opts = append([]server.Option{server.WithFiles(store, blobs)}, opts...)
+	h := server.New(store, broker, opts...)
+
+	plain := httptest.NewUnstartedServer(h)
+	plain.Config.Protocols = new(http.Protocols)
+	plain.Config.Protocols.SetHTTP1(true)
+	plain.Config.Protocols.SetUnencryptedHTTP2(true)
+	plain.Config.RegisterOnShutdown(h.Drain)
+	plain.Start()
+	tb.Cleanup(plain.Close)
+
+	secure := httptest.NewUnstartedServer(h)
+	secure.EnableHTTP2 = true
+	secure.StartTLS()
+	tb.Cleanup(secure.Close)
+	// Cleanups run last-in first-out: end open streams before closing, as
+	// parleyd's shutdown does, so Close need not wait for heartbeats.
+	tb.Cleanup(h.Drain)
+
+	return &Server{
+		Handler:   h,
+		Store:     store,
+		Broker:    broker,
+		FilesDir:  filesDir,
+		URL:       plain.URL,
+		TLSURL:    secure.URL,
+		tlsConfig: secure.Client().Transport.(*http.Transport).TLSClientConfig,
+	}
+}
+
+// TLSConfig trusts the server's certificate.
+func (s *Server) TLSConfig() *tls.Config { return s.tlsConfig.Clone() }
+
+// HTTP1Client speaks only HTTP/1.1.
+func HTTP1Client() *http.Client {
+	t := &http.Transport{Protocols: new(http.Protocols)}
+	t.Protocols.SetHTTP1(true)
+	return &http.Client{Transport: t}
+}
+
+// H2CClient speaks HTTP/2 with prior knowledge over plain TCP.
+func H2CClient() *http.Client {
+	t := &http.Transport{Protocols: new(http.Protocols)}
+	t.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: t}
+}
+
+// TLSClient speaks HTTP/2 over TLS (ALPN), trusting the server.
+func (s *Server) TLSClient() *http.Client {
+	t := &http.Transport{Protocols: new(http.Protocols), TLSClientConfig: s.TLSConfig(), ForceAttemptHTTP2: true}
+	t.Protocols.SetHTTP2(true)
+	return &http.Client{Transport: t}
+}
+
+// Client is one cell of the client matrix: a transport, a base URL and the
+// connect-go options that pick protocol and codec.
+type Client struct {
+	Name     string // e.g. "grpcweb/json/h2c"
+	Protocol string // connect, grpc or grpcweb
+	Codec    string // proto or json
+	HTTP     string // http1, h2c or tls
+	Client   *http.Client
+	BaseURL  string
+	Options  []connect.ClientOption
+}
+
+// Clients returns every protocol x codec x transport combination.
+func (s *Server) Clients() []Client {
+	type transport struct {
+		name   string
+		client *http.Client
+		url    string
+	}
+	transports := []transport{
+		{"http1", HTTP1Client(), s.URL},
+		{"h2c", H2CClient(), s.URL},
+		{"tls", s.TLSClient(), s.TLSURL},
+	}
+	var out []Client
+	for _, t := range transports {
+		for _, protocol := range []string{"connect", "grpc", "grpcweb"} {
+			for _, codec := range []string{"proto", "json"} {
+				var opts []connect.ClientOption
+				switch protocol {
+				case "grpc":
+					opts = append(opts, connect.WithGRPC())
+				case "grpcweb":
+					opts = append(opts, connect.WithGRPCWeb())
+				}
+				if codec == "json" {
+					opts = append(opts, connect.WithProtoJSON())
+				}
+				out = append(out, Client{
+					Name: protocol + "/" + codec + "/" + t.name, Protocol: protocol, Codec: codec, HTTP: t.name,
+					Client: t.client, BaseURL: t.url, Options: opts,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// WithToken returns client options that send the bearer token.
+func WithToken(token string) connect.ClientOption {
+	return connect.WithInterceptors(bearer(token))
+}
+
+type bearer string
+
+func (b bearer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		req.Header().Set("Authorization", "Bearer "+string(b))
+		return next(ctx, req)
+	}
+}
+
+func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
+		conn := next(ctx, spec)
+		conn.RequestHeader().Set("Authorization", "Bearer "+string(b))
+		return conn
+	}
+}
+
+func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return next
+}

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/parley-chat/parley"
+)
+
+// SQLSTATE codes this package tells apart.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+)
+
+// errUnavailable is the domain error for a database that cannot be reached;
+// the server answers it with unavailable, so clients retry (on another
+// replica, if they have one).
+var errUnavailable = parley.Errorf(parley.EUNAVAILABLE, "database unavailable; try again")
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool { return pgCode(err) == codeUniqueViolation }
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool { return pgCode(err) == codeForeignKeyViolation }
+
+// isUnreachable reports whether err means the database could not be reached
+// or the connection was lost: a failed dial, a broken connection, the server
+// shutting down or terminating our backend (SQLSTATE classes 08 and 57P).
+// A canceled or expired caller context is not one: that is the caller's.
+func isUnreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if code := pgCode(err); code != "" {
+		return code[:2] == "08" || code == "57P01" || code == "57P02" || code == "57P03"
+	}
+	var (
+		connectErr *pgconn.ConnectError
+		netErr     net.Error
+	)
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
+// wrap adds context to err and, when the database is unreachable, the
+// EUNAVAILABLE domain code, keeping the cause in the chain for the log.
+func wrap(what string, err error) error {
+	if isUnreachable(err) {
+		return fmt.Errorf("%s: %w: %w", what, errUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

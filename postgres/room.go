@@ -1,0 +1,220 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-chat/parley"
+)
+
+const roomColumns = `id, name, visibility, creator_id, create_time, head_seq`
+
+func scanRoom(row pgx.Row) (parley.Room, error) {
+	var (
+		r          parley.Room
+		visibility string
+	)
+	if err := row.Scan(&r.ID, &r.Name, &visibility, &r.CreatorID, &r.CreateTime, &r.HeadSeq); err != nil {
+		return parley.Room{}, err
+	}
+	if err := r.Visibility.UnmarshalText([]byte(visibility)); err != nil {
+		return parley.Room{}, err
+	}
+	r.CreateTime = r.CreateTime.UTC()
+	return r, nil
+}
+
+// CreateRoom stores a room and makes its creator a member, in one
+// transaction, stamped with the Store's clock. ECONFLICT if the name is
+// taken; names compare case-sensitively. ENOTFOUND if the creator does not
+// exist; EINVALID for an unknown visibility.
+func (s *Store) CreateRoom(ctx context.Context, name string, v parley.Visibility, creatorID string) (parley.Room, error) {
+	visibility, err := v.MarshalText()
+	if err != nil {
+		return parley.Room{}, err
+	}
+	r := parley.Room{ID: newID("r_"), Name: name, Visibility: v, CreatorID: creatorID, CreateTime: s.stamp()}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx,
+			`INSERT INTO rooms (id, name, visibility, creator_id, create_time) VALUES ($1, $2, $3, $4, $5)`,
+			r.ID, r.Name, string(visibility), r.CreatorID, r.CreateTime)
+		switch {
+		case isUnique(err):
+			return parley.Errorf(parley.ECONFLICT, "room name already taken")
+		case isForeignKey(err):
+			return parley.Errorf(parley.ENOTFOUND, "user not found")
+		case err != nil:
+			return wrap("insert room", err)
+		}
+		if _, err := tx.Exec(ctx,
+			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, r.ID, creatorID, r.CreateTime); err != nil {
+			return wrap("insert creator membership", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return parley.Room{}, txErr("create room", err)
+	}
+	return r, nil
+}
+
+// txErr adds context to an error from pgx.BeginFunc unless it is already a
+// domain error.
+func txErr(what string, err error) error {
+	var perr *parley.Error
+	if errors.As(err, &perr) {
+		return err
+	}
+	return wrap(what, err)
+}
+
+// RoomByID returns a room with its current head seq. ENOTFOUND if none.
+func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
+	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return parley.Room{}, parley.Errorf(parley.ENOTFOUND, "room not found")
+	case err != nil:
+		return parley.Room{}, wrap("select room", err)
+	}
+	return r, nil
+}
+
+// ListRooms returns up to limit rooms visible to userID (public ones and
+// those userID is a member of) whose name sorts after afterName, by name
+// (byte order), each with its current head seq.
+//
+// By default, that is when limit is not positive, it returns up to
+// parley.DefaultPageSize rooms.
+func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit int) ([]parley.Room, error) {
+	if limit <= 0 {
+		limit = parley.DefaultPageSize
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+roomColumns+` FROM rooms
+		WHERE name > $1
+		  AND (visibility = $2 OR EXISTS (
+		      SELECT 1 FROM members WHERE members.room_id = rooms.id AND members.user_id = $3))
+		ORDER BY name
+		LIMIT $4`,
+		afterName, parley.Public.String(), userID, limit)
+	if err != nil {
+		return nil, wrap("select rooms", err)
+	}
+	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Room, error) { return scanRoom(row) })
+	if err != nil {
+		return nil, wrap("select rooms", err)
+	}
+	return rooms, nil
+}
+
+// roomExists returns ENOTFOUND if there is no room with the id.
+func roomExists(ctx context.Context, q querier, id string) error {
+	var one int
+	err := q.QueryRow(ctx, `SELECT 1 FROM rooms WHERE id = $1`, id).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return parley.Errorf(parley.ENOTFOUND, "room not found")
+	case err != nil:
+		return wrap("select room", err)
+	}
+	return nil
+}
+
+// AddMember makes userID a member of roomID, joining now by the Store's
+// clock. ECONFLICT if already one; ENOTFOUND if the room or the user does
+// not exist. It does not check the room's visibility: that is the caller's
+// decision.
+func (s *Store) AddMember(ctx context.Context, roomID, userID string) (parley.Member, error) {
+	joined := s.stamp()
+	var u parley.User
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := roomExists(ctx, tx, roomID); err != nil {
+			return err
+		}
+		var err error
+		if u, err = userByID(ctx, tx, userID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx,
+			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, roomID, userID, joined)
+		switch {
+		case isUnique(err):
+			return parley.Errorf(parley.ECONFLICT, "already a member")
+		case isForeignKey(err): // the room or user went away meanwhile
+			return parley.Errorf(parley.ENOTFOUND, "room or user not found")
+		case err != nil:
+			return wrap("insert member", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return parley.Member{}, txErr("add member", err)
+	}
+	return parley.Member{RoomID: roomID, User: u, JoinTime: joined}, nil
+}
+
+// RemoveMember ends a membership. ENOTFOUND if there was none, including
+// when the room or the user does not exist.
+func (s *Store) RemoveMember(ctx context.Context, roomID, userID string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
+	if err != nil {
+		return wrap("delete member", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return parley.Errorf(parley.ENOTFOUND, "not a member")
+	}
+	return nil
+}
+
+// IsMember reports whether userID is a member of roomID; false, not an
+// error, when the room or the user does not exist.
+func (s *Store) IsMember(ctx context.Context, roomID, userID string) (bool, error) {
+	var member bool
+	err := s.pool.QueryRow(ctx,
+		`SELECT EXISTS (SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2)`,
+		roomID, userID).Scan(&member)
+	if err != nil {
+		return false, wrap("select member", err)
+	}
+	return member, nil
+}
+
+// ListMembers returns up to limit members of roomID whose username sorts
+// after afterUsername, by username. ENOTFOUND if the room does not exist.
+//
+// By default, that is when limit is not positive, it returns up to
+// parley.DefaultPageSize members.
+func (s *Store) ListMembers(ctx context.Context, roomID, afterUsername string, limit int) ([]parley.Member, error) {
+	if limit <= 0 {
+		limit = parley.DefaultPageSize
+	}
+	if err := roomExists(ctx, s.pool, roomID); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT m.join_time, u.id, u.username, u.create_time
+		FROM members m JOIN users u ON u.id = m.user_id
+		WHERE m.room_id = $1 AND u.username > $2
+		ORDER BY u.username
+		LIMIT $3`,
+		roomID, afterUsername, limit)
+	if err != nil {
+		return nil, wrap("select members", err)
+	}
+	members, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Member, error) {
+		m := parley.Member{RoomID: roomID}
+		if err := row.Scan(&m.JoinTime, &m.User.ID, &m.User.Username, &m.User.CreateTime); err != nil {
+			return parley.Member{}, err
+		}
+		m.JoinTime = m.JoinTime.UTC()
+		m.User.CreateTime = m.User.CreateTime.UTC()
+		return m, nil
+	})
+	if err != nil {
+		return nil, wrap("select members", err)
+	}
+	return members, nil
+}

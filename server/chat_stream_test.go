@@ -1,0 +1,229 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// bidiChat wraps a client's Chat stream with a receiver goroutine.
+type bidiChat struct {
+	stream *connect.BidiStreamForClient[parleyv1.ChatRequest, parleyv1.ChatResponse]
+	frames chan *parleyv1.ChatResponse
+	ended  chan error
+}
+
+func openBidiChat(t *testing.T, ctx context.Context, u ledgerUser) *bidiChat {
+	t.Helper()
+	c := &bidiChat{stream: u.messages.Chat(ctx), frames: make(chan *parleyv1.ChatResponse, 1024), ended: make(chan error, 1)}
+	if err := c.stream.Send(nil); err != nil { // open the stream now
+		t.Fatalf("open chat: %v", err)
+	}
+	go func() {
+		for {
+			f, err := c.stream.Receive()
+			if err != nil {
+				c.ended <- err
+				close(c.frames)
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	return c
+}
+
+func (c *bidiChat) send(t *testing.T, req *parleyv1.ChatRequest) {
+	t.Helper()
+	if err := c.stream.Send(req); err != nil {
+		t.Fatalf("send frame %s: %v", req.GetFrameId(), err)
+	}
+}
+
+// next returns the next frame that is not a heartbeat or typing notice.
+func (c *bidiChat) next(t *testing.T) *parleyv1.ChatResponse {
+	t.Helper()
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				t.Fatalf("chat stream ended: %v", <-c.ended)
+			}
+			if f.GetHeartbeat() == nil && f.GetTyping() == nil {
+				return f
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no chat frame within 10s")
+		}
+	}
+}
+
+func chatSendFrame(id, roomID, text string) *parleyv1.ChatRequest {
+	return &parleyv1.ChatRequest{FrameId: id, Frame: &parleyv1.ChatRequest_Send{Send: &parleyv1.SendMessageRequest{
+		RoomId: roomID, Text: text, ClientMessageId: id,
+	}}}
+}
+
+func chatJoinFrame(id, roomID string, since int64) *parleyv1.ChatRequest {
+	return &parleyv1.ChatRequest{FrameId: id, Frame: &parleyv1.ChatRequest_Join{Join: &parleyv1.ChatJoin{RoomId: roomID, SinceSeq: since}}}
+}
+
+// TestChatTwoClients: two people chat through one room over one bidi
+// stream each, on gRPC and Connect, over h2c and TLS. Each sees its acks and
+// both sides' messages in seq order; a bad frame gets its own error and the
+// stream lives on.
+func TestChatTwoClients(t *testing.T) {
+	t.Parallel()
+	srv := testserver.Start(t)
+	for _, pair := range [][2]string{
+		{"grpc/proto/h2c", "connect/json/h2c"},
+		{"connect/proto/tls", "grpc/json/tls"},
+	} {
+		t.Run(pair[0]+"+"+pair[1], func(t *testing.T) {
+			t.Parallel()
+			tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
+			ada := newLedgerUser(t, ledgerClient(t, srv, pair[0]), "ada"+tag)
+			bob := newLedgerUser(t, ledgerClient(t, srv, pair[1]), "bob"+tag)
+			room, err := ada.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "chat" + tag}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			roomID := room.Msg.GetRoom().GetId()
+			if _, err := bob.rooms.JoinRoom(context.Background(), connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			a, b := openBidiChat(t, ctx, ada), openBidiChat(t, ctx, bob)
+			for _, c := range []*bidiChat{a, b} {
+				c.send(t, chatJoinFrame("j", roomID, 0))
+				if ack := c.next(t).GetAck(); ack.GetFrameId() != "j" || ack.GetHeadSeq() != 0 {
+					t.Fatalf("join ack = %v", ack)
+				}
+			}
+			const rounds = 5
+			for i := range rounds {
+				a.send(t, chatSendFrame(fmt.Sprintf("a%d", i), roomID, fmt.Sprintf("from ada %d", i)))
+				b.send(t, chatSendFrame(fmt.Sprintf("b%d", i), roomID, fmt.Sprintf("from bob %d", i)))
+			}
+			// A bad frame: its own error, and the stream goes on.
+			a.send(t, chatSendFrame("bad", roomID, "   "))
+			a.send(t, chatSendFrame("after-bad", roomID, "still here"))
+
+			for name, c := range map[string]*bidiChat{"ada": a, "bob": b} {
+				var seqs []int64
+				acks := map[string]int64{}
+				sawBad := false
+				for len(seqs) < 2*rounds+1 || len(acks) < rounds+chatBoolInt(name == "ada") {
+					f := c.next(t)
+					switch {
+					case f.GetMessage() != nil:
+						seqs = append(seqs, f.GetMessage().GetSeq())
+					case f.GetAck() != nil:
+						acks[f.GetAck().GetFrameId()] = f.GetAck().GetMessage().GetSeq()
+					case f.GetError() != nil:
+						e := f.GetError()
+						if e.GetFrameId() != "bad" || e.GetCode() != "invalid_argument" || len(e.GetFieldViolations()) == 0 || e.GetFieldViolations()[0].GetField() != "send.text" {
+							t.Errorf("%s: unexpected error frame %v", name, e)
+						}
+						sawBad = true
+					}
+				}
+				for i, seq := range seqs {
+					if seq != int64(i+1) {
+						t.Fatalf("%s saw seqs %v, want 1..%d in order", name, seqs, 2*rounds+1)
+					}
+				}
+				if name == "ada" && (!sawBad || acks["after-bad"] == 0) {
+					t.Errorf("ada: bad frame error %v, ack after it %d", sawBad, acks["after-bad"])
+				}
+			}
+			_ = a.stream.CloseRequest()
+			_ = b.stream.CloseRequest()
+		})
+	}
+}
+
+func chatBoolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestChatResumeAfterDrop: a chatter's stream drops at a random point while
+// another sends; it rejoins with since_seq and misses nothing.
+func TestChatResumeAfterDrop(t *testing.T) {
+	t.Parallel()
+	const total = 300
+	srv := testserver.Start(t)
+	sender := newLedgerUser(t, ledgerClient(t, srv, "connect/proto/h2c"), "resumesender")
+	room, err := sender.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "resume"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	reader := asLedgerUser(ledgerClient(t, srv, "grpc/proto/h2c"), sender.token)
+	l := &ledger{acks: make(map[int64]string)}
+	go func() {
+		for i := range total {
+			res, err := sender.messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{
+				RoomId: roomID, Text: fmt.Sprint("m", i), ClientMessageId: fmt.Sprint("c", i),
+			}))
+			if err != nil {
+				t.Errorf("send: %v", err)
+				return
+			}
+			l.ack(t, res.Msg.GetMessage())
+		}
+	}()
+	var got []*parleyv1.Message
+	var last int64
+	for drops := 0; last < total; drops++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c := openBidiChat(t, ctx, reader)
+		c.send(t, chatJoinFrame("j", roomID, last))
+		dropAfter := 20 + drops*37%50
+		n := 0
+		for last < total && (n < dropAfter || drops >= 5) {
+			f := c.next(t)
+			if m := f.GetMessage(); m != nil {
+				got = append(got, m)
+				last = m.GetSeq()
+				n++
+			}
+		}
+		cancel() // drop the stream
+	}
+	for l.count() < total { // the sender may still be finishing its acks
+		time.Sleep(10 * time.Millisecond)
+	}
+	l.checkDeliveries(t, "resuming chatter", got, 0, total)
+}
+
+// TestChatOverHTTP1 documents what bidi streaming over HTTP/1.1 does: the
+// server answers 505 and closes the connection, which connect-go reports as
+// an error on the first receive.
+func TestChatOverHTTP1(t *testing.T) {
+	t.Parallel()
+	srv := testserver.Start(t)
+	for _, name := range []string{"connect/proto/http1", "grpc/proto/http1"} {
+		u := newLedgerUser(t, ledgerClient(t, srv, name), fmt.Sprint("h1user", len(name)))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		stream := u.messages.Chat(ctx)
+		_ = stream.Send(&parleyv1.ChatRequest{FrameId: "x"})
+		_, err := stream.Receive()
+		cancel()
+		code := connect.CodeOf(err)
+		if err == nil || (code != connect.CodeUnknown && code != connect.CodeUnavailable && code != connect.CodeUnimplemented) {
+			t.Errorf("%s: bidi over HTTP/1.1: %v (code %v), want the 505 mapped to unknown/unavailable/unimplemented", name, err, code)
+		}
+		t.Logf("%s: %v (%v)", name, err, code)
+	}
+}

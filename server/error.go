@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+)
+
+// codes maps every domain error code to its Connect code. This is the only
+// place the mapping lives.
+var codes = map[parley.ErrorCode]connect.Code{
+	parley.ECONFLICT:       connect.CodeAlreadyExists,
+	parley.EINTERNAL:       connect.CodeInternal,
+	parley.EINVALID:        connect.CodeInvalidArgument,
+	parley.ENOTFOUND:       connect.CodeNotFound,
+	parley.EOUTOFRANGE:     connect.CodeOutOfRange,
+	parley.EPRECONDITION:   connect.CodeFailedPrecondition,
+	parley.EFORBIDDEN:      connect.CodePermissionDenied,
+	parley.EUNAUTHORIZED:   connect.CodeUnauthenticated,
+	parley.EUNAVAILABLE:    connect.CodeUnavailable,
+	parley.ESLOWCONSUMER:   connect.CodeResourceExhausted,
+	parley.ENOTIMPLEMENTED: connect.CodeUnimplemented,
+	parley.ETOOLARGE:       connect.CodeResourceExhausted,
+	parley.ECORRUPT:        connect.CodeDataLoss,
+}
+
+// connectError converts err for the wire. Domain errors keep their message
+// and gain details: google.rpc.BadRequest field violations for invalid input,
+// a parley.v1.StreamPosition for streams that ended early. Errors that are
+// already Connect errors pass through. Anything else is an internal error:
+// logged in full, sent as "internal error".
+func (s *Server) connectError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := new(connect.Error); errors.As(err, &cerr) {
+		return cerr
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("canceled"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("deadline exceeded"))
+	}
+	var perr *parley.Error
+	if !errors.As(err, &perr) || perr.Code == parley.EINTERNAL {
+		s.logger().ErrorContext(ctx, "internal error", "err", err)
+		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	}
+	code, ok := codes[perr.Code]
+	if !ok {
+		s.logger().ErrorContext(ctx, "unmapped domain error code", "err", err)
+		code = connect.CodeInternal
+	}
+	cerr := connect.NewError(code, errors.New(perr.Message))
+	if len(perr.Violations) > 0 {
+		br := &errdetails.BadRequest{}
+		for _, v := range perr.Violations {
+			br.FieldViolations = append(br.FieldViolations,
+				&errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
+		}
+		addDetail(cerr, br)
+	}
+	if perr.LastSeq >= 0 {
+		addDetail(cerr, &parleyv1.StreamPosition{RoomId: perr.RoomID, LastSeq: perr.LastSeq})
+	}
+	return cerr
+}
+
+func addDetail(cerr *connect.Error, msg proto.Message) {
+	if d, err := connect.NewErrorDetail(msg); err == nil {
+		cerr.AddDetail(d)
+	}
+}

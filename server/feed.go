@@ -1,0 +1,167 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// replayPage is how many stored messages a feed reads per query while
+// replaying history.
+const replayPage = 500
+
+// roomFeed delivers one room's events to one stream: Subscribe has one,
+// Chat one per joined room. It registers with the broker first, then
+// replays (since, head] from the store, then forwards live events, skipping
+// those already replayed. Registering before reading is what closes the gap
+// between history and live; the seq check removes the overlap. Should the
+// live queue ever skip a seq, the hole is filled from the store, so a reader
+// never sees a gap.
+type roomFeed struct {
+	s       *Server
+	ctx     context.Context
+	roomID  string
+	userID  string
+	sub     parley.Subscription
+	deliver func(*parley.Event) error
+	last    int64 // seq of the last message delivered
+}
+
+// openFeed replays a room's history after since for a caller already found
+// to be a member. It returns the feed, ready to run, and the head seq seen
+// when it started. The caller must Close the feed.
+func (s *Server) openFeed(ctx context.Context, p *principal, roomID string, since int64, deliver func(*parley.Event) error) (*roomFeed, int64, error) {
+	f := &roomFeed{s: s, ctx: ctx, roomID: roomID, userID: p.user.ID, deliver: deliver, last: since}
+	f.sub = s.broker.Subscribe(roomID)
+	head, err := f.replay(since)
+	if err == nil && since > head {
+		err = parley.Errorf(parley.EOUTOFRANGE, "since_seq %d is beyond the newest message (seq %d)", since, head)
+	}
+	if err != nil {
+		f.Close()
+		return nil, 0, f.end(err)
+	}
+	return f, head, nil
+}
+
+// Close stops the feed's subscription.
+func (f *roomFeed) Close() { f.sub.Close() }
+
+// run forwards live events until the stream's context ends, the server
+// drains, or the reader falls too far behind; onTick runs at every tick.
+// It always returns an error saying why it stopped (see end).
+func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
+	for {
+		select {
+		case <-f.ctx.Done():
+			return f.end(f.ctx.Err())
+		case <-f.s.drain.Done():
+			return f.end(errDraining)
+		case <-f.sub.Overflowed():
+			return f.end(parley.Errorf(parley.ESLOWCONSUMER, "reader fell too far behind and was cut off; resubscribe from last_seq"))
+		case ev := <-f.sub.Events():
+			if err := f.forward(ev); err != nil {
+				return f.end(err)
+			}
+		case <-tick:
+			if err := onTick(); err != nil {
+				return f.end(err)
+			}
+		}
+	}
+}
+
+// replay delivers stored messages after `after` until it reaches the head
+// and returns the head seq seen by the first query.
+func (f *roomFeed) replay(after int64) (int64, error) {
+	var firstHead int64 = -1
+	for {
+		msgs, head, err := f.s.store.ListMessages(f.ctx, f.roomID, parley.HistoryQuery{Forward: true, AfterSeq: after, Limit: replayPage})
+		if err != nil {
+			return 0, err
+		}
+		if firstHead < 0 {
+			firstHead = head
+			if after > head {
+				return head, nil
+			}
+		}
+		for i := range msgs {
+			if err := f.send(&parley.Event{Kind: parley.EventMessage, RoomID: f.roomID, Message: &msgs[i]}); err != nil {
+				return 0, err
+			}
+		}
+		if len(msgs) < replayPage {
+			return firstHead, nil
+		}
+		after = msgs[len(msgs)-1].Seq
+	}
+}
+
+// forward delivers a live event unless it was already replayed, filling any
+// hole before it from the store. A member_left of the reader itself ends
+// the feed: it may no longer read the room.
+func (f *roomFeed) forward(ev *parley.Event) error {
+	if ev.Kind == parley.EventMessage {
+		seq := ev.Seq()
+		if seq <= f.last {
+			return nil
+		}
+		if seq > f.last+1 {
+			if _, err := f.replay(f.last); err != nil {
+				return err
+			}
+			if seq <= f.last {
+				return nil
+			}
+		}
+	}
+	if err := f.send(ev); err != nil {
+		return err
+	}
+	if ev.Kind == parley.EventMemberLeft && ev.User.ID == f.userID {
+		return errLeftRoom
+	}
+	return nil
+}
+
+var errLeftRoom = parley.Errorf(parley.EFORBIDDEN, "you left the room")
+
+func (f *roomFeed) send(ev *parley.Event) error {
+	if err := f.deliver(ev); err != nil {
+		return err
+	}
+	if seq := ev.Seq(); seq > 0 {
+		f.last = seq
+	}
+	return nil
+}
+
+// end decides how a feed's stream ends: session problems as
+// unauthenticated; early ends the client should resume from carry the
+// room and the last seq delivered.
+func (f *roomFeed) end(err error) error {
+	if cause := sessionEnded(f.ctx); cause != nil {
+		return cause
+	}
+	var perr *parley.Error
+	if errors.As(err, &perr) && (perr.Code == parley.ESLOWCONSUMER || perr.Code == parley.EUNAVAILABLE) {
+		e := *perr
+		e.RoomID, e.LastSeq = f.roomID, f.last
+		return &e
+	}
+	return err
+}
+
+// recheckSession confirms a stream's session is still valid, for
+// revocations this process did not see (another replica, or the database
+// directly).
+func (s *Server) recheckSession(ctx context.Context, p *principal) error {
+	_, _, err := s.store.SessionUser(ctx, p.tokenHash, s.now())
+	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
+		return errTokenRevoked
+	}
+	return err
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime/debug"
+
+	"connectrpc.com/connect"
+)
+
+// rpcInterceptor caps unary calls at the configured duration, turns domain
+// errors into Connect errors (error.go) and records each call's code for
+// the request log.
+type rpcInterceptor struct{ s *Server }
+
+var _ connect.Interceptor = (*rpcInterceptor)(nil)
+
+func (i *rpcInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		// Cap the call's duration; a nearer client deadline still applies.
+		ctx, cancel := context.WithTimeout(ctx, i.s.cfg.maxUnary)
+		defer cancel()
+		res, err := next(ctx, req)
+		err = i.s.connectError(ctx, err)
+		record(ctx, err)
+		return res, err
+	}
+}
+
+func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		err := i.s.connectError(ctx, next(ctx, conn))
+		record(ctx, err)
+		return err
+	}
+}
+
+func record(ctx context.Context, err error) {
+	if rec, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord); ok {
+		rec.code, rec.hasCode = connect.CodeOf(err), true
+		if err == nil {
+			rec.code = 0
+		}
+	}
+}
+
+// recoverPanic turns a handler panic into internal, logging the panic and
+// its stack but sending the client nothing of it.
+func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+	if p == http.ErrAbortHandler { //nolint:errorlint // net/http's sentinel is compared by identity
+		panic(p)
+	}
+	s.logger().ErrorContext(ctx, "panic in handler",
+		"procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
+	err := connect.NewError(connect.CodeInternal, errors.New("internal error"))
+	record(ctx, err)
+	return err
+}

@@ -1,0 +1,429 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// ledger records every acknowledged send, so that deliveries can be checked
+// against it: seq -> text.
+type ledger struct {
+	mu   sync.Mutex
+	acks map[int64]string
+}
+
+func (l *ledger) ack(t *testing.T, m *parleyv1.Message) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if prev, ok := l.acks[m.GetSeq()]; ok && prev != m.GetText() {
+		t.Errorf("seq %d acknowledged twice: %q and %q", m.GetSeq(), prev, m.GetText())
+	}
+	l.acks[m.GetSeq()] = m.GetText()
+}
+
+func (l *ledger) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acks)
+}
+
+// checkDeliveries asserts got is exactly seqs from+1..to, in order, each
+// with the acknowledged text.
+func (l *ledger) checkDeliveries(t *testing.T, who string, got []*parleyv1.Message, from, to int64) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if int64(len(got)) != to-from {
+		t.Errorf("%s: got %d messages, want %d (seqs %d..%d)", who, len(got), to-from, from+1, to)
+	}
+	for i, m := range got {
+		want := from + 1 + int64(i)
+		if m.GetSeq() != want {
+			t.Errorf("%s: delivery %d has seq %d, want %d", who, i, m.GetSeq(), want)
+			return
+		}
+		if text, ok := l.acks[want]; ok && text != m.GetText() {
+			t.Errorf("%s: seq %d text %q, acknowledged %q", who, want, m.GetText(), text)
+			return
+		}
+	}
+}
+
+// ledgerUser is a signed-up user with clients in one protocol.
+type ledgerUser struct {
+	token    string
+	rooms    parleyv1connect.RoomServiceClient
+	messages parleyv1connect.MessageServiceClient
+}
+
+func newLedgerUser(t testing.TB, c testserver.Client, username string) ledgerUser {
+	t.Helper()
+	auth := parleyv1connect.NewAuthServiceClient(c.Client, c.BaseURL, c.Options...)
+	res, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: username, Password: "password-" + username}))
+	if err != nil {
+		t.Fatalf("SignUp %s: %v", username, err)
+	}
+	return asLedgerUser(c, res.Msg.GetToken())
+}
+
+func asLedgerUser(c testserver.Client, token string) ledgerUser {
+	opts := append(c.Options[:len(c.Options):len(c.Options)], testserver.WithToken(token))
+	return ledgerUser{
+		token:    token,
+		rooms:    parleyv1connect.NewRoomServiceClient(c.Client, c.BaseURL, opts...),
+		messages: parleyv1connect.NewMessageServiceClient(c.Client, c.BaseURL, opts...),
+	}
+}
+
+func ledgerClient(t testing.TB, srv *testserver.Server, name string) testserver.Client {
+	t.Helper()
+	for _, c := range srv.Clients() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no client %s", name)
+	return testserver.Client{}
+}
+
+// ledgerSubscriber collects a Subscribe stream's messages until it has seq `until`,
+// resubscribing from the last seq whenever the stream ends early or, with
+// dropEvery > 0, on purpose after roughly that many messages.
+type ledgerSubscriber struct {
+	name      string
+	user      ledgerUser
+	roomID    string
+	dropEvery int
+	got       []*parleyv1.Message
+	drops     int
+}
+
+func (s *ledgerSubscriber) run(ctx context.Context, since, until int64) error {
+	last := since
+	for last < until {
+		streamCtx, cancel := context.WithCancel(ctx)
+		stream, err := s.user.messages.Subscribe(streamCtx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: s.roomID, SinceSeq: last}))
+		if err != nil {
+			cancel()
+			return err
+		}
+		dropAt := -1
+		if s.dropEvery > 0 {
+			dropAt = 1 + rand.IntN(s.dropEvery)
+		}
+		n := 0
+		for last < until && n != dropAt && stream.Receive() {
+			if m := stream.Msg().GetMessage(); m != nil {
+				s.got = append(s.got, m)
+				last = m.GetSeq()
+				n++
+			}
+		}
+		err = stream.Err()
+		cancel()
+		_ = stream.Close()
+		switch {
+		case last >= until:
+		case n == dropAt:
+			s.drops++
+		case err != nil:
+			return fmt.Errorf("%s: stream ended at seq %d: %w", s.name, last, err)
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil && last < until {
+			return fmt.Errorf("%s: stopped at seq %d: %w", s.name, last, ctxErr)
+		}
+	}
+	return nil
+}
+
+// TestLedgerConcurrentSendersAndSubscribers: 20 senders x 500 messages into
+// one room, five subscribers on different protocols and a sixth that keeps
+// dropping its stream and resuming; each must see seq 1..10000 exactly once,
+// in order, with the acknowledged texts. Every send is retried once with the
+// same client_message_id and must get the same message back.
+func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
+	t.Parallel()
+	const senders, perSender = 20, 500
+	const total = senders * perSender
+	srv := testserver.Start(t)
+	h2c := ledgerClient(t, srv, "connect/proto/h2c")
+	owner := newLedgerUser(t, h2c, "owner")
+	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "ledger"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	join := func(u ledgerUser) {
+		if _, err := u.rooms.JoinRoom(context.Background(), connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var subs []*ledgerSubscriber
+	for _, name := range []string{"connect/json/h2c", "connect/proto/http1", "grpc/proto/h2c", "grpcweb/proto/http1", "grpcweb/json/tls", "grpc/json/tls"} {
+		c := ledgerClient(t, srv, name)
+		u := asLedgerUser(c, owner.token)
+		s := &ledgerSubscriber{name: name, user: u, roomID: roomID}
+		if name == "grpc/json/tls" {
+			s.dropEvery = 1500
+			s.name += " (dropping)"
+		}
+		subs = append(subs, s)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(subs)+senders)
+	for _, s := range subs {
+		wg.Go(func() {
+			if err := s.run(ctx, 0, total); err != nil {
+				errs <- err
+			}
+		})
+	}
+
+	l := &ledger{acks: make(map[int64]string)}
+	protocols := []string{"connect/proto/h2c", "grpc/proto/h2c", "grpcweb/proto/h2c", "connect/json/h2c"}
+	var sendWG sync.WaitGroup
+	for i := range senders {
+		u := newLedgerUser(t, ledgerClient(t, srv, protocols[i%len(protocols)]), fmt.Sprintf("sender%02d", i))
+		join(u)
+		sendWG.Go(func() {
+			for j := range perSender {
+				req := &parleyv1.SendMessageRequest{RoomId: roomID, Text: fmt.Sprintf("s%d-m%d", i, j), ClientMessageId: fmt.Sprintf("c%d", j)}
+				res, err := u.messages.SendMessage(ctx, connect.NewRequest(req))
+				if err != nil {
+					errs <- fmt.Errorf("sender %d message %d: %w", i, j, err)
+					return
+				}
+				l.ack(t, res.Msg.GetMessage())
+				if j%10 == 0 { // a retry must return the original
+					again, err := u.messages.SendMessage(ctx, connect.NewRequest(req))
+					if err != nil || again.Msg.GetMessage().GetId() != res.Msg.GetMessage().GetId() {
+						errs <- fmt.Errorf("retry of sender %d message %d: %v, %v", i, j, again, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	sendWG.Wait()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(l.acks) != total {
+		t.Fatalf("%d distinct seqs acknowledged, want %d", len(l.acks), total)
+	}
+	for _, s := range subs {
+		l.checkDeliveries(t, s.name, s.got, 0, total)
+	}
+	t.Logf("dropping ledgerSubscriber resumed %d times", subs[len(subs)-1].drops)
+	if subs[len(subs)-1].drops == 0 {
+		t.Error("the dropping ledgerSubscriber never dropped")
+	}
+	res, err := owner.messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, Limit: 1}))
+	if err != nil || res.Msg.GetHeadSeq() != total {
+		t.Errorf("head seq %d (%v), want %d: retries must not store anything", res.Msg.GetHeadSeq(), err, total)
+	}
+}
+
+// TestLedgerSubscribeDuringLoad starts subscribers at random moments while
+// messages flow at about 1,000 per second; each must get a contiguous run
+// from its since_seq to the end: no gap at the history/live boundary.
+func TestLedgerSubscribeDuringLoad(t *testing.T) {
+	t.Parallel()
+	const total = 3000
+	srv := testserver.Start(t)
+	c := ledgerClient(t, srv, "connect/proto/h2c")
+	owner := newLedgerUser(t, c, "loader")
+	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "load"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	l := &ledger{acks: make(map[int64]string)}
+	var head atomic.Int64 // the last acknowledged seq
+	sent := make(chan struct{})
+	start := time.Now()
+	go func() {
+		// Four senders, each paced at one message per 4 ms: 1,000 msg/s
+		// offered in all (the store's fsync per commit may deliver less).
+		defer close(sent)
+		const senders = 4
+		var wg sync.WaitGroup
+		for w := range senders {
+			wg.Go(func() {
+				tick := time.NewTicker(senders * time.Millisecond)
+				defer tick.Stop()
+				for i := w; i < total; i += senders {
+					<-tick.C
+					res, err := owner.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+						RoomId: roomID, Text: fmt.Sprintf("m%d", i), ClientMessageId: fmt.Sprintf("c%d", i),
+					}))
+					if err != nil {
+						t.Errorf("send %d: %v", i, err)
+						return
+					}
+					l.ack(t, res.Msg.GetMessage())
+					if seq := res.Msg.GetMessage().GetSeq(); seq > head.Load() {
+						head.Store(seq)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("%d messages acknowledged in %v: %.0f msg/s", total, time.Since(start), total/time.Since(start).Seconds())
+	}()
+
+	names := []string{"connect/json/h2c", "grpc/proto/h2c", "grpcweb/proto/http1", "connect/proto/tls"}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		time.Sleep(time.Duration(100+rand.IntN(150)) * time.Millisecond)
+		var since int64
+		if i%2 == 1 {
+			since = rand.Int64N(head.Load() + 1) // resume from somewhere in history
+		}
+		s := &ledgerSubscriber{name: fmt.Sprintf("late%d/%s", i, names[i%len(names)]), user: asLedgerUser(ledgerClient(t, srv, names[i%len(names)]), owner.token), roomID: roomID}
+		wg.Go(func() {
+			if err := s.run(ctx, since, total); err != nil {
+				t.Error(err)
+				return
+			}
+			<-sent
+			l.checkDeliveries(t, s.name, s.got, since, total)
+		})
+	}
+	wg.Wait()
+}
+
+// TestSlowSubscriberIsCutOff: a grpc-go ledgerSubscriber with a small flow-control
+// window stops reading. The others keep receiving everything; the slow one
+// is dropped from the room at once and, once it reads again, gets a
+// contiguous prefix followed by resource_exhausted carrying its last seq.
+func TestSlowSubscriberIsCutOff(t *testing.T) {
+	t.Parallel()
+	const total = 3000
+	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)})
+	c := ledgerClient(t, srv, "connect/proto/h2c")
+	owner := newLedgerUser(t, c, "fastfan")
+	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "slow"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := room.Msg.GetRoom().GetId()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	conn, err := grpc.NewClient("passthrough:///"+strings.TrimPrefix(srv.URL, "http://"),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	slowCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+owner.token)
+	slow, err := conn.NewStream(slowCtx, &grpc.StreamDesc{ServerStreams: true}, parleyv1connect.MessageServiceSubscribeProcedure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.SendMsg(&parleyv1.SubscribeRequest{RoomId: roomID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Header(); err != nil {
+		t.Fatal(err)
+	}
+
+	fast := &ledgerSubscriber{name: "fast", user: owner, roomID: roomID}
+	fastDone := make(chan error, 1)
+	go func() { fastDone <- fast.run(ctx, 0, total) }()
+
+	l := &ledger{acks: make(map[int64]string)}
+	text := strings.Repeat("x", 200)
+	var senders sync.WaitGroup
+	for w := range 4 {
+		senders.Go(func() {
+			for i := w; i < total; i += 4 {
+				res, err := owner.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+					RoomId: roomID, Text: text, ClientMessageId: fmt.Sprintf("c%d", i),
+				}))
+				if err != nil {
+					t.Errorf("send %d: %v", i, err)
+					return
+				}
+				l.ack(t, res.Msg.GetMessage())
+			}
+		})
+	}
+	senders.Wait()
+	if err := <-fastDone; err != nil {
+		t.Fatal(err)
+	}
+	l.checkDeliveries(t, "fast", fast.got, 0, total)
+	// The fast one has hung up; the slow one was dropped when it overflowed,
+	// although its stream is still open.
+	for deadline := time.Now().Add(5 * time.Second); srv.Broker.Subscribers(roomID) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d subscribers still registered; the slow one should have been dropped", srv.Broker.Subscribers(roomID))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// The slow reader wakes up: a contiguous prefix, then resource_exhausted.
+	var last int64
+	for {
+		var ev parleyv1.SubscribeResponse
+		err := slow.RecvMsg(&ev)
+		if err == nil {
+			if m := ev.GetMessage(); m != nil {
+				if m.GetSeq() != last+1 {
+					t.Fatalf("slow reader got seq %d after %d", m.GetSeq(), last)
+				}
+				last = m.GetSeq()
+			}
+			continue
+		}
+		st, _ := status.FromError(err)
+		if st.Code().String() != "ResourceExhausted" {
+			t.Fatalf("slow reader ended with %v, want ResourceExhausted", err)
+		}
+		var pos *parleyv1.StreamPosition
+		for _, d := range st.Details() {
+			if p, ok := d.(*parleyv1.StreamPosition); ok {
+				pos = p
+			}
+		}
+		if pos == nil || pos.GetLastSeq() != last || pos.GetRoomId() != roomID {
+			t.Fatalf("StreamPosition = %v, want last_seq %d", pos, last)
+		}
+		break
+	}
+	if last >= total {
+		t.Fatalf("slow reader got all %d messages; it was never cut off", last)
+	}
+	t.Logf("slow reader cut off after seq %d of %d", last, total)
+}

@@ -1,0 +1,22 @@
+package server
+
+import (
+	"net/http"
+
+	"connectrpc.com/authn"
+)
+
+// capUnaryBodies caps the wire size of unary request bodies at readMax plus
+// room for framing and compression overhead, so a client cannot make the
+// server read an endless body before it can refuse it. Streams are bounded
+// per message by connect.WithReadMaxBytes instead, since their bodies are
+// long-lived by design. Exceeding the cap yields resource_exhausted.
+func capUnaryBodies(h http.Handler, unary map[string]bool, readMax int) http.Handler {
+	limit := int64(readMax) + int64(readMax)/64 + 1024
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] && r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"hash/maphash"
+	"strconv"
+	"sync"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+)
+
+// messageHandler serves parley.v1.MessageService. Subscribe is served by
+// Server.subscribe (see routes.go), so the embedded Unimplemented handler's
+// Subscribe is never reached.
+type messageHandler struct {
+	s *Server
+	parleyv1connect.UnimplementedMessageServiceHandler
+}
+
+var _ parleyv1connect.MessageServiceHandler = (*messageHandler)(nil)
+
+func (h *messageHandler) SendMessage(ctx context.Context, req *connect.Request[parleyv1.SendMessageRequest]) (*connect.Response[parleyv1.SendMessageResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := h.s.sendMessage(ctx, p, req.Msg, "")
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.SendMessageResponse{Message: messageToProto(&msg)}), nil
+}
+
+// sendMessage validates, stores and publishes a message for SendMessage
+// and Chat; prefix qualifies field names in violations ("send." in Chat).
+func (s *Server) sendMessage(ctx context.Context, p *principal, m *parleyv1.SendMessageRequest, prefix string) (parley.Message, error) {
+	v := validateID(prefix+"room_id", m.GetRoomId())
+	v = append(v, parley.ValidateMessageText(prefix+"text", m.GetText(), len(m.GetAttachmentIds()))...)
+	v = append(v, parley.ValidateClientMessageID(prefix+"client_message_id", m.GetClientMessageId())...)
+	if n := len(m.GetAttachmentIds()); n > parley.MaxAttachments {
+		v = append(v, parley.FieldViolation{Field: prefix + "attachment_ids", Description: "at most 10 attachments"})
+	}
+	if err := parley.Invalid(v); err != nil {
+		return parley.Message{}, err
+	}
+	if _, err := s.memberRoom(ctx, m.GetRoomId(), p.user.ID); err != nil {
+		return parley.Message{}, err
+	}
+	attachments, err := s.attachments(ctx, m.GetRoomId(), m.GetAttachmentIds(), prefix+"attachment_ids")
+	if err != nil {
+		return parley.Message{}, err
+	}
+	return s.appendAndPublish(ctx, parley.NewMessage{
+		RoomID:          m.GetRoomId(),
+		SenderID:        p.user.ID,
+		Text:            m.GetText(),
+		ClientMessageID: m.GetClientMessageId(),
+		Attachments:     attachments,
+	})
+}
+
+// attachments resolves file ids to files of the room.
+func (s *Server) attachments(ctx context.Context, roomID string, ids []string, field string) ([]parley.File, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if s.cfg.files == nil {
+		return nil, errNoFiles
+	}
+	files := make([]parley.File, 0, len(ids))
+	for _, id := range ids {
+		f, err := s.cfg.files.FileByID(ctx, id)
+		if parley.ErrorCodeOf(err) == parley.ENOTFOUND || err == nil && f.RoomID != roomID {
+			return nil, parley.Invalid([]parley.FieldViolation{{Field: field, Description: "no uploaded file " + strconv.Quote(id) + " in this room"}})
+		} else if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func (h *messageHandler) ListMessages(ctx context.Context, req *connect.Request[parleyv1.ListMessagesRequest]) (*connect.Response[parleyv1.ListMessagesResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	q, v := parley.ValidateHistoryQuery(parley.HistoryQuery{Forward: m.AfterSeq != nil, AfterSeq: m.GetAfterSeq(), BeforeSeq: m.GetBeforeSeq(), Limit: int(m.GetLimit())})
+	v = append(validateID("room_id", m.GetRoomId()), v...)
+	if err := parley.Invalid(v); err != nil {
+		return nil, err
+	}
+	if _, err := h.s.memberRoom(ctx, m.GetRoomId(), p.user.ID); err != nil {
+		return nil, err
+	}
+	msgs, head, err := h.s.store.ListMessages(ctx, m.GetRoomId(), q)
+	if err != nil {
+		return nil, err
+	}
+	res := &parleyv1.ListMessagesResponse{HeadSeq: head}
+	for i := range msgs {
+		res.Messages = append(res.Messages, messageToProto(&msgs[i]))
+	}
+	return connect.NewResponse(res), nil
+}
+
+// appendAndPublish stores a message and, if it is new, publishes it. The
+// room's lock spans both, so this process publishes each room's messages in
+// seq order; the store alone decides the seq.
+func (s *Server) appendAndPublish(ctx context.Context, m parley.NewMessage) (parley.Message, error) {
+	unlock := s.locks.lock(m.RoomID)
+	defer unlock()
+	msg, created, err := s.store.AppendMessage(ctx, m)
+	if err != nil {
+		return parley.Message{}, err
+	}
+	if created {
+		s.broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Message: &msg})
+	}
+	return msg, nil
+}
+
+// stripedLocks serialises work per key (a room's append-then-publish, an
+// upload's chunks) with a fixed set of striped locks, so memory does not
+// grow with the number of keys. Keys that share a stripe only share a lock;
+// SQLite serialises writers anyway.
+type stripedLocks struct {
+	seed    maphash.Seed
+	once    sync.Once
+	stripes [256]sync.Mutex
+}
+
+func (r *stripedLocks) lock(roomID string) (unlock func()) {
+	r.once.Do(func() { r.seed = maphash.MakeSeed() })
+	mu := &r.stripes[maphash.String(r.seed, roomID)%uint64(len(r.stripes))]
+	mu.Lock()
+	return mu.Unlock
+}

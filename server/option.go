@@ -1,0 +1,155 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley"
+)
+
+// Option configures a Server.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	logger         *slog.Logger
+	allowedOrigins []string
+	readMaxBytes   int
+	heartbeat      time.Duration
+	tokenTTL       time.Duration
+	now            func() time.Time
+	extraServices  []MountFunc
+	webApp         http.Handler
+	files          parley.FileStore
+	blobs          parley.BlobStore
+	maxFileBytes   int64
+	maxUnary       time.Duration
+}
+
+// WithFiles enables FileService and message attachments, keeping metadata
+// in files and contents in blobs. By default, FileService answers
+// unimplemented and messages cannot have attachments.
+func WithFiles(files parley.FileStore, blobs parley.BlobStore) Option {
+	return optionFunc(func(c *config) { c.files, c.blobs = files, blobs })
+}
+
+// WithMaxFileBytes sets the largest file that may be uploaded. By default,
+// parley.DefaultMaxFileBytes (25 MiB).
+func WithMaxFileBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxFileBytes = n
+		}
+	})
+}
+
+// WithMaxUnaryDuration caps how long a unary call may run: a client
+// deadline further out, or none at all, is shortened to this. Streams are
+// not capped; they end when the client's deadline (if any) passes. By
+// default, 30 seconds.
+func WithMaxUnaryDuration(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.maxUnary = d
+		}
+	})
+}
+
+// MountFunc mounts one more Connect service. It receives the options every
+// Parley handler gets (limits, compression, interceptors, panic recovery)
+// and returns the service's path prefix and handler, like the generated
+// New*Handler functions.
+type MountFunc func(opts ...connect.HandlerOption) (string, http.Handler)
+
+// WithService mounts an extra Connect service behind the same middleware,
+// limits and interceptors as Parley's own (the conformance suite's service
+// uses this, so that it tests the production stack). Extra services are
+// public: authentication applies only to the Parley services.
+func WithService(mount MountFunc) Option {
+	return optionFunc(func(c *config) { c.extraServices = append(c.extraServices, mount) })
+}
+
+// WithWebApp serves h at "/" and every path no API route claims (the
+// browser app). By default, GET / answers with a short text.
+func WithWebApp(h http.Handler) Option {
+	return optionFunc(func(c *config) { c.webApp = h })
+}
+
+// DefaultAllowedOrigins are the origins allowed to call the API from a
+// browser by default: the Vite dev server of web/. The app served by parleyd
+// itself is same-origin and needs no CORS.
+var DefaultAllowedOrigins = []string{"http://localhost:5173", "http://127.0.0.1:5173"}
+
+// DefaultReadMaxBytes is the largest request message accepted by default,
+// after decompression.
+const DefaultReadMaxBytes = 4 << 20
+
+func defaultConfig() config {
+	return config{
+		logger:         slog.New(slog.DiscardHandler),
+		allowedOrigins: DefaultAllowedOrigins,
+		readMaxBytes:   DefaultReadMaxBytes,
+		heartbeat:      15 * time.Second,
+		tokenTTL:       30 * 24 * time.Hour,
+		now:            time.Now,
+		maxFileBytes:   parley.DefaultMaxFileBytes,
+		maxUnary:       30 * time.Second,
+	}
+}
+
+// WithLogger sets the logger for the one line per RPC and for internal
+// errors. By default, nothing is logged.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithAllowedOrigins sets the origins browsers may call the API from. An
+// empty list turns CORS off: no cross-origin browser calls at all (never
+// "allow every origin"). By default, DefaultAllowedOrigins.
+func WithAllowedOrigins(origins []string) Option {
+	return optionFunc(func(c *config) { c.allowedOrigins = origins })
+}
+
+// WithReadMaxBytes sets the largest request message accepted, after
+// decompression; larger ones get resource_exhausted. A unary request body is
+// also capped on the wire at this size plus framing. By default,
+// DefaultReadMaxBytes (4 MiB).
+func WithReadMaxBytes(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.readMaxBytes = n
+		}
+	})
+}
+
+// WithHeartbeat sets how often an idle Subscribe stream gets a heartbeat and
+// re-checks its token. By default, 15 seconds.
+func WithHeartbeat(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.heartbeat = d
+		}
+	})
+}
+
+// WithTokenTTL sets how long a session token is valid. By default, 30 days.
+func WithTokenTTL(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.tokenTTL = d
+		}
+	})
+}
+
+// WithNow sets the clock, for tests. By default, time.Now.
+func WithNow(now func() time.Time) Option {
+	return optionFunc(func(c *config) { c.now = now })
+}

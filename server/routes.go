@@ -1,0 +1,88 @@
+package server
+
+import (
+	"net/http"
+
+	"connectrpc.com/authn"
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+
+	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+)
+
+// routes builds the whole API. Middleware runs outside in: CORS, the one log
+// line per request, authentication (before any body is read), the wire-size
+// cap, then the mux. Authorization is a request gate on the Parley services,
+// decided on the parsed procedure.
+func (s *Server) routes() http.Handler {
+	common := s.handlerOptions()
+	parleyOpts := append(common[:len(common):len(common)], connect.WithRequestGate(s.authorize))
+
+	mux := http.NewServeMux()
+	mux.Handle(helloworldconnect.NewGreeterHandler(greeter{}, common...))
+	mux.Handle(parleyv1connect.NewAuthServiceHandler(&authHandler{s}, parleyOpts...))
+	mux.Handle(parleyv1connect.NewRoomServiceHandler(&roomHandler{s}, parleyOpts...))
+	mux.Handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, parleyOpts...))
+	mux.Handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, parleyOpts...))
+	// Subscribe is built by hand so its frames can carry events encoded once
+	// and shared by every subscriber (see codec.go). Its exact pattern wins
+	// over the service's prefix pattern above.
+	mux.Handle(parleyv1connect.MessageServiceSubscribeProcedure, connect.NewServerStreamHandler(
+		parleyv1connect.MessageServiceSubscribeProcedure,
+		s.subscribe,
+		append(parleyOpts, subscribeOptions()...)...,
+	))
+
+	s.serviceList = []string{
+		helloworldconnect.GreeterName,
+		parleyv1connect.AuthServiceName,
+		parleyv1connect.RoomServiceName,
+		parleyv1connect.MessageServiceName,
+		parleyv1connect.FileServiceName,
+	}
+	s.health = grpchealth.NewStaticChecker(s.serviceList...)
+	mux.Handle(grpchealth.NewHandler(s.health, common...))
+	// grpchealth keeps its descriptors out of the global registry (so it
+	// cannot clash with grpc-go's copy), hence health is not reflected.
+	reflected := append(s.serviceList[:len(s.serviceList):len(s.serviceList)],
+		grpcreflect.ReflectV1ServiceName,
+		grpcreflect.ReflectV1AlphaServiceName,
+	)
+	reflector := grpcreflect.NewStaticReflector(reflected...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, common...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, common...))
+
+	for _, mount := range s.cfg.extraServices {
+		mux.Handle(mount(common...))
+	}
+	if s.cfg.webApp != nil {
+		mux.Handle("/", s.cfg.webApp)
+	} else {
+		mux.HandleFunc("GET /{$}", serveIndex)
+	}
+
+	var h http.Handler = mux
+	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
+	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
+	h = s.logRequests(h)
+	h = s.cors(h)
+	return h
+}
+
+// handlerOptions are the options every Connect handler gets.
+func (s *Server) handlerOptions() []connect.HandlerOption {
+	return []connect.HandlerOption{
+		connect.WithReadMaxBytes(s.cfg.readMaxBytes),
+		connect.WithCompressMinBytes(1024),
+		connect.WithRecover(s.recoverPanic),
+		connect.WithInterceptors(&rpcInterceptor{s}),
+	}
+}
+
+// serveIndex answers GET / until the web app lives there.
+func serveIndex(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("Parley is running. See README.md for how to talk to it.\n"))
+}

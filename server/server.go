@@ -1,0 +1,84 @@
+// Package server is Parley's network API: one http.Handler that serves every
+// Parley service, the canonical helloworld.Greeter, gRPC health checking and
+// reflection over the Connect, gRPC and gRPC-Web protocols, with protobuf and
+// JSON, over HTTP/1.1 and HTTP/2. routes.go shows the whole API on one screen.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"connectrpc.com/grpchealth"
+
+	"github.com/parley-chat/parley"
+)
+
+// Server is the Parley HTTP handler. Create it with New.
+type Server struct {
+	cfg     config
+	store   parley.Store
+	broker  parley.Broker
+	health  *grpchealth.StaticChecker
+	handler http.Handler
+	streams *streamRegistry
+	locks   *stripedLocks
+
+	drain       context.Context
+	startDrain  context.CancelFunc
+	serviceList []string
+}
+
+// New returns a Server that keeps its data in store and fans live events out
+// through broker. The defaults of every option are given on the option.
+func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		opt.apply(&cfg)
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		broker:  broker,
+		streams: newStreamRegistry(),
+		locks:   &stripedLocks{},
+	}
+	s.drain, s.startDrain = context.WithCancel(context.Background())
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// Drain prepares for shutdown: health checks report NOT_SERVING and every
+// open stream ends with unavailable (carrying the position to resume from).
+// Register it with http.Server.RegisterOnShutdown, since Shutdown itself
+// neither cancels handler contexts nor waits for them to notice.
+func (s *Server) Drain() {
+	s.health.SetStatus("", grpchealth.StatusNotServing)
+	for _, name := range s.serviceList {
+		s.health.SetStatus(name, grpchealth.StatusNotServing)
+	}
+	s.startDrain()
+}
+
+var errDraining = parley.Errorf(parley.EUNAVAILABLE, "server is shutting down; reconnect")
+
+// draining returns errDraining once Drain was called.
+func (s *Server) draining() error {
+	if s.drain.Err() != nil {
+		return errDraining
+	}
+	return nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.now() }
+
+func (s *Server) logger() *slog.Logger { return s.cfg.logger }
+
+var errNoPrincipal = errors.New("no authenticated principal in context")

@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley"
+)
+
+var _ parley.FileStore = (*Store)(nil)
+
+const uploadColumns = `id, uploader_id, room_id, name, content_type, size, sha256, create_time, COALESCE(file_id, '')`
+
+func scanUpload(row interface{ Scan(...any) error }) (parley.Upload, error) {
+	var (
+		u parley.Upload
+		n int64
+	)
+	err := row.Scan(&u.ID, &u.UploaderID, &u.Meta.RoomID, &u.Meta.Name, &u.Meta.ContentType,
+		&u.Meta.Size, &u.Meta.SHA256, &n, &u.FileID)
+	if err != nil {
+		return parley.Upload{}, err
+	}
+	u.CreateTime = fromNanos(n)
+	return u, nil
+}
+
+const fileSelect = `
+	SELECT f.id, f.room_id, f.name, f.content_type, f.size, f.sha256, f.create_time,
+	       u.id, u.username, u.create_time
+	FROM files f JOIN users u ON u.id = f.uploader_id`
+
+func scanFile(row interface{ Scan(...any) error }) (parley.File, error) {
+	var (
+		f             parley.File
+		n, uploaderAt int64
+	)
+	err := row.Scan(&f.ID, &f.RoomID, &f.Name, &f.ContentType, &f.Size, &f.SHA256, &n,
+		&f.Uploader.ID, &f.Uploader.Username, &uploaderAt)
+	if err != nil {
+		return parley.File{}, err
+	}
+	f.CreateTime = fromNanos(n)
+	f.Uploader.CreateTime = fromNanos(uploaderAt)
+	return f, nil
+}
+
+// CreateUpload records a new upload, stamped with the Store's clock.
+// ENOTFOUND if the room or the uploader does not exist.
+func (s *Store) CreateUpload(ctx context.Context, uploaderID string, meta parley.UploadMeta) (parley.Upload, error) {
+	created, n := s.stamp()
+	u := parley.Upload{ID: newID("up_"), UploaderID: uploaderID, Meta: meta, CreateTime: created}
+	_, err := s.write.ExecContext(ctx, `
+		INSERT INTO uploads (id, uploader_id, room_id, name, content_type, size, sha256, create_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, uploaderID, meta.RoomID, meta.Name, meta.ContentType, meta.Size, meta.SHA256, n)
+	switch {
+	case isForeignKey(err):
+		return parley.Upload{}, parley.Errorf(parley.ENOTFOUND, "room or user not found")
+	case err != nil:
+		return parley.Upload{}, fmt.Errorf("insert upload: %w", err)
+	}
+	return u, nil
+}
+
+// UploadByID returns an upload. ENOTFOUND if none.
+func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error) {
+	u, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return parley.Upload{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
+	case err != nil:
+		return parley.Upload{}, fmt.Errorf("select upload: %w", err)
+	}
+	return u, nil
+}
+
+// CompleteUpload records the upload's file and links the two in one
+// transaction. Completing a completed upload returns its file.
+func (s *Store) CompleteUpload(ctx context.Context, uploadID string) (parley.File, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return parley.File{}, fmt.Errorf("begin complete upload: %w", err)
+	}
+	defer tx.Rollback()
+	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, uploadID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
+	case err != nil:
+		return parley.File{}, fmt.Errorf("select upload: %w", err)
+	}
+	if u.FileID != "" {
+		return fileByID(ctx, tx, u.FileID)
+	}
+	_, n := s.stamp()
+	id := newID("f_")
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO files (id, room_id, name, content_type, size, sha256, uploader_id, create_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, u.Meta.RoomID, u.Meta.Name, u.Meta.ContentType, u.Meta.Size, u.Meta.SHA256, u.UploaderID, n); err != nil {
+		return parley.File{}, fmt.Errorf("insert file: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE uploads SET file_id = ? WHERE id = ?`, id, uploadID); err != nil {
+		return parley.File{}, fmt.Errorf("link upload: %w", err)
+	}
+	f, err := fileByID(ctx, tx, id)
+	if err != nil {
+		return parley.File{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return parley.File{}, fmt.Errorf("commit complete upload: %w", err)
+	}
+	return f, nil
+}
+
+// DeleteUpload forgets an upload that is not complete; a completed or
+// missing one is left alone.
+func (s *Store) DeleteUpload(ctx context.Context, id string) error {
+	if _, err := s.write.ExecContext(ctx, `DELETE FROM uploads WHERE id = ? AND file_id IS NULL`, id); err != nil {
+		return fmt.Errorf("delete upload: %w", err)
+	}
+	return nil
+}
+
+// FileByID returns a file. ENOTFOUND if none.
+func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
+	return fileByID(ctx, s.read, id)
+}
+
+func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
+	f, err := scanFile(q.QueryRowContext(ctx, fileSelect+` WHERE f.id = ?`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "file not found")
+	case err != nil:
+		return parley.File{}, fmt.Errorf("select file: %w", err)
+	}
+	return f, nil
+}

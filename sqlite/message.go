@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/parley-chat/parley"
+)
+
+const messageSelect = `
+	SELECT m.id, m.room_id, m.seq, m.text, m.client_message_id, m.create_time,
+	       m.attachments, u.id, u.username, u.create_time
+	FROM messages m JOIN users u ON u.id = m.sender_id`
+
+func scanMessage(row interface{ Scan(...any) error }) (parley.Message, error) {
+	var (
+		m                parley.Message
+		created, userNow int64
+		attachments      string
+	)
+	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.Text, &m.ClientMessageID, &created,
+		&attachments, &m.Sender.ID, &m.Sender.Username, &userNow)
+	if err != nil {
+		return parley.Message{}, err
+	}
+	if m.Attachments, err = decodeAttachments(m.RoomID, attachments); err != nil {
+		return parley.Message{}, err
+	}
+	m.CreateTime = fromNanos(created)
+	m.Sender.CreateTime = fromNanos(userNow)
+	return m, nil
+}
+
+// messageByClientID returns the sender's message with the client message id,
+// or sql.ErrNoRows.
+func messageByClientID(ctx context.Context, q querier, senderID, clientMessageID string) (parley.Message, error) {
+	return scanMessage(q.QueryRowContext(ctx,
+		messageSelect+` WHERE m.sender_id = ? AND m.client_message_id = ?`,
+		senderID, clientMessageID))
+}
+
+// AppendMessage stores m with the room's next seq, stamped with the Store's
+// clock, and returns it once committed, with created true. If the sender
+// already stored a message with the same ClientMessageID, in any room, it
+// returns that one unchanged with created false.
+//
+// ENOTFOUND if the room or the sender does not exist. It does not check that
+// the sender is a member: that is the caller's decision.
+func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage) (parley.Message, bool, error) {
+	msg, created, err := s.appendMessage(ctx, m)
+	if isUnique(err) {
+		// Another writer stored the same (sender, client message id) between
+		// our check and our insert. That cannot happen through this Store's
+		// single write connection, but it can with another process on the
+		// same file: the committed row is the answer.
+		if existing, rerr := messageByClientID(ctx, s.write, m.SenderID, m.ClientMessageID); rerr == nil {
+			return existing, false, nil
+		}
+	}
+	return msg, created, err
+}
+
+func (s *Store) appendMessage(ctx context.Context, m parley.NewMessage) (parley.Message, bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return parley.Message{}, false, fmt.Errorf("begin append message: %w", err)
+	}
+	defer tx.Rollback()
+	// Stamped while holding the write lock, so create times follow seqs.
+	created, n := s.stamp()
+
+	existing, err := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID)
+	switch {
+	case err == nil:
+		return existing, false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return parley.Message{}, false, fmt.Errorf("select message by client id: %w", err)
+	}
+
+	sender, err := userByID(ctx, tx, m.SenderID)
+	if err != nil {
+		return parley.Message{}, false, err
+	}
+	var seq int64
+	err = tx.QueryRowContext(ctx,
+		`UPDATE rooms SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq`, m.RoomID).Scan(&seq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return parley.Message{}, false, parley.Errorf(parley.ENOTFOUND, "room not found")
+	case err != nil:
+		return parley.Message{}, false, fmt.Errorf("advance head seq: %w", err)
+	}
+
+	msg := parley.Message{
+		ID:              newID("m_"),
+		RoomID:          m.RoomID,
+		Seq:             seq,
+		Sender:          sender,
+		Text:            m.Text,
+		ClientMessageID: m.ClientMessageID,
+		CreateTime:      created,
+		Attachments:     m.Attachments,
+	}
+	attachments, err := encodeAttachments(m.Attachments)
+	if err != nil {
+		return parley.Message{}, false, err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time, attachments)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, n, attachments); err != nil {
+		return parley.Message{}, false, fmt.Errorf("insert message: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return parley.Message{}, false, fmt.Errorf("commit append message: %w", err)
+	}
+	return msg, true, nil
+}
+
+// ListMessages returns messages of a room ascending by seq and the room's
+// head seq, both read from one snapshot:
+//   - with q.IsForward(), the first q.Limit messages with seq > AfterSeq;
+//   - with q.BeforeSeq > 0, the last q.Limit messages with seq < BeforeSeq;
+//   - with neither, the newest q.Limit messages.
+//
+// AfterSeq wins if both are set. ENOTFOUND if the room does not exist.
+//
+// By default, that is when q.Limit is not positive, it returns up to
+// parley.DefaultHistoryLimit messages.
+func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.HistoryQuery) ([]parley.Message, int64, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = parley.DefaultHistoryLimit
+	}
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("begin list messages: %w", err)
+	}
+	defer tx.Rollback()
+
+	var head int64
+	err = tx.QueryRowContext(ctx, `SELECT head_seq FROM rooms WHERE id = ?`, roomID).Scan(&head)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, 0, parley.Errorf(parley.ENOTFOUND, "room not found")
+	case err != nil:
+		return nil, 0, fmt.Errorf("select head seq: %w", err)
+	}
+
+	var rows *sql.Rows
+	if q.IsForward() {
+		rows, err = tx.QueryContext(ctx,
+			messageSelect+` WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+			roomID, q.AfterSeq, limit)
+	} else {
+		before := q.BeforeSeq
+		if before <= 0 {
+			before = math.MaxInt64
+		}
+		rows, err = tx.QueryContext(ctx,
+			messageSelect+` WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+			roomID, before, limit)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("select messages: %w", err)
+	}
+	defer rows.Close()
+	var msgs []parley.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("scan message: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("select messages: %w", err)
+	}
+	if !q.IsForward() {
+		slices.Reverse(msgs)
+	}
+	return msgs, head, nil
+}

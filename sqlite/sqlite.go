@@ -1,0 +1,166 @@
+// Package sqlite is a parley.Store on SQLite, using the pure-Go driver
+// modernc.org/sqlite so the server builds without cgo.
+//
+// A Store holds two pools on one database file: a single connection for
+// writes, because SQLite allows one writer at a time and queueing writers in
+// database/sql is cheaper and fairer than letting them collide on
+// SQLITE_BUSY, and a small pool of read-only connections, so that in WAL mode
+// reads never wait behind a write.
+//
+// Times are stored as integer Unix nanoseconds in UTC and come back as UTC
+// time.Time values equal to the ones stored.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ parley.Store = (*Store)(nil)
+
+// readConns is the size of the read pool.
+const readConns = 4
+
+// pragmas are applied to every connection, in both pools.
+//
+// synchronous(FULL): in WAL mode NORMAL already survives kill -9, because a
+// commit's WAL frames reach the OS before COMMIT returns; FULL also fsyncs
+// the WAL on every commit, so a message AppendMessage acknowledged survives
+// an OS crash or power cut too (disks that lie about fsync aside). One fsync
+// per write is worth it: a client that got an ack drops its pending copy, so
+// a chat that forgets acknowledged messages loses them for good.
+var pragmas = []string{
+	"busy_timeout(10000)", // other processes holding the file: wait, don't fail
+	"foreign_keys(1)",
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+}
+
+// Store is a parley.Store on one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	write *sql.DB // one connection: SQLite has a single writer
+	read  *sql.DB // query_only connections
+	now   func() time.Time
+}
+
+// Option configures a Store.
+type Option interface {
+	apply(*Store)
+}
+
+type optionFunc func(*Store)
+
+func (f optionFunc) apply(s *Store) { f(s) }
+
+// WithNow sets the clock that stamps new users, rooms, memberships and
+// messages, so tests need not sleep.
+//
+// By default, the Store uses time.Now.
+func WithNow(now func() time.Time) Option {
+	return optionFunc(func(s *Store) { s.now = now })
+}
+
+// Open opens the SQLite database at path, creating the file if needed, and
+// applies any migrations it has not seen yet. The caller must Close the Store.
+//
+// path is a file path; it may not contain '?', and ":memory:" is not
+// supported because the read and write pools must share the database.
+//
+// By default, the Store has one write connection and 4 read connections, each
+// with busy_timeout 10s, foreign keys on, WAL journal and synchronous FULL.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite: unsupported path %q", path)
+	}
+	s := &Store{now: time.Now}
+	for _, o := range opts {
+		o.apply(s)
+	}
+
+	// BEGIN IMMEDIATE takes the write lock up front; a deferred transaction
+	// that reads and then writes could fail with SQLITE_BUSY if another
+	// process wrote in between.
+	write, err := sql.Open("sqlite", dsn(path, "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	s.write = write
+	// Migrate before the read pool exists, so readers never see an empty file.
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+
+	read, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns) // keep them: a new connection re-runs the pragmas
+	s.read = read
+	if err := read.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return s, nil
+}
+
+func dsn(path string, extra ...string) string {
+	params := extra
+	for _, p := range pragmas {
+		params = append(params, "_pragma="+p)
+	}
+	return path + "?" + strings.Join(params, "&")
+}
+
+// Ping reports whether both pools can reach the database. It waits for the
+// write connection, so it fails once ctx ends while writes are stuck.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. Operations under way may fail.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// querier is what reads need, from a pool or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// newID returns a random opaque id: prefix followed by 26 lowercase base32
+// characters (128 random bits).
+func newID(prefix string) string {
+	return prefix + strings.ToLower(rand.Text())
+}
+
+// nanos is how times are stored.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// fromNanos is the inverse of nanos.
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// stamp returns the store's current time as it will read back.
+func (s *Store) stamp() (time.Time, int64) {
+	n := nanos(s.now())
+	return fromNanos(n), n
+}

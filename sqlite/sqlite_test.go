@@ -1,0 +1,178 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storetest"
+	"github.com/parley-chat/parley/sqlite"
+)
+
+func open(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, opts...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) parley.Store {
+		return open(t, filepath.Join(t.TempDir(), "parley.db"))
+	})
+}
+
+func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "parley.db")
+
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	expire := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	session := parley.Session{TokenHash: []byte("token"), UserID: alice.ID, CreateTime: expire.Add(-time.Hour), ExpireTime: expire}
+	if err := s.CreateSession(ctx, session); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	room, err := s.CreateRoom(ctx, "general", parley.Private, alice.ID)
+	if err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	first, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "before", ClientMessageID: "c1"})
+	if err != nil {
+		t.Fatalf("AppendMessage: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	for i := range 2 { // the second re-open must find the schema current too
+		s = open(t, path)
+		if u, _, err := s.UserByUsername(ctx, "alice"); err != nil || u != alice {
+			t.Errorf("re-open %d: UserByUsername = %+v, %v; want %+v", i, u, err, alice)
+		}
+		if _, u, err := s.SessionUser(ctx, session.TokenHash, expire.Add(-time.Minute)); err != nil || u != alice {
+			t.Errorf("re-open %d: SessionUser = %+v, %v; want %+v", i, u, err, alice)
+		}
+		if r, err := s.RoomByID(ctx, room.ID); err != nil || r.Name != "general" || r.HeadSeq != int64(i+1) {
+			t.Errorf("re-open %d: RoomByID = %+v, %v; want general with head %d", i, r, err, i+1)
+		}
+		if ok, err := s.IsMember(ctx, room.ID, alice.ID); err != nil || !ok {
+			t.Errorf("re-open %d: IsMember = %v, %v; want true", i, ok, err)
+		}
+		retry, created, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "again", ClientMessageID: "c1"})
+		if err != nil || created || !reflect.DeepEqual(retry, first) {
+			t.Errorf("re-open %d: retry = %+v, created %v, %v; want %+v", i, retry, created, err, first)
+		}
+		next, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "after", ClientMessageID: "after" + string(rune('0'+i))})
+		if err != nil || next.Seq != int64(i+2) {
+			t.Errorf("re-open %d: AppendMessage = seq %d, %v; want seq %d", i, next.Seq, err, i+2)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var versions int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&versions); err != nil {
+		t.Fatalf("read schema_version: %v", err)
+	}
+	migrations, _ := filepath.Glob("migrations/*.sql")
+	if versions != len(migrations) {
+		t.Errorf("schema_version has %d rows after three opens, want %d (one per migration)", versions, len(migrations))
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestWithNowStampsExactly(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
+	s := open(t, filepath.Join(t.TempDir(), "parley.db"), sqlite.WithNow(func() time.Time { return now }))
+	ctx := t.Context()
+
+	u, err := s.CreateUser(ctx, "alice", []byte("hash"))
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	r, err := s.CreateRoom(ctx, "general", parley.Public, u.ID)
+	if err != nil {
+		t.Fatalf("CreateRoom: %v", err)
+	}
+	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "c1"})
+	if err != nil {
+		t.Fatalf("AppendMessage: %v", err)
+	}
+	want := now.UTC()
+	for name, got := range map[string]time.Time{"user": u.CreateTime, "room": r.CreateTime, "message": m.CreateTime} {
+		if got != want {
+			t.Errorf("%s CreateTime = %v, want %v", name, got, want)
+		}
+	}
+	msgs, _, err := s.ListMessages(ctx, r.ID, parley.HistoryQuery{})
+	if err != nil || len(msgs) != 1 || !reflect.DeepEqual(msgs[0], m) {
+		t.Errorf("ListMessages = %+v, %v; want exactly %+v", msgs, err, m)
+	}
+	members, err := s.ListMembers(ctx, r.ID, "", 0)
+	if err != nil || len(members) != 1 || members[0].JoinTime != want {
+		t.Errorf("ListMembers = %+v, %v; want alice joined at %v", members, err, want)
+	}
+}
+
+func TestRoomNamesCaseSensitive(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
+	u, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	for _, name := range []string{"go", "Go"} {
+		if _, err := s.CreateRoom(t.Context(), name, parley.Public, u.ID); err != nil {
+			t.Errorf("CreateRoom(%q): %v", name, err)
+		}
+	}
+}
+
+func TestOpenErr(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, path string }{
+		{"ErrMemory", ":memory:"},
+		{"ErrEmpty", ""},
+		{"ErrQuery", filepath.Join(t.TempDir(), "x.db?mode=ro")},
+		{"ErrMissingDir", filepath.Join(t.TempDir(), "missing", "x.db")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := sqlite.Open(context.Background(), tc.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded, want an error", tc.path)
+			}
+		})
+	}
+}

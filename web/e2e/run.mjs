@@ -1,0 +1,410 @@
+// End-to-end scenarios for the browser app, run by web/e2e_test.go:
+//
+//	node e2e/run.mjs SCENARIO
+//
+// with PARLEY_URL (parleyd serving the embedded app), PARLEY_CONTROL (the
+// test's stop/start endpoint), PARLEY_CHROMIUM and PARLEY_SCREENSHOTS. Exits
+// non-zero on failure; a last line "SKIP reason" asks the Go test to skip.
+import { chromium } from "playwright-core";
+import { randomBytes, createHash } from "node:crypto";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+
+const url = process.env.PARLEY_URL;
+const control = process.env.PARLEY_CONTROL;
+const shots = process.env.PARLEY_SCREENSHOTS;
+const scenario = process.argv[2];
+const tag = randomBytes(3).toString("hex");
+const desktop = { width: 1280, height: 800 };
+const phone = { width: 390, height: 844 };
+
+class Skip extends Error {}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+
+async function launch() {
+  return chromium.launch({
+    executablePath: process.env.PARLEY_CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+}
+
+// user opens the app in a fresh browser context, picks the transport with
+// the visible switches and signs up.
+async function user(browser, name, { protocol = "connect", codec = "json", viewport = desktop } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`[${name}] page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") console.log(`[${name}] console: ${m.text()}`); });
+  await page.goto(url);
+  await pickTransport(page, protocol, codec);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByText(`Signed in as ${name}`).waitFor();
+  return { name, context, page };
+}
+
+async function pickTransport(page, protocol, codec) {
+  await page.getByRole("radio", { name: protocol === "grpcweb" ? "gRPC-Web" : "Connect" }).check();
+  await page.getByRole("radio", { name: codec === "binary" ? "Binary" : "JSON" }).check();
+}
+
+async function createRoom(page, name) {
+  await page.getByLabel("New room").fill(name);
+  await page.getByRole("button", { name: "Create", exact: true }).click();
+  await page.locator("#room-title", { hasText: name }).waitFor();
+  await live(page);
+}
+
+async function openRoom(page, name) {
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.locator(`button[data-room="${name}"]`).click();
+  await page.locator("#room-title", { hasText: name }).waitFor();
+  await live(page);
+}
+
+async function live(page, timeout = 15000) {
+  await page.locator('#conn[data-state="live"]').waitFor({ timeout });
+}
+
+async function send(page, text) {
+  await page.getByRole("textbox", { name: /^Message / }).fill(text);
+  await page.keyboard.press("Enter");
+  await seen(page, text);
+}
+
+async function seen(page, text, timeout = 10000) {
+  await page.locator("#timeline li[data-seq] .text", { hasText: text }).first().waitFor({ timeout });
+}
+
+// timeline reads the confirmed messages as shown, in order.
+async function timeline(page) {
+  return page.$$eval("#timeline li[data-seq]", (lis) =>
+    lis.map((li) => ({ seq: Number(li.dataset.seq), text: li.querySelector(".text")?.textContent ?? "" })));
+}
+
+function assertContiguous(items, what) {
+  items.forEach((m, i) => assert(m.seq === i + 1, `${what}: seq ${m.seq} at position ${i + 1} (${JSON.stringify(items.map((x) => x.seq))})`));
+  const texts = items.map((m) => m.text);
+  assert(new Set(texts).size === texts.length, `${what}: a message is shown twice: ${JSON.stringify(texts)}`);
+}
+
+async function token(page) {
+  return page.evaluate(() => localStorage.getItem("parley.token"));
+}
+
+async function roomId(page) {
+  return page.evaluate(() => location.hash.replace("#/rooms/", ""));
+}
+
+async function shot(page, name) {
+  await mkdir(shots, { recursive: true });
+  await page.screenshot({ path: path.join(shots, `${name}.png`) });
+  console.log(`screenshot ${name}.png`);
+}
+
+// rpcContentTypes records the Content-Type of every API request of a page.
+function rpcContentTypes(page) {
+  const seen = new Set();
+  page.on("request", (r) => {
+    if (new URL(r.url()).pathname.startsWith("/parley.v1.")) seen.add(r.headers()["content-type"]);
+  });
+  return seen;
+}
+
+// attach picks files in the composer and waits until all are uploaded.
+async function attach(page, files) {
+  await page.locator("#attach").setInputFiles(files);
+  await waitUploads(page, files.length);
+}
+
+async function waitUploads(page, n) {
+  const failed = page.locator('.upload[data-state="failed"]');
+  const done = page.locator('.upload[data-state="done"]');
+  for (let i = 0; (await done.count()) < n; i++) {
+    if (await failed.count()) {
+      const why = await failed.first().innerText();
+      if (/unimplemented/i.test(why)) throw new Skip(`FileService is not implemented by the server yet (upload said: ${why.replace(/\s+/g, " ")})`);
+      throw new Error(`upload failed: ${why}`);
+    }
+    assert(i < 200, "uploads did not finish");
+    await page.waitForTimeout(100);
+  }
+}
+
+// ---------- scenarios ----------
+
+// chat: two people sign up in their own browser contexts, join one room and
+// each sees the other's message live, over the chosen protocol and codec.
+async function chat(browser, protocol, codec, wantTypes) {
+  const a = await user(browser, `ann-${tag}`, { protocol, codec });
+  const types = rpcContentTypes(a.page);
+  const room = `chat-${protocol}-${tag}`;
+  await createRoom(a.page, room);
+  const b = await user(browser, `bob-${tag}`, { protocol, codec });
+  await openRoom(b.page, room);
+  // Ann sees Bob join in the member list.
+  await a.page.locator(`#members li[data-user="${b.name}"]`).waitFor();
+
+  await send(a.page, `hello from ann over ${protocol}`);
+  await seen(b.page, `hello from ann over ${protocol}`);
+  await send(b.page, `hi ann, bob here (${codec})`);
+  await seen(a.page, `hi ann, bob here (${codec})`);
+  const used = [...types].sort();
+  assert(JSON.stringify(used) === JSON.stringify([...wantTypes].sort()), `requests used ${used.join(", ")}, want ${wantTypes.join(", ")}`);
+  console.log(`content types: ${used.join(", ")}`);
+  // Switching transport mid-conversation resumes from the last seq.
+  const other = protocol === "connect" ? ["grpcweb", "binary"] : ["connect", "json"];
+  await pickTransport(a.page, ...other);
+  await live(a.page);
+  await send(b.page, "after ann switched transport");
+  await seen(a.page, "after ann switched transport");
+  for (const p of [a.page, b.page]) assertContiguous(await timeline(p), "timeline");
+}
+
+// curlPost: a message sent as plain Connect JSON, as curl would, shows up
+// live in the open page.
+async function curlPost(browser) {
+  const a = await user(browser, `cat-${tag}`);
+  await createRoom(a.page, `curl-${tag}`);
+  const res = await fetch(`${url}/parley.v1.MessageService/SendMessage`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${await token(a.page)}` },
+    body: JSON.stringify({ room_id: await roomId(a.page), text: "posted with curl", client_message_id: `curl-${tag}` }),
+  });
+  assert(res.ok, `SendMessage answered ${res.status}: ${await res.text()}`);
+  await seen(a.page, "posted with curl");
+
+  // History beyond the newest 100 is a click away, without gaps.
+  const rid = await roomId(a.page);
+  const tok = await token(a.page);
+  for (let i = 0; i < 110; i++) {
+    const r = await fetch(`${url}/parley.v1.MessageService/SendMessage`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok}` },
+      body: JSON.stringify({ room_id: rid, text: `bulk ${i}`, client_message_id: `bulk-${tag}-${i}` }),
+    });
+    assert(r.ok, `bulk send ${i}: ${r.status}`);
+  }
+  await seen(a.page, "bulk 109");
+  await a.page.reload();
+  await seen(a.page, "bulk 109");
+  let items = await timeline(a.page);
+  assert(items.length === 100 && items[0].seq === 12, `after reload: ${items.length} messages from seq ${items[0]?.seq}`);
+  await a.page.getByRole("button", { name: "Load earlier messages" }).click();
+  await seen(a.page, "posted with curl");
+  items = await timeline(a.page);
+  assertContiguous(items, "after loading earlier");
+  assert(items.length === 111, `want 111 messages, got ${items.length}`);
+}
+
+// restart: the server stops while the page is open; the page says it is
+// reconnecting; messages are posted while it cannot see them; the server
+// comes back and the page shows them, nothing missing or doubled.
+async function restart(browser) {
+  const a = await user(browser, `dan-${tag}`);
+  await createRoom(a.page, `restart-${tag}`);
+  await send(a.page, "before 1");
+  await send(a.page, "before 2");
+  const body = { token: await token(a.page), roomId: await roomId(a.page), texts: ["while down 1", "while down 2", "while down 3"] };
+
+  assert((await fetch(`${control}/stop`, { method: "POST" })).ok, "stop");
+  await a.page.locator('#conn[data-state="reconnecting"]').waitFor({ timeout: 10000 });
+  // A message typed now waits, and is retried with the same
+  // client_message_id until the server is back.
+  await a.page.getByRole("textbox", { name: /^Message / }).fill("typed while down");
+  await a.page.keyboard.press("Enter");
+  await a.page.locator('#timeline li[data-pending="sending"]', { hasText: "typed while down" }).waitFor();
+  await shot(a.page, "desktop-reconnecting");
+  const started = await fetch(`${control}/start`, { method: "POST", body: JSON.stringify(body) });
+  assert(started.ok, `start: ${await started.text()}`);
+
+  await live(a.page, 20000);
+  await seen(a.page, "while down 3");
+  await seen(a.page, "typed while down", 20000);
+  await send(a.page, "after restart");
+  const items = await timeline(a.page);
+  assertContiguous(items, "after restart");
+  assert(await a.page.locator("#timeline li[data-pending]").count() === 0, "a message is still pending");
+  const texts = items.map((m) => m.text);
+  assert(JSON.stringify(texts) === JSON.stringify(["before 1", "before 2", "while down 1", "while down 2", "while down 3", "typed while down", "after restart"]),
+    `timeline after restart: ${JSON.stringify(texts)}`);
+}
+
+// attachment: Ann uploads a file and an image; Bob downloads the file and
+// gets the same bytes, and sees the image inline.
+async function attachment(browser) {
+  const a = await user(browser, `eve-${tag}`);
+  const room = `files-${tag}`;
+  await createRoom(a.page, room);
+  const b = await user(browser, `fay-${tag}`, { protocol: "grpcweb", codec: "binary" });
+  await openRoom(b.page, room);
+
+  const data = randomBytes(700 * 1024 + 13); // three chunks and a bit
+  const png = await a.page.screenshot({ clip: { x: 0, y: 0, width: 320, height: 120 } });
+  // Progress shows while the chunks go out.
+  const progress = [];
+  await a.page.exposeFunction("recordProgress", (v) => progress.push(v));
+  await a.page.evaluate(() => new MutationObserver(() => {
+    const p = document.querySelector('.upload[data-name="report.bin"] progress');
+    if (p) window.recordProgress(p.value);
+  }).observe(document.getElementById("uploads"), { childList: true, subtree: true }));
+  await attach(a.page, [
+    { name: "report.bin", mimeType: "application/octet-stream", buffer: data },
+    { name: "header.png", mimeType: "image/png", buffer: png },
+  ]);
+  assert(progress.some((v) => v > 0 && v < data.length), `no intermediate progress seen: ${JSON.stringify(progress)}`);
+  await a.page.getByRole("textbox", { name: /^Message / }).fill("two files");
+  await a.page.keyboard.press("Enter");
+  await seen(b.page, "two files");
+
+  const link = b.page.locator("a.attachment.file", { hasText: "report.bin" });
+  const [download] = await Promise.all([b.page.waitForEvent("download"), link.click()]);
+  const got = await readFile(await download.path());
+  assert(got.length === data.length, `downloaded ${got.length} bytes, want ${data.length}`);
+  const sum = (x) => createHash("sha256").update(x).digest("hex");
+  assert(sum(got) === sum(data), "downloaded bytes differ from the upload");
+  const img = b.page.locator("img.inline-image");
+  await img.waitFor();
+  await b.page.waitForFunction(() => document.querySelector("img.inline-image")?.naturalWidth > 0);
+  console.log(`downloaded ${got.length} bytes, sha256 matches; image shown inline`);
+}
+
+// screenshots: the main screens at desktop and phone width.
+async function screenshots(browser) {
+  for (const [label, viewport] of [["desktop", desktop], ["phone", phone]]) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByLabel("Username").waitFor();
+    await shot(page, `${label}-signin`);
+    await context.close();
+  }
+  const room = `general-${tag}`;
+  const a = await user(browser, `gus-${tag}`);
+  await createRoom(a.page, room);
+  await createRoom(a.page, `random-${tag}`);
+  await openRoom(a.page, room);
+  const b = await user(browser, `hal-${tag}`, { viewport: phone, protocol: "grpcweb", codec: "binary" });
+  await openRoom(b.page, room);
+  await send(a.page, "Morning! Did the deploy go out?");
+  await send(b.page, "Yes, 10 minutes ago. Dashboards look calm.");
+  await send(a.page, "Great. A longer message to see how wrapping behaves when somebody writes a whole paragraph about the release notes, the migration and what comes next.");
+  await seen(b.page, "what comes next");
+  await attach(a.page, [
+    { name: "release-notes.txt", mimeType: "text/plain", buffer: Buffer.from("Release notes\n".repeat(200)) },
+    { name: "rooms.png", mimeType: "image/png", buffer: await a.page.screenshot({ clip: { x: 0, y: 50, width: 256, height: 200 } }) },
+  ]);
+  await a.page.getByRole("textbox", { name: /^Message / }).fill("Notes and a screenshot attached.");
+  await a.page.keyboard.press("Enter");
+  await seen(b.page, "Notes and a screenshot");
+  for (const p of [a.page, b.page]) await p.waitForFunction(() => document.querySelector("img.inline-image")?.naturalWidth > 0);
+  await a.page.locator(`#members li[data-user="${b.name}"]`).waitFor();
+  await a.page.getByRole("textbox", { name: /^Message / }).focus();
+  await shot(a.page, "desktop-room");
+  await shot(b.page, "phone-room");
+  const overflow = await b.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert(overflow <= 0, `the phone layout scrolls sideways by ${overflow}px`);
+  await b.page.getByRole("button", { name: "Members" }).click();
+  await b.page.locator("#members.open").waitFor();
+  await shot(b.page, "phone-members");
+  await b.page.getByRole("button", { name: "Back to rooms" }).click();
+  await b.page.locator("#room-list").waitFor();
+  await shot(b.page, "phone-rooms");
+}
+
+// offline: the browser loses the network; the page says so, and once back
+// it resumes and shows what was posted meanwhile.
+async function offline(browser) {
+  const a = await user(browser, `ida-${tag}`);
+  await createRoom(a.page, `offline-${tag}`);
+  await send(a.page, "online 1");
+  await a.context.setOffline(true);
+  await a.page.locator('#conn[data-state="offline"]').waitFor();
+  await shot(a.page, "desktop-offline");
+  const res = await fetch(`${url}/parley.v1.MessageService/SendMessage`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${await token(a.page)}` },
+    body: JSON.stringify({ room_id: await roomId(a.page), text: "sent while offline", client_message_id: `offline-${tag}` }),
+  });
+  assert(res.ok, `SendMessage answered ${res.status}`);
+  await a.context.setOffline(false);
+  await live(a.page);
+  await seen(a.page, "sent while offline");
+  await send(a.page, "online 2");
+  const items = await timeline(a.page);
+  assertContiguous(items, "after offline");
+  assert(items.length === 3, `want 3 messages, got ${JSON.stringify(items)}`);
+}
+
+// keyboard: sign up, create a room and send a message with the keyboard
+// alone; the focused control is outlined.
+async function keyboard(browser) {
+  const context = await browser.newContext({ viewport: desktop });
+  const page = await context.newPage();
+  await page.goto(url);
+  const focused = () => page.evaluate(() => {
+    const el = document.activeElement;
+    return { id: el?.id, text: el?.textContent?.trim(), outline: el ? getComputedStyle(el).outlineStyle : "" };
+  });
+  await page.getByLabel("Username").waitFor();
+  assert((await focused()).id === "username", "the username field is not focused on load");
+  await page.keyboard.type(`kim-${tag}`);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("correct horse battery");
+  await page.keyboard.press("Tab"); // Sign in
+  await page.keyboard.press("Tab"); // Create account
+  const create = await focused();
+  assert(create.text === "Create account" && create.outline !== "none", `focus on ${JSON.stringify(create)}`);
+  await page.keyboard.press("Enter");
+  await page.getByText(`Signed in as kim-${tag}`).waitFor();
+  for (let i = 0; (await focused()).id !== "room-name"; i++) {
+    assert(i < 30, "Tab never reached the new room field");
+    await page.keyboard.press("Tab");
+  }
+  await page.keyboard.type(`keys-${tag}`);
+  await page.keyboard.press("Enter");
+  await live(page);
+  assert((await focused()).id === "composer-text", "the composer is not focused after opening the room");
+  await page.keyboard.type("typed, not clicked");
+  await page.keyboard.press("Enter");
+  await seen(page, "typed, not clicked");
+  await page.keyboard.press("Tab");
+  assert((await focused()).text === "Send", "Tab from the composer does not reach Send");
+  await context.close();
+}
+
+const scenarios = {
+  keyboard,
+  offline,
+  "chat-connect-json": (b) => chat(b, "connect", "json", ["application/json", "application/connect+json"]),
+  "chat-grpcweb-binary": (b) => chat(b, "grpcweb", "binary", ["application/grpc-web+proto"]),
+  "curl-post": curlPost,
+  restart,
+  attachment,
+  screenshots,
+};
+
+const run = scenarios[scenario];
+if (!run) {
+  console.error(`unknown scenario ${scenario}; one of ${Object.keys(scenarios).join(", ")}`);
+  process.exit(2);
+}
+const browser = await launch();
+const started = Date.now();
+try {
+  await run(browser);
+  console.log(`PASS ${scenario} in ${Date.now() - started} ms`);
+} catch (e) {
+  if (e instanceof Skip) {
+    console.log(`SKIP ${e.message}`);
+  } else {
+    console.log(e.stack);
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,238 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestBrowser drives the embedded app in headless Chromium (Debian's
+// package, through playwright-core) against a real parleyd binary built
+// from this module. Each subtest is one scenario of web/e2e/run.mjs; the
+// scenarios share the server and use their own users and rooms.
+//
+// It needs node, web/node_modules (npm ci in web/) and Chromium
+// (/usr/bin/chromium, or PARLEY_CHROMIUM); without them it skips, except
+// under CI, where it fails.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds parleyd and starts Chromium")
+	}
+	chromium := os.Getenv("PARLEY_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	for what, missing := range map[string]bool{
+		"node (Node.js 20 or newer)":                              lookPath("node") != nil,
+		"web/node_modules (run `npm ci` in web/)":                 stat("node_modules/playwright-core") != nil,
+		"Chromium at " + chromium + " (apt-get install chromium)": stat(chromium) != nil,
+	} {
+		if missing {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing (.ci/run installs it)", what)
+			}
+			t.Skipf("%s is missing; .ci/run shows how to get it", what)
+		}
+	}
+
+	bin := filepath.Join(t.TempDir(), "parleyd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/parleyd")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build parleyd: %v\n%s", err, out)
+	}
+	d := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t)}
+	if _, err := d.start(d.addr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	control := httptest.NewServer(d.controlHandler())
+	t.Cleanup(control.Close)
+
+	shots, err := filepath.Abs("e2e/screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sequential on purpose: each scenario runs two Chromium contexts, and
+	// CI machines are small.
+	for _, scenario := range []string{
+		"chat-connect-json",
+		"chat-grpcweb-binary",
+		"curl-post",
+		"restart",
+		"offline",
+		"attachment",
+		"keyboard",
+		"screenshots",
+	} {
+		t.Run(scenario, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", scenario)
+			cmd.Env = append(os.Environ(),
+				"PARLEY_URL=http://"+d.addr,
+				"PARLEY_CONTROL="+control.URL,
+				"PARLEY_CHROMIUM="+chromium,
+				"PARLEY_SCREENSHOTS="+shots,
+			)
+			out, err := cmd.CombinedOutput()
+			t.Logf("node e2e/run.mjs %s:\n%s", scenario, out)
+			if err != nil {
+				if skip, ok := strings.CutPrefix(lastLine(out), "SKIP "); ok {
+					t.Skip(skip)
+				}
+				t.Fatalf("scenario %s failed: %v", scenario, err)
+			}
+		})
+	}
+}
+
+// daemon is the parleyd child process, restartable on the same address
+// and data directory.
+type daemon struct {
+	bin     string
+	dataDir string
+	addr    string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// start runs parleyd on addr and returns the address it listens on.
+func (d *daemon) start(addr string) (string, error) {
+	cmd := exec.Command(d.bin, "--addr", addr, "--data-dir", d.dataDir, "--log-level", "warn", "--shutdown-timeout", "2s")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on http://"); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			d.mu.Lock()
+			d.cmd = cmd
+			d.mu.Unlock()
+			return u, nil
+		}
+	}
+	_ = cmd.Wait()
+	return "", fmt.Errorf("parleyd did not start on %s", addr)
+}
+
+// stop ends parleyd as a signal would: open streams end with unavailable.
+func (d *daemon) stop() {
+	d.mu.Lock()
+	cmd := d.cmd
+	d.cmd = nil
+	d.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// controlHandler lets the scenarios stop and start the server:
+//
+//	POST /stop   stops parleyd
+//	POST /start  {"token", "roomId", "texts"}: first posts texts to the room
+//	             (Connect JSON, as curl would) through parleyd on another
+//	             port, so no page can see them live, then starts parleyd
+//	             on its usual address
+func (d *daemon) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, _ *http.Request) { d.stop() })
+	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Token  string   `json:"token"`
+			RoomID string   `json:"roomId"`
+			Texts  []string `json:"texts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(req.Texts) > 0 {
+			side, err := d.start("127.0.0.1:0")
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			for i, text := range req.Texts {
+				if err := postMessage(side, req.Token, req.RoomID, text, fmt.Sprintf("offline-%d-%d", time.Now().UnixNano(), i)); err != nil {
+					d.stop()
+					http.Error(w, err.Error(), http.StatusBadGateway)
+					return
+				}
+			}
+			d.stop()
+		}
+		if _, err := d.start(d.addr); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	return mux
+}
+
+// postMessage sends a message the way the README's curl example does.
+func postMessage(addr, token, roomID, text, id string) error {
+	body, _ := json.Marshal(map[string]string{"room_id": roomID, "text": text, "client_message_id": id})
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/parley.v1.MessageService/SendMessage", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("SendMessage: %s: %s", res.Status, out)
+	}
+	return nil
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func lookPath(name string) error { _, err := exec.LookPath(name); return err }
+func stat(name string) error     { _, err := os.Stat(name); return err }
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}

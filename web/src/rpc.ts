@@ -1,0 +1,42 @@
+// The RPC clients, over whichever protocol and codec the user picked: one
+// handler on the server answers the Connect protocol and gRPC-Web, in JSON
+// and in binary protobuf alike.
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { AuthService } from "./gen/parley/v1/auth_pb";
+import { FileService } from "./gen/parley/v1/file_pb";
+import { MessageService } from "./gen/parley/v1/message_pb";
+import { RoomService } from "./gen/parley/v1/room_pb";
+
+export type Protocol = "connect" | "grpcweb";
+export type Codec = "json" | "binary";
+
+export interface Clients {
+  auth: Client<typeof AuthService>;
+  rooms: Client<typeof RoomService>;
+  messages: Client<typeof MessageService>;
+  files: Client<typeof FileService>;
+}
+
+// newClients builds the four service clients. token() is read on every
+// call, so signing in or out needs no new clients.
+export function newClients(protocol: Protocol, codec: Codec, token: () => string): Clients {
+  const bearer: Interceptor = (next) => (req) => {
+    const t = token();
+    if (t) req.header.set("Authorization", `Bearer ${t}`);
+    return next(req);
+  };
+  const options = {
+    baseUrl: location.origin,
+    useBinaryFormat: codec === "binary",
+    interceptors: [bearer],
+  };
+  const transport: Transport =
+    protocol === "grpcweb" ? createGrpcWebTransport(options) : createConnectTransport(options);
+  return {
+    auth: createClient(AuthService, transport),
+    rooms: createClient(RoomService, transport),
+    messages: createClient(MessageService, transport),
+    files: createClient(FileService, transport),
+  };
+}
