@@ -116,6 +116,7 @@ func unaryCells(quick bool) []cell {
 			{peerConnectMin, clientConnectProto},
 			{peerParley, clientConnectProto},
 			{peerREST, clientRESTH1},
+			{peerGateway, clientGatewayH1},
 			{peerParley, clientConnectJSONH1},
 			{peerImprobable, clientConnectGRPCWebH1},
 			{peerParley, clientConnectGRPCWebH1},
@@ -127,6 +128,7 @@ func unaryCells(quick bool) []cell {
 		{peerGRPCNative, clientGRPCGo}, {peerGRPCNative, clientConnectGRPC},
 		{peerGRPCServe, clientGRPCGo}, {peerGRPCServe, clientConnectGRPC},
 		{peerREST, clientRESTH1},
+		{peerGateway, clientGatewayH1},
 		{peerImprobable, clientConnectGRPCWebH1}, {peerImprobable, clientConnectGRPCWeb},
 	}
 	for _, p := range []string{peerConnectMin, peerParley} {
@@ -153,7 +155,9 @@ var ratioSpecs = []ratioSpec{
 	{"server CPU/RPC parley+DiscardHandler / connect-min (grpc-go client)", "cpu", cell{peerParleyNoLog, clientGRPCGo}, cell{peerConnectMin, clientGRPCGo}, "<= 1.05"},
 	{"server CPU/RPC parley+DiscardHandler / connect-min (connect proto)", "cpu", cell{peerParleyNoLog, clientConnectProto}, cell{peerConnectMin, clientConnectProto}, "<= 1.05"},
 	{"req/s parley / grpc-go native (grpc-go client)", "rps", cell{peerParley, clientGRPCGo}, cell{peerGRPCNative, clientGRPCGo}, "-"},
-	{"req/s parley connect+json / net-http REST+json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerREST, clientRESTH1}, "(gateway not measured)"},
+	{"req/s parley connect+json / net-http REST+json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerREST, clientRESTH1}, "-"},
+	{"req/s parley connect+json / grpc-gateway json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerGateway, clientGatewayH1}, ">= 2.0"},
+	{"server CPU/RPC parley connect+json / grpc-gateway json (http1)", "cpu", cell{peerParley, clientConnectJSONH1}, cell{peerGateway, clientGatewayH1}, "-"},
 	{"req/s parley grpc-web / improbable grpc-web (http1)", "rps", cell{peerParley, clientConnectGRPCWebH1}, cell{peerImprobable, clientConnectGRPCWebH1}, ">= 1.2"},
 }
 

@@ -142,6 +142,10 @@ func runPeer(name string) error {
 		// for, which would measure gzip rather than the stack.
 		mux.Handle(helloworldconnect.NewGreeterHandler(connectGreeter{}, connect.WithCompressMinBytes(1024)))
 		serve(h2cServer(mux))
+	case peerGateway:
+		if err := serveGateway(lis); err != nil {
+			return err
+		}
 	case peerREST:
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /hello", serveREST)

@@ -36,6 +36,9 @@ const (
 	clientConnectGRPCWebH1 clientKind = "connect-go/grpcweb/proto/http1"
 	clientConnectGRPCWeb   clientKind = "connect-go/grpcweb/proto/h2c"
 	clientRESTH1           clientKind = "net/http/rest/json/http1"
+	// clientGatewayH1 is plain net/http posting the JSON body a browser's
+	// fetch would to grpc-gateway's POST /helloworld.Greeter/SayHello.
+	clientGatewayH1 clientKind = "net/http/gateway/json/http1"
 )
 
 func httpClient(h2c bool) *http.Client {
@@ -87,9 +90,12 @@ func newCaller(kind clientKind, addr string) (call caller, closeFn func(), err e
 		return connectCaller(false, connect.WithGRPCWeb())
 	case clientConnectGRPCWeb:
 		return connectCaller(true, connect.WithGRPCWeb())
-	case clientRESTH1:
+	case clientRESTH1, clientGatewayH1:
 		hc := httpClient(false)
 		url := base + "/hello"
+		if kind == clientGatewayH1 {
+			url = base + helloworldconnect.GreeterSayHelloProcedure
+		}
 		return func(ctx context.Context, name string) error {
 			body, _ := json.Marshal(restHello{Name: name})
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
