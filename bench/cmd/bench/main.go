@@ -1,6 +1,9 @@
 // Command bench measures Parley's server beside the stacks its users would
 // otherwise pick (grpc-go, minimal connect-go, net/http+JSON, improbable
-// gRPC-Web), plus room fan-out and durable sends on Parley itself.
+// gRPC-Web, grpc-gateway), plus room fan-out and durable sends on Parley
+// itself. Scenarios (-only NAME): unary (closed loop), openloop (fixed
+// arrival rate), stream (server-stream and bidi ping-pong), h2load (unary
+// gRPC cross-check), seed (the seed documents' claims), fanout, durable.
 //
 // Every server runs as a child process (this binary re-executed with
 // PARLEY_BENCH_PEER set) on a loopback port, so server CPU time and
@@ -8,6 +11,8 @@
 //
 //	go run ./cmd/bench -quick          # under a minute, headline ratios last
 //	go run ./cmd/bench -out ../docs/bench
+//	go run ./cmd/bench -cpu pinned -out ../docs/bench/pinned
+//	go run ./cmd/bench -only stream -d 1s -rounds 1
 package main
 
 import (
@@ -43,18 +48,43 @@ type options struct {
 	out      string
 	only     string
 	subs     string
+	cpu      string
+	h2load   string
+}
+
+// scenario is one selectable part of the run (-only NAME).
+type scenario struct {
+	name  string
+	quick bool // part of -quick's default selection
+	run   func(options) ([]string, error)
+}
+
+// scenarios in the order they run.
+var scenarios = []scenario{
+	{"unary", true, unaryScenario},
+	{"openloop", false, openLoopScenario},
+	{"stream", false, streamScenario},
+	{"h2load", false, h2loadScenario},
+	{"seed", false, seedScenario},
+	{"fanout", true, fanoutScenario},
+	{"durable", true, durableScenario},
 }
 
 func run() error {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000)")
+	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000; scenarios unary, fanout, durable unless -only)")
 	flag.IntVar(&o.rounds, "rounds", 0, "interleaved rounds (default 3 quick, 5 full)")
 	flag.DurationVar(&o.dur, "d", 0, "measured time per cell per round (default 500ms quick, 2s full)")
 	flag.IntVar(&o.inFlight, "c", 16, "calls in flight (closed loop)")
 	flag.StringVar(&o.out, "out", "", "directory for CSV files (none if empty)")
-	flag.StringVar(&o.only, "only", "unary,fanout,durable", "scenarios to run")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenarios: unary, openloop, stream, h2load, seed, fanout, durable (default all; -quick: unary, fanout, durable)")
 	flag.StringVar(&o.subs, "subs", "", "fan-out sizes, comma-separated (default 10,100,1000 quick; 10,100,1000,10000 full)")
+	flag.StringVar(&o.cpu, "cpu", cpuShared, "CPU mode: shared (loader and server on any core) or pinned (server taskset -c 0 with GOMAXPROCS=1, loader taskset -c 1)")
+	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load binary for the h2load scenario (skipped if not found)")
 	flag.Parse()
+	if err := pinLoader(o.cpu); err != nil {
+		return err
+	}
 	if o.rounds == 0 {
 		o.rounds = 5
 		if o.quick {
@@ -67,31 +97,35 @@ func run() error {
 			o.dur = 500 * time.Millisecond
 		}
 	}
+	selected := map[string]bool{}
+	for _, name := range strings.Split(o.only, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if !slices.ContainsFunc(scenarios, func(s scenario) bool { return s.name == name }) {
+			return fmt.Errorf("-only: unknown scenario %q", name)
+		}
+		selected[name] = true
+	}
+	if len(selected) == 0 {
+		for _, s := range scenarios {
+			selected[s.name] = s.quick || !o.quick
+		}
+	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("# machine: %s\n", machine())
+	fmt.Printf("# machine: %s; cpu mode %s\n", machine(), cpuMode())
 	var headlines []string
-	if strings.Contains(o.only, "unary") {
-		h, err := unaryScenario(o)
-		if err != nil {
-			return err
+	for _, s := range scenarios {
+		if !selected[s.name] {
+			continue
 		}
-		headlines = append(headlines, h...)
-	}
-	if strings.Contains(o.only, "fanout") {
-		h, err := fanoutScenario(o)
+		h, err := s.run(o)
 		if err != nil {
-			return err
-		}
-		headlines = append(headlines, h...)
-	}
-	if strings.Contains(o.only, "durable") {
-		h, err := durableScenario(o)
-		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 		headlines = append(headlines, h...)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/improbable-eng/grpc-web/go/grpcweb"
 	"google.golang.org/grpc"
 
+	benchv1 "github.com/parley-chat/parley/bench/gen/bench/v1"
+	"github.com/parley-chat/parley/bench/gen/bench/v1/benchv1connect"
 	"github.com/parley-chat/parley/disk"
 	"github.com/parley-chat/parley/gen/helloworld"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
@@ -126,6 +128,7 @@ func runPeer(name string) error {
 	case peerGRPCNative:
 		g := grpc.NewServer()
 		g.RegisterService(&greeterDesc, greeterImpl{})
+		benchv1.RegisterBenchServiceServer(g, grpcBench{})
 		go func() { _ = g.Serve(lis) }()
 	case peerGRPCServe:
 		g := grpc.NewServer()
@@ -141,6 +144,7 @@ func runPeer(name string) error {
 		// default connect-go gzips every response the client accepts gzip
 		// for, which would measure gzip rather than the stack.
 		mux.Handle(helloworldconnect.NewGreeterHandler(connectGreeter{}, connect.WithCompressMinBytes(1024)))
+		mux.Handle(benchv1connect.NewBenchServiceHandler(connectBench{}, connect.WithCompressMinBytes(1024)))
 		serve(h2cServer(mux))
 	case peerGateway:
 		if err := serveGateway(lis); err != nil {
@@ -167,7 +171,9 @@ func runPeer(name string) error {
 			return err
 		}
 		// server.WithLogger defaults to discarding logs: logging is off.
-		opts := []server.Option{server.WithFiles(store, blobs)}
+		// The bench service is mounted for the stream scenario; it is one
+		// more route and does not touch Parley's own services.
+		opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench)}
 		if name == peerParleyNoLog {
 			opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
 		}
