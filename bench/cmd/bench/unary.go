@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -39,10 +40,18 @@ const (
 	// clientGatewayH1 is plain net/http posting the JSON body a browser's
 	// fetch would to grpc-gateway's POST /helloworld.Greeter/SayHello.
 	clientGatewayH1 clientKind = "net/http/gateway/json/http1"
+	// clientRESTH1Close is clientRESTH1 with DisableKeepAlives: a new TCP
+	// connection for every call (the seed's "REST" in "1000 calls").
+	clientRESTH1Close clientKind = "net/http/rest/json/http1-close"
 )
 
-func httpClient(h2c bool) *http.Client {
-	t := &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 256}
+// dialFunc dials the server; nil means net.Dialer's default.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func httpClient(h2c bool) *http.Client { return httpClientDial(h2c, nil) }
+
+func httpClientDial(h2c bool, dial dialFunc) *http.Client {
+	t := &http.Transport{Protocols: new(http.Protocols), MaxIdleConnsPerHost: 256, DialContext: dial}
 	if h2c {
 		t.Protocols.SetUnencryptedHTTP2(true)
 	} else {
@@ -53,9 +62,15 @@ func httpClient(h2c bool) *http.Client {
 
 // newCaller builds a client of kind for the server at addr; close releases it.
 func newCaller(kind clientKind, addr string) (call caller, closeFn func(), err error) {
+	return newCallerDial(kind, addr, nil)
+}
+
+// newCallerDial is newCaller with every connection opened by dial (nil:
+// the default dialer), so the seed scenario can count bytes on the wire.
+func newCallerDial(kind clientKind, addr string, dial dialFunc) (call caller, closeFn func(), err error) {
 	base := "http://" + addr
 	connectCaller := func(h2c bool, opts ...connect.ClientOption) (caller, func(), error) {
-		hc := httpClient(h2c)
+		hc := httpClientDial(h2c, dial)
 		c := helloworldconnect.NewGreeterClient(hc, base, opts...)
 		return func(ctx context.Context, name string) error {
 			res, err := c.SayHello(ctx, connect.NewRequest(&helloworld.HelloRequest{Name: name}))
@@ -67,7 +82,11 @@ func newCaller(kind clientKind, addr string) (call caller, closeFn func(), err e
 	}
 	switch kind {
 	case clientGRPCGo:
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		dopts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		if dial != nil {
+			dopts = append(dopts, grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) { return dial(ctx, "tcp", a) }))
+		}
+		conn, err := grpc.NewClient(addr, dopts...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -90,8 +109,9 @@ func newCaller(kind clientKind, addr string) (call caller, closeFn func(), err e
 		return connectCaller(false, connect.WithGRPCWeb())
 	case clientConnectGRPCWeb:
 		return connectCaller(true, connect.WithGRPCWeb())
-	case clientRESTH1, clientGatewayH1:
-		hc := httpClient(false)
+	case clientRESTH1, clientRESTH1Close, clientGatewayH1:
+		hc := httpClientDial(false, dial)
+		hc.Transport.(*http.Transport).DisableKeepAlives = kind == clientRESTH1Close
 		url := base + "/hello"
 		if kind == clientGatewayH1 {
 			url = base + helloworldconnect.GreeterSayHelloProcedure
