@@ -57,7 +57,14 @@ type MessageStore interface {
 	// AppendMessage stores m with the room's next seq, in one transaction,
 	// and returns it once committed. If the sender already stored a message
 	// with the same ClientMessageID, it returns that one with created false.
-	AppendMessage(ctx context.Context, m NewMessage) (msg Message, created bool, err error)
+	//
+	// publish, if not nil, is called with the message if it is new, after
+	// commit and before AppendMessage returns. An engine that commits
+	// several appends together calls it in commit order, so one process
+	// publishes a room's messages in seq order without holding a lock
+	// across the commit; an engine whose Broker restores the order itself
+	// may call it from the caller's goroutine.
+	AppendMessage(ctx context.Context, m NewMessage, publish func(*Message)) (msg Message, created bool, err error)
 	// ListMessages returns messages of a room ascending by seq (see
 	// HistoryQuery) and the room's head seq.
 	ListMessages(ctx context.Context, roomID string, q HistoryQuery) ([]Message, int64, error)

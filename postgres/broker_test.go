@@ -73,7 +73,7 @@ func TestBrokerCrossReplica(t *testing.T) {
 	remote := brokers[1].Subscribe(room.ID)
 	defer remote.Close()
 	for i := range 50 {
-		m, _, err := stores[0].AppendMessage(t.Context(), parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprint(i)})
+		m, _, err := stores[0].AppendMessage(t.Context(), parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprint(i)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

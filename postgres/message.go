@@ -56,9 +56,14 @@ var errDuplicate = errors.New("duplicate client message id")
 // The transaction notifies NotifyChannel with "ROOM_ID:SEQ"; PostgreSQL
 // delivers it to listeners only if the transaction commits.
 //
+// publish, if not nil, is called with a new message after commit from the
+// caller's goroutine, so concurrent appends may publish out of seq order:
+// Broker delivers each room in seq order and subscribers fill what it
+// skipped from the table, as they do for other replicas' messages.
+//
 // ENOTFOUND if the room or the sender does not exist. It does not check that
 // the sender is a member: that is the caller's decision.
-func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage) (parley.Message, bool, error) {
+func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish func(*parley.Message)) (parley.Message, bool, error) {
 	var (
 		msg     parley.Message
 		created bool
@@ -131,6 +136,9 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage) (parley.
 	}
 	if err != nil {
 		return parley.Message{}, false, txErr("append message", err)
+	}
+	if created && publish != nil {
+		publish(&msg)
 	}
 	return msg, created, nil
 }

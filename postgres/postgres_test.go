@@ -82,7 +82,7 @@ func TestReplicasShareSeqs(t *testing.T) {
 		wg.Go(func() {
 			for n := range perStore {
 				for _, id := range []string{fmt.Sprintf("s%d-%d", i, n), fmt.Sprintf("shared-%d", n)} {
-					m, c, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: id})
+					m, c, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: id}, nil)
 					if err != nil {
 						t.Errorf("AppendMessage: %v", err)
 						return
@@ -179,7 +179,7 @@ func TestWithNowStampsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: usr.ID, Text: "hi", ClientMessageID: "c1"})
+	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: usr.ID, Text: "hi", ClientMessageID: "c1"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,34 +110,31 @@ func (h *messageHandler) ListMessages(ctx context.Context, req *connect.Request[
 }
 
 // appendAndPublish stores a message and, if it is new, publishes it. The
-// room's lock spans both, so this process publishes each room's messages in
-// seq order; the store alone decides the seq.
+// store calls publish in commit order (see parley.MessageStore), so no lock
+// is held across the commit and concurrent sends to one room share a group
+// commit.
 func (s *Server) appendAndPublish(ctx context.Context, m parley.NewMessage) (parley.Message, error) {
-	unlock := s.locks.lock(m.RoomID)
-	defer unlock()
-	msg, created, err := s.store.AppendMessage(ctx, m)
+	msg, _, err := s.store.AppendMessage(ctx, m, func(msg *parley.Message) {
+		s.broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Message: msg})
+	})
 	if err != nil {
 		return parley.Message{}, err
-	}
-	if created {
-		s.broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Message: &msg})
 	}
 	return msg, nil
 }
 
-// stripedLocks serialises work per key (a room's append-then-publish, an
-// upload's chunks) with a fixed set of striped locks, so memory does not
-// grow with the number of keys. Keys that share a stripe only share a lock;
-// SQLite serialises writers anyway.
+// stripedLocks serialises work per key (an upload's chunks) with a fixed
+// set of striped locks, so memory does not grow with the number of keys.
+// Keys that share a stripe only share a lock.
 type stripedLocks struct {
 	seed    maphash.Seed
 	once    sync.Once
 	stripes [256]sync.Mutex
 }
 
-func (r *stripedLocks) lock(roomID string) (unlock func()) {
+func (r *stripedLocks) lock(key string) (unlock func()) {
 	r.once.Do(func() { r.seed = maphash.MakeSeed() })
-	mu := &r.stripes[maphash.String(r.seed, roomID)%uint64(len(r.stripes))]
+	mu := &r.stripes[maphash.String(r.seed, key)%uint64(len(r.stripes))]
 	mu.Lock()
 	return mu.Unlock
 }

@@ -43,33 +43,12 @@ func messageByClientID(ctx context.Context, q querier, senderID, clientMessageID
 		senderID, clientMessageID))
 }
 
-// AppendMessage stores m with the room's next seq, stamped with the Store's
-// clock, and returns it once committed, with created true. If the sender
-// already stored a message with the same ClientMessageID, in any room, it
-// returns that one unchanged with created false.
-//
-// ENOTFOUND if the room or the sender does not exist. It does not check that
-// the sender is a member: that is the caller's decision.
-func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage) (parley.Message, bool, error) {
-	msg, created, err := s.appendMessage(ctx, m)
-	if isUnique(err) {
-		// Another writer stored the same (sender, client message id) between
-		// our check and our insert. That cannot happen through this Store's
-		// single write connection, but it can with another process on the
-		// same file: the committed row is the answer.
-		if existing, rerr := messageByClientID(ctx, s.write, m.SenderID, m.ClientMessageID); rerr == nil {
-			return existing, false, nil
-		}
-	}
-	return msg, created, err
-}
-
-func (s *Store) appendMessage(ctx context.Context, m parley.NewMessage) (parley.Message, bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return parley.Message{}, false, fmt.Errorf("begin append message: %w", err)
-	}
-	defer tx.Rollback()
+// appendMessage stores m in tx with the room's next seq, or finds the
+// sender's message with the same ClientMessageID (created false). The
+// transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE),
+// so no other writer, in this process or another, can slip in between
+// the check and the insert.
+func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewMessage) (parley.Message, bool, error) {
 	// Stamped while holding the write lock, so create times follow seqs.
 	created, n := s.stamp()
 
@@ -114,9 +93,6 @@ func (s *Store) appendMessage(ctx context.Context, m parley.NewMessage) (parley.
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, n, attachments); err != nil {
 		return parley.Message{}, false, fmt.Errorf("insert message: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return parley.Message{}, false, fmt.Errorf("commit append message: %w", err)
 	}
 	return msg, true, nil
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -47,9 +48,14 @@ var pragmas = []string{
 // Store is a parley.Store on one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
-	write *sql.DB // one connection: SQLite has a single writer
-	read  *sql.DB // query_only connections
+	write *preparedDB // one connection: SQLite has a single writer
+	read  *preparedDB // query_only connections
 	now   func() time.Time
+
+	appends       chan *appendRequest // to the group committer (append.go)
+	closing       chan struct{}       // closed by Close
+	closeOnce     sync.Once
+	committerDone chan struct{} // closed when the committer has stopped
 }
 
 // Option configures a Store.
@@ -95,7 +101,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
-	s.write = write
+	s.write = newPreparedDB(write)
 	// Migrate before the read pool exists, so readers never see an empty file.
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
@@ -109,7 +115,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	read.SetMaxOpenConns(readConns)
 	read.SetMaxIdleConns(readConns) // keep them: a new connection re-runs the pragmas
-	s.read = read
+	s.read = newPreparedDB(read)
+	s.appends = make(chan *appendRequest, maxAppendBatch)
+	s.closing = make(chan struct{})
+	s.committerDone = make(chan struct{})
+	go s.commitAppends()
 	if err := read.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -137,8 +147,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Operations under way may fail.
+// Close stops the group committer, failing appends still queued, and
+// closes both pools. Other operations under way may fail.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.committerDone
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 

@@ -56,7 +56,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateRoom: %v", err)
 	}
-	first, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "before", ClientMessageID: "c1"})
+	first, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "before", ClientMessageID: "c1"}, nil)
 	if err != nil {
 		t.Fatalf("AppendMessage: %v", err)
 	}
@@ -78,11 +78,11 @@ func TestReopenKeepsEverything(t *testing.T) {
 		if ok, err := s.IsMember(ctx, room.ID, alice.ID); err != nil || !ok {
 			t.Errorf("re-open %d: IsMember = %v, %v; want true", i, ok, err)
 		}
-		retry, created, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "again", ClientMessageID: "c1"})
+		retry, created, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "again", ClientMessageID: "c1"}, nil)
 		if err != nil || created || !reflect.DeepEqual(retry, first) {
 			t.Errorf("re-open %d: retry = %+v, created %v, %v; want %+v", i, retry, created, err, first)
 		}
-		next, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "after", ClientMessageID: "after" + string(rune('0'+i))})
+		next, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "after", ClientMessageID: "after" + string(rune('0'+i))}, nil)
 		if err != nil || next.Seq != int64(i+2) {
 			t.Errorf("re-open %d: AppendMessage = seq %d, %v; want seq %d", i, next.Seq, err, i+2)
 		}
@@ -124,7 +124,7 @@ func TestWithNowStampsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateRoom: %v", err)
 	}
-	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "c1"})
+	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "c1"}, nil)
 	if err != nil {
 		t.Fatalf("AppendMessage: %v", err)
 	}

@@ -20,7 +20,7 @@ func appendTexts(t *testing.T, s parley.Store, r parley.Room, sender parley.User
 			SenderID:        sender.ID,
 			Text:            fmt.Sprintf("message %d", i+1),
 			ClientMessageID: fmt.Sprintf("%s/%d", r.ID, i+1),
-		})
+		}, nil)
 		if err != nil || !created {
 			t.Fatalf("AppendMessage: %v (created %v)", err, created)
 		}
@@ -48,12 +48,36 @@ func seqRange(from, to int64) []int64 {
 }
 
 var messageTests = []storeTest{
+	{"AppendPublishesNewMessagesBeforeReturning", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var published []parley.Message
+		publish := func(m *parley.Message) { published = append(published, *m) }
+		m := parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: "c1"}
+		first, created, err := s.AppendMessage(t.Context(), m, publish)
+		if err != nil || !created {
+			t.Fatalf("AppendMessage: %v (created %v)", err, created)
+		}
+		if len(published) != 1 || published[0].ID != first.ID || published[0].Seq != 1 {
+			t.Fatalf("published %+v before returning; want the new message", published)
+		}
+		if _, created, err := s.AppendMessage(t.Context(), m, publish); err != nil || created {
+			t.Fatalf("retry: %v (created %v)", err, created)
+		}
+		missing := parley.NewMessage{RoomID: "r_missing", SenderID: alice.ID, Text: "x", ClientMessageID: "c2"}
+		if _, _, err := s.AppendMessage(t.Context(), missing, publish); parley.ErrorCodeOf(err) != parley.ENOTFOUND {
+			t.Fatalf("append to a missing room: %v; want ENOTFOUND", err)
+		}
+		if len(published) != 1 {
+			t.Fatalf("%d publishes; a retry or a failed append must not publish", len(published))
+		}
+	}},
 	{"AppendOK", func(t *testing.T, s parley.Store) {
 		alice := createUser(t, s, "alice")
 		r := createRoom(t, s, "general", parley.Public, alice)
 		m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "héllo, 世界", ClientMessageID: "c1",
-		})
+		}, nil)
 		if err != nil {
 			t.Fatalf("AppendMessage: %v", err)
 		}
@@ -84,7 +108,7 @@ var messageTests = []storeTest{
 			}
 			m, _, err := s.AppendMessage(t.Context(), parley.NewMessage{
 				RoomID: r.ID, SenderID: sender.ID, Text: "hi", ClientMessageID: fmt.Sprint(i),
-			})
+			}, nil)
 			if err != nil {
 				t.Fatalf("AppendMessage: %v", err)
 			}
@@ -99,13 +123,13 @@ var messageTests = []storeTest{
 		r := createRoom(t, s, "general", parley.Public, alice)
 		first, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "once", ClientMessageID: "c1",
-		})
+		}, nil)
 		if err != nil || !created {
 			t.Fatalf("AppendMessage: %v (created %v)", err, created)
 		}
 		retry, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "twice?", ClientMessageID: "c1",
-		})
+		}, nil)
 		if err != nil {
 			t.Fatalf("retry: %v", err)
 		}
@@ -126,7 +150,7 @@ var messageTests = []storeTest{
 		for i, u := range []parley.User{alice, bob} {
 			m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 				RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "same",
-			})
+			}, nil)
 			if err != nil || !created || m.Seq != int64(i+1) {
 				t.Errorf("AppendMessage by %s = seq %d, created %v, %v; want seq %d, created", u.Username, m.Seq, created, err, i+1)
 			}
@@ -146,7 +170,7 @@ var messageTests = []storeTest{
 				for i := range perWriter {
 					m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 						RoomID: r.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprintf("w%d-%d", w, i),
-					})
+					}, nil)
 					if err != nil || !created {
 						t.Errorf("AppendMessage: %v (created %v)", err, created)
 						return
@@ -202,7 +226,7 @@ var messageTests = []storeTest{
 			wg.Go(func() {
 				m, c, err := s.AppendMessage(t.Context(), parley.NewMessage{
 					RoomID: r.ID, SenderID: alice.ID, Text: "only once", ClientMessageID: "race",
-				})
+				}, nil)
 				if err != nil {
 					t.Errorf("AppendMessage: %v", err)
 					return
@@ -279,7 +303,7 @@ var messageTests = []storeTest{
 		alice := createUser(t, s, "alice")
 		_, _, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: "r_missing", SenderID: alice.ID, Text: "hi", ClientMessageID: "c1",
-		})
+		}, nil)
 		wantCode(t, err, parley.ENOTFOUND)
 		_, _, err = s.ListMessages(t.Context(), "r_missing", parley.HistoryQuery{Limit: 10})
 		wantCode(t, err, parley.ENOTFOUND)

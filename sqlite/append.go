@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-chat/parley"
+)
+
+// maxAppendBatch is the most appends one group commit holds. A batch is
+// whatever is waiting when the writer is free, so a lone send commits at
+// once and a burst shares one fsync.
+const maxAppendBatch = 256
+
+// errClosed answers appends made after Close.
+var errClosed = errors.New("sqlite store closed")
+
+// appendRequest is one AppendMessage call waiting for the group committer.
+type appendRequest struct {
+	ctx     context.Context
+	m       parley.NewMessage
+	publish func(*parley.Message)
+	done    chan appendResult // buffered: the committer never blocks on it
+}
+
+type appendResult struct {
+	msg     parley.Message
+	created bool
+	err     error
+}
+
+// AppendMessage stores m with the room's next seq, stamped with the Store's
+// clock, and returns it once committed, with created true. If the sender
+// already stored a message with the same ClientMessageID, in any room, it
+// returns that one unchanged with created false.
+//
+// Appends are group-committed: one goroutine takes every append waiting
+// (up to 256) into one transaction, each in a savepoint so that one
+// failing append leaves the others alone, and commits them with one fsync.
+// publish is called for each new message after the commit, from that
+// goroutine, in commit order, before any of the batch's callers return.
+// ctx bounds the wait for the committer; once the batch is under way the
+// append completes whatever ctx does.
+//
+// ENOTFOUND if the room or the sender does not exist. It does not check that
+// the sender is a member: that is the caller's decision.
+func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish func(*parley.Message)) (parley.Message, bool, error) {
+	req := &appendRequest{ctx: ctx, m: m, publish: publish, done: make(chan appendResult, 1)}
+	select {
+	case s.appends <- req:
+	case <-s.closing:
+		return parley.Message{}, false, errClosed
+	case <-ctx.Done():
+		return parley.Message{}, false, ctx.Err()
+	}
+	// The committer answers every request it took before it stops; one
+	// queued after it stopped was never taken, so nothing was stored.
+	select {
+	case r := <-req.done:
+		return r.msg, r.created, r.err
+	case <-s.committerDone:
+		select {
+		case r := <-req.done:
+			return r.msg, r.created, r.err
+		default:
+			return parley.Message{}, false, errClosed
+		}
+	}
+}
+
+// commitAppends is the group committer: it runs until Close, then answers
+// what is still queued with errClosed.
+func (s *Store) commitAppends() {
+	defer close(s.committerDone)
+	batch := make([]*appendRequest, 0, maxAppendBatch)
+	for {
+		select {
+		case req := <-s.appends:
+			batch = append(batch[:0], req)
+		case <-s.closing:
+			for {
+				select {
+				case req := <-s.appends:
+					req.done <- appendResult{err: errClosed}
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxAppendBatch {
+			select {
+			case req := <-s.appends:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+		clear(batch) // drop references to answered requests
+	}
+}
+
+// commitBatch appends the batch in one transaction and answers each
+// request. A failed commit fails every append of the batch; nothing of it
+// was published.
+func (s *Store) commitBatch(batch []*appendRequest) {
+	results := make([]appendResult, len(batch))
+	err := s.inBatchTx(func(tx *preparedTx) {
+		for i, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				results[i].err = err // gave up before its turn: not stored
+				continue
+			}
+			results[i] = appendInSavepoint(tx, s, req.m)
+		}
+	})
+	for i, req := range batch {
+		if err != nil && results[i].err == nil {
+			results[i] = appendResult{err: err}
+		}
+		if results[i].created && req.publish != nil {
+			req.publish(&results[i].msg)
+		}
+	}
+	for i, req := range batch {
+		req.done <- results[i]
+	}
+}
+
+// inBatchTx runs fill in a write transaction and commits it. The context
+// is not any one caller's: a caller that goes away must not roll back the
+// others' appends.
+func (s *Store) inBatchTx(fill func(*preparedTx)) error {
+	tx, err := s.write.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("begin append messages: %w", err)
+	}
+	defer tx.Rollback()
+	fill(tx)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit append messages: %w", err)
+	}
+	return nil
+}
+
+// appendInSavepoint appends m inside tx, undoing its own writes if it
+// fails so the rest of the batch can commit.
+func appendInSavepoint(tx *preparedTx, s *Store, m parley.NewMessage) appendResult {
+	ctx := context.Background()
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT append_message`); err != nil {
+		return appendResult{err: fmt.Errorf("savepoint: %w", err)}
+	}
+	msg, created, err := s.appendMessage(ctx, tx, m)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO append_message`); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE append_message`); rerr != nil && err == nil {
+		err = fmt.Errorf("release savepoint: %w", rerr)
+	}
+	return appendResult{msg: msg, created: created, err: err}
+}

@@ -1,0 +1,137 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/parley-chat/parley"
+)
+
+// TestGroupCommitPublishesInSeqOrder sends concurrently to two rooms,
+// mixed with retries and sends to a missing room that fail inside the
+// same batches. Every new message is published exactly once, before its
+// AppendMessage returns, each room in seq order; failures publish nothing
+// and do not disturb the others.
+func TestGroupCommitPublishesInSeqOrder(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
+	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rooms []parley.Room
+	for _, name := range []string{"one", "two"} {
+		r, err := s.CreateRoom(ctx, name, parley.Public, alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms = append(rooms, r)
+	}
+
+	var (
+		mu        sync.Mutex
+		published = map[string][]int64{}
+	)
+	publish := func(m *parley.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		published[m.RoomID] = append(published[m.RoomID], m.Seq)
+	}
+	const senders, sends = 16, 40
+	var wg sync.WaitGroup
+	for g := range senders {
+		wg.Go(func() {
+			room := rooms[g%2]
+			for i := range sends {
+				m := parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprintf("c-%d-%d", g, i)}
+				msg, created, err := s.AppendMessage(ctx, m, publish)
+				if err != nil || !created {
+					t.Errorf("AppendMessage: created %v, %v", created, err)
+					return
+				}
+				mu.Lock()
+				seen := published[room.ID]
+				mu.Unlock()
+				if !slices.Contains(seen, msg.Seq) {
+					t.Errorf("seq %d returned before it was published", msg.Seq)
+				}
+				if _, created, err := s.AppendMessage(ctx, m, publish); err != nil || created {
+					t.Errorf("retry: created %v, %v; want the original", created, err)
+				}
+				missing := parley.NewMessage{RoomID: "r_missing", SenderID: alice.ID, Text: "x", ClientMessageID: fmt.Sprintf("m-%d-%d", g, i)}
+				if _, _, err := s.AppendMessage(ctx, missing, publish); parley.ErrorCodeOf(err) != parley.ENOTFOUND {
+					t.Errorf("append to a missing room: %v; want ENOTFOUND", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	for _, r := range rooms {
+		got := published[r.ID]
+		if len(got) != senders/2*sends {
+			t.Errorf("room %s: %d publishes, want %d", r.Name, len(got), senders/2*sends)
+		}
+		for i, seq := range got {
+			if seq != int64(i+1) {
+				t.Fatalf("room %s: publish %d has seq %d; want seqs 1.. in order: %v", r.Name, i, seq, got)
+			}
+		}
+	}
+	if n := len(published["r_missing"]); n != 0 {
+		t.Errorf("%d publishes for the missing room", n)
+	}
+}
+
+// TestAppendAfterCloseFails: an append made after Close returns an error
+// at once instead of waiting for a committer that is gone.
+func TestAppendAfterCloseFails(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
+	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := s.CreateRoom(ctx, "one", parley.Public, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "late", ClientMessageID: "c1"}, nil)
+	if err == nil {
+		t.Fatal("AppendMessage after Close succeeded")
+	}
+}
+
+// TestAppendWithEndedContext: a caller whose context has ended gets its
+// error and nothing is stored.
+func TestAppendWithEndedContext(t *testing.T) {
+	t.Parallel()
+	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
+	alice, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	room, err := s.CreateRoom(t.Context(), "one", parley.Public, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err = s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("AppendMessage = %v; want context.Canceled", err)
+	}
+	if r, err := s.RoomByID(t.Context(), room.ID); err != nil || r.HeadSeq != 0 {
+		t.Fatalf("RoomByID = %+v, %v; want head 0", r, err)
+	}
+}
