@@ -43,6 +43,7 @@ type options struct {
 	out      string
 	only     string
 	subs     string
+	pub      publisher
 }
 
 func run() error {
@@ -54,6 +55,9 @@ func run() error {
 	flag.StringVar(&o.out, "out", "", "directory for CSV files (none if empty)")
 	flag.StringVar(&o.only, "only", "unary,fanout,durable", "scenarios to run")
 	flag.StringVar(&o.subs, "subs", "", "fan-out sizes, comma-separated (default 10,100,1000 quick; 10,100,1000,10000 full)")
+	flag.Float64Var(&o.pub.rate, "rate", 0, "fan-out publish rate in events/s (0: one sender, each send waits for the previous ack)")
+	flag.IntVar(&o.pub.senders, "senders", 8, "fan-out concurrent senders when -rate is set")
+	flag.IntVar(&o.pub.msgs, "msgs", 0, "fan-out messages per size (default 200, 30 quick, 50 at 10,000 subscribers)")
 	flag.Parse()
 	if o.rounds == 0 {
 		o.rounds = 5
