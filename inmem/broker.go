@@ -92,4 +92,3 @@ func (b *Broker) remove(s *subscription) {
 		delete(b.rooms, s.roomID)
 	}
 }
-

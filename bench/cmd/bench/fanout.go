@@ -25,7 +25,8 @@ type fanoutResult struct {
 	Deliveries                int64
 	Seconds, DeliveriesPerSec float64
 	P50, P99                  time.Duration
-	BytesPerSub               float64
+	BytesPerSub               float64 // heap + stack
+	StackPerSub               float64 // of which goroutine stacks
 	GoroutinesPerSub          float64
 	ServerCPUPerDelivery      float64 // microseconds, server child
 	LoaderCPUPerDelivery      float64 // microseconds, this process (subscribers + publisher)
@@ -73,10 +74,10 @@ func fanoutScenario(o options) ([]string, error) {
 			ms(r.P50), ms(r.P99), r.BytesPerSub, r.ServerCPUPerDelivery, r.LoaderCPUPerDelivery, r.Load1)
 	}
 	if o.out != "" {
-		rows := [][]string{{"subscribers", "messages", "target_rate", "senders", "published_per_s", "deliveries", "seconds", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_goroutines_per_sub", "server_cpu_us_per_delivery", "loader_cpu_us_per_delivery", "load1"}}
+		rows := [][]string{{"subscribers", "messages", "target_rate", "senders", "published_per_s", "deliveries", "seconds", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_stack_bytes_per_idle_sub", "server_goroutines_per_sub", "server_cpu_us_per_delivery", "loader_cpu_us_per_delivery", "load1"}}
 		for _, r := range results {
 			rows = append(rows, []string{itoa(r.Subscribers), itoa(r.Messages), ftoa(r.Rate), itoa(r.Senders), ftoa(r.PublishedPerSec), strconv.FormatInt(r.Deliveries, 10), ftoa(r.Seconds), ftoa(r.DeliveriesPerSec),
-				ftoa(ms(r.P50)), ftoa(ms(r.P99)), ftoa(r.BytesPerSub), ftoa(r.GoroutinesPerSub), ftoa(r.ServerCPUPerDelivery), ftoa(r.LoaderCPUPerDelivery), ftoa(r.Load1)})
+				ftoa(ms(r.P50)), ftoa(ms(r.P99)), ftoa(r.BytesPerSub), ftoa(r.StackPerSub), ftoa(r.GoroutinesPerSub), ftoa(r.ServerCPUPerDelivery), ftoa(r.LoaderCPUPerDelivery), ftoa(r.Load1)})
 		}
 		if err := writeCSV(filepath.Join(o.out, "fanout.csv"), rows); err != nil {
 			return nil, err
@@ -84,8 +85,8 @@ func fanoutScenario(o options) ([]string, error) {
 	}
 	var heads []string
 	for _, r := range results {
-		heads = append(heads, fmt.Sprintf("fan-out %5d subs, %6.1f events/s published: %8.0f deliveries/s, p99 %.1f ms, %.1f KiB/idle sub, server %.1f us/delivery (targets @10k: >=500000/s, p99<100ms, <20 KiB)",
-			r.Subscribers, r.PublishedPerSec, r.DeliveriesPerSec, ms(r.P99), r.BytesPerSub/1024, r.ServerCPUPerDelivery))
+		heads = append(heads, fmt.Sprintf("fan-out %5d subs, %6.1f events/s published: %8.0f deliveries/s, p99 %.1f ms, %.1f KiB/idle sub (%.1f KiB stack, %.2f goroutines), server %.1f us/delivery (targets @10k: >=500000/s, p99<100ms, <20 KiB)",
+			r.Subscribers, r.PublishedPerSec, r.DeliveriesPerSec, ms(r.P99), r.BytesPerSub/1024, r.StackPerSub/1024, r.GoroutinesPerSub, r.ServerCPUPerDelivery))
 	}
 	return heads, nil
 }
@@ -221,6 +222,7 @@ func fanoutOnce(n, msgs int, pub publisher) (fanoutResult, error) {
 		DeliveriesPerSec: float64(delivered.Load()) / elapsed.Seconds(),
 		P50:              quantile(lats, 0.5), P99: quantile(lats, 0.99),
 		BytesPerSub:          (float64(heap1+stack1) - float64(heap0+stack0)) / float64(n),
+		StackPerSub:          (float64(stack1) - float64(stack0)) / float64(n),
 		GoroutinesPerSub:     (float64(g1) - float64(g0)) / float64(n),
 		ServerCPUPerDelivery: float64(cpu1-cpu0) / nd,
 		LoaderCPUPerDelivery: float64(self1-self0) / nd,
