@@ -2,6 +2,7 @@ package parley
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +27,8 @@ type Event struct {
 	User    User      // for member and typing events
 	Time    time.Time // for member and typing events
 
-	mu      sync.Mutex
-	encoded []encoding
+	mu      sync.Mutex                 // serializes encoders
+	encoded atomic.Pointer[[]encoding] // read without the lock; replaced, never modified
 }
 
 type encoding struct {
@@ -46,21 +47,40 @@ func (e *Event) Seq() int64 {
 // Encoded returns the event encoded in format, calling encode only the first
 // time a format is asked for, so that fan-out encodes each event once per
 // wire format and every subscriber shares the bytes. Callers must not
-// modify the returned slice.
+// modify the returned slice. Once a format is encoded, every later call
+// is a lock-free read: thousands of subscribers ask for the same event at
+// the same moment.
 func (e *Event) Encoded(format string, encode func() ([]byte, error)) ([]byte, error) {
+	if data, ok := e.lookup(format); ok {
+		return data, nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, enc := range e.encoded {
-		if enc.format == format {
-			return enc.data, nil
-		}
+	if data, ok := e.lookup(format); ok {
+		return data, nil
 	}
 	data, err := encode()
 	if err != nil {
 		return nil, err
 	}
-	e.encoded = append(e.encoded, encoding{format, data})
+	var next []encoding
+	if old := e.encoded.Load(); old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, encoding{format, data})
+	e.encoded.Store(&next)
 	return data, nil
+}
+
+func (e *Event) lookup(format string) ([]byte, bool) {
+	if encs := e.encoded.Load(); encs != nil {
+		for _, enc := range *encs {
+			if enc.format == format {
+				return enc.data, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // Broker fans a room's events out to the subscribers of this process.
@@ -73,11 +93,22 @@ type Broker interface {
 }
 
 // Subscription is one subscriber's bounded queue of events.
+//
+// A reader either waits on Ready and takes everything queued with Drain
+// (several events at once, so it can write them out with one flush), or
+// reads Events; not both.
 type Subscription interface {
-	// Events delivers the room's events in publish order.
+	// Ready receives a value after events were queued; it may also wake
+	// a reader that finds nothing to Drain.
+	Ready() <-chan struct{}
+	// Drain appends the queued events to dst in publish order, removes
+	// them from the queue and returns dst. It never blocks.
+	Drain(dst []*Event) []*Event
+	// Events delivers the room's events in publish order, one at a time:
+	// the simple form of Ready and Drain.
 	Events() <-chan *Event
 	// Overflowed is closed when the subscriber fell too far behind and was
-	// dropped; no further events arrive after it is closed.
+	// dropped; no further events are queued after it is closed.
 	Overflowed() <-chan struct{}
 	// Close stops the subscription. It is safe to call more than once.
 	Close()

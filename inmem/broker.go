@@ -7,7 +7,8 @@ import (
 )
 
 // DefaultQueueSize is the number of events a subscriber may fall behind
-// before it is dropped.
+// before it is dropped. The queue is not allocated up front: it grows
+// with the backlog and shrinks back once drained.
 const DefaultQueueSize = 1024
 
 var _ parley.Broker = (*Broker)(nil)
@@ -44,12 +45,15 @@ func NewBroker(opts ...Option) *Broker {
 	return b
 }
 
-// Subscribe implements parley.Broker.
+// Subscribe implements parley.Broker. The queue starts empty and grows as
+// events arrive, so an idle subscriber holds a few hundred bytes, not a
+// queue of QueueSize events.
 func (b *Broker) Subscribe(roomID string) parley.Subscription {
 	s := &subscription{
 		broker:     b,
 		roomID:     roomID,
-		events:     make(chan *parley.Event, b.queueSize),
+		limit:      b.queueSize,
+		ready:      make(chan struct{}, 1),
 		overflowed: make(chan struct{}),
 	}
 	b.mu.Lock()
@@ -87,40 +91,4 @@ func (b *Broker) remove(s *subscription) {
 	if len(subs) == 0 {
 		delete(b.rooms, s.roomID)
 	}
-}
-
-type subscription struct {
-	broker     *Broker
-	roomID     string
-	events     chan *parley.Event
-	overflowed chan struct{}
-
-	// offer may run concurrently (publishers hold only the read lock);
-	// channel sends and the Once keep that safe.
-	overflowOnce sync.Once
-	closeOnce    sync.Once
-}
-
-func (s *subscription) offer(e *parley.Event) {
-	select {
-	case <-s.overflowed:
-		return
-	default:
-	}
-	select {
-	case s.events <- e:
-	default:
-		s.overflowOnce.Do(func() {
-			close(s.overflowed)
-			go s.Close() // leave the room now; Publish holds the read lock
-		})
-	}
-}
-
-func (s *subscription) Events() <-chan *parley.Event { return s.events }
-
-func (s *subscription) Overflowed() <-chan struct{} { return s.overflowed }
-
-func (s *subscription) Close() {
-	s.closeOnce.Do(func() { s.broker.remove(s) })
 }

@@ -42,12 +42,13 @@ func (h *messageHandler) Chat(ctx context.Context, stream *connect.BidiStream[pa
 	}
 	go c.read(stream)
 
+	flush := flushHoldFrom(ctx)
 	heartbeat := time.NewTicker(s.cfg.heartbeat)
 	defer heartbeat.Stop()
 	for {
 		select {
 		case frame := <-c.out:
-			if err := stream.Send(frame); err != nil {
+			if err := c.send(stream, frame, flush); err != nil {
 				return err
 			}
 		case <-heartbeat.C:
@@ -89,6 +90,23 @@ type chatSession struct {
 type chatRoom struct {
 	stop context.CancelFunc
 	done chan struct{}
+}
+
+// send sends frame and then, with flushes held (see flushHold), the frames
+// queued behind it; a lone frame is flushed at once. Only the handler
+// goroutine reads c.out while the stream runs.
+func (c *chatSession) send(stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse], frame *parleyv1.ChatResponse, flush *flushHold) error {
+	flush.hold()
+	defer flush.release()
+	for {
+		if err := stream.Send(frame); err != nil {
+			return err
+		}
+		if len(c.out) == 0 {
+			return nil
+		}
+		frame = <-c.out
+	}
 }
 
 // flush sends the frames already queued: the answers to every frame the
@@ -196,7 +214,7 @@ func (c *chatSession) join(j *parleyv1.ChatJoin) (int64, error) {
 			return ctx.Err()
 		}
 	}
-	feed, head, err := c.s.openFeed(ctx, c.p, roomID, since, deliver)
+	feed, head, err := c.s.openFeed(ctx, c.p, roomID, since, deliver, nil)
 	if err != nil {
 		stop()
 		return 0, err

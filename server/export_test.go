@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 
 	"connectrpc.com/connect"
 )
@@ -11,3 +12,9 @@ import (
 func RecoverPanic(s *Server, p any) error {
 	return s.recoverPanic(context.Background(), connect.Spec{Procedure: "/test.Panic/Now"}, nil, p)
 }
+
+// WithoutFlushHold returns s's API built again without the flush hold on
+// streaming procedures: the reference whose bytes the flush tests compare
+// against. It rebuilds the routes (and the health checker), so use it
+// only on a server made for the test.
+func WithoutFlushHold(s *Server) http.Handler { return s.routes() }

@@ -12,6 +12,10 @@ import (
 // replaying history.
 const replayPage = 500
 
+// keepBatch is the largest batch buffer a feed keeps between bursts; a
+// larger one is left to the garbage collector, so an idle feed stays small.
+const keepBatch = 16
+
 // roomFeed delivers one room's events to one stream: Subscribe has one,
 // Chat one per joined room. It registers with the broker first, then
 // replays (since, head] from the store, then forwards live events, skipping
@@ -19,6 +23,11 @@ const replayPage = 500
 // between history and live; the seq check removes the overlap. Should the
 // live queue ever skip a seq, the hole is filled from the store, so a reader
 // never sees a gap.
+//
+// Live events are taken from the queue in batches; when the feed writes
+// to a stream itself (Subscribe), flush holds the stream's flushes while a
+// batch or a replay page is written, so a reader that is behind gets many
+// events per write.
 type roomFeed struct {
 	s       *Server
 	ctx     context.Context
@@ -26,14 +35,17 @@ type roomFeed struct {
 	userID  string
 	sub     parley.Subscription
 	deliver func(*parley.Event) error
-	last    int64 // seq of the last message delivered
+	flush   *flushHold // nil when deliver does not write to the stream
+	last    int64      // seq of the last message delivered
 }
 
 // openFeed replays a room's history after since for a caller already found
 // to be a member. It returns the feed, ready to run, and the head seq seen
-// when it started. The caller must Close the feed.
-func (s *Server) openFeed(ctx context.Context, p *principal, roomID string, since int64, deliver func(*parley.Event) error) (*roomFeed, int64, error) {
-	f := &roomFeed{s: s, ctx: ctx, roomID: roomID, userID: p.user.ID, deliver: deliver, last: since}
+// when it started. flush is the stream's flushHold when deliver writes to
+// the stream from the goroutine that calls openFeed and run, else nil.
+// The caller must Close the feed.
+func (s *Server) openFeed(ctx context.Context, p *principal, roomID string, since int64, deliver func(*parley.Event) error, flush *flushHold) (*roomFeed, int64, error) {
+	f := &roomFeed{s: s, ctx: ctx, roomID: roomID, userID: p.user.ID, deliver: deliver, flush: flush, last: since}
 	f.sub = s.broker.Subscribe(roomID)
 	head, err := f.replay(since)
 	if err == nil && since > head {
@@ -53,6 +65,7 @@ func (f *roomFeed) Close() { f.sub.Close() }
 // drains, or the reader falls too far behind; onTick runs at every tick.
 // It always returns an error saying why it stopped (see end).
 func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
+	var batch []*parley.Event
 	for {
 		select {
 		case <-f.ctx.Done():
@@ -61,8 +74,9 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 			return f.end(errDraining)
 		case <-f.sub.Overflowed():
 			return f.end(parley.Errorf(parley.ESLOWCONSUMER, "reader fell too far behind and was cut off; resubscribe from last_seq"))
-		case ev := <-f.sub.Events():
-			if err := f.forward(ev); err != nil {
+		case <-f.sub.Ready():
+			var err error
+			if batch, err = f.forwardQueued(batch); err != nil {
 				return f.end(err)
 			}
 		case <-tick:
@@ -73,9 +87,36 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 	}
 }
 
+// forwardQueued forwards everything queued, draining again until the
+// queue is empty, with flushes held (see flushHold). It returns batch
+// emptied, for reuse.
+func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error) {
+	f.flush.hold()
+	defer f.flush.release()
+	for {
+		batch = f.sub.Drain(batch[:0])
+		if len(batch) == 0 {
+			break
+		}
+		for _, ev := range batch {
+			if err := f.forward(ev); err != nil {
+				clear(batch)
+				return batch[:0], err
+			}
+		}
+		clear(batch)
+	}
+	if cap(batch) > keepBatch {
+		return nil, nil
+	}
+	return batch[:0], nil
+}
+
 // replay delivers stored messages after `after` until it reaches the head
 // and returns the head seq seen by the first query.
 func (f *roomFeed) replay(after int64) (int64, error) {
+	f.flush.hold()
+	defer f.flush.release()
 	var firstHead int64 = -1
 	for {
 		msgs, head, err := f.s.store.ListMessages(f.ctx, f.roomID, parley.HistoryQuery{Forward: true, AfterSeq: after, Limit: replayPage})

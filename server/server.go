@@ -46,7 +46,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		locks:   &stripedLocks{},
 	}
 	s.drain, s.startDrain = context.WithCancel(context.Background())
-	s.handler = s.routes()
+	s.handler = holdStreamFlushes(s.routes())
 	return s
 }
 

@@ -45,7 +45,7 @@ func (s *Server) subscribe(ctx context.Context, req *connect.Request[parleyv1.Su
 		}
 		return stream.Send(&eventFrame{shared: ev})
 	}
-	feed, _, err := s.openFeed(ctx, p, roomID, since, deliver)
+	feed, _, err := s.openFeed(ctx, p, roomID, since, deliver, flushHoldFrom(ctx))
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,14 @@ import (
 
 type fanoutResult struct {
 	Subscribers, Messages     int
+	Rate                      float64 // target events/s; 0 for the sequential publisher
+	Senders                   int
+	PublishedPerSec           float64 // achieved: messages over first send to last ack
 	Deliveries                int64
 	Seconds, DeliveriesPerSec float64
 	P50, P99                  time.Duration
-	BytesPerSub               float64
+	BytesPerSub               float64 // heap + stack
+	StackPerSub               float64 // of which goroutine stacks
 	GoroutinesPerSub          float64
 	ServerCPUPerDelivery      float64 // microseconds, server child
 	LoaderCPUPerDelivery      float64 // microseconds, this process (subscribers + publisher)
@@ -31,7 +35,7 @@ type fanoutResult struct {
 
 // fanoutScenario subscribes N streams (one user, many streams over a few
 // h2c connections: 250 streams per connection, the production limit) to a
-// room and publishes messages carrying their send time.
+// room and publishes messages carrying their send time (see publisher).
 func fanoutScenario(o options) ([]string, error) {
 	sizes := []int{10, 100, 1000}
 	if !o.quick {
@@ -47,8 +51,8 @@ func fanoutScenario(o options) ([]string, error) {
 			sizes = append(sizes, n)
 		}
 	}
-	fmt.Printf("\n== fan-out on parley (Subscribe over h2c, SendMessage publisher) ==\n")
-	fmt.Printf("%7s %6s %10s %12s %9s %9s %10s %10s %10s %6s\n", "subs", "msgs", "deliveries", "deliv/s", "p50(ms)", "p99(ms)", "B/sub", "srv-us/dlv", "ldr-us/dlv", "load")
+	fmt.Printf("\n== fan-out on parley (Subscribe over h2c, SendMessage publisher: %s) ==\n", o.pub)
+	fmt.Printf("%7s %6s %9s %10s %12s %9s %9s %10s %10s %10s %6s\n", "subs", "msgs", "pub/s", "deliveries", "deliv/s", "p50(ms)", "p99(ms)", "B/sub", "srv-us/dlv", "ldr-us/dlv", "load")
 	var results []fanoutResult
 	for _, n := range sizes {
 		msgs := 200
@@ -58,19 +62,22 @@ func fanoutScenario(o options) ([]string, error) {
 		if n >= 10000 {
 			msgs = 50
 		}
-		r, err := fanoutOnce(n, msgs)
+		if o.pub.msgs > 0 {
+			msgs = o.pub.msgs
+		}
+		r, err := fanoutOnce(n, msgs, o.pub)
 		if err != nil {
 			return nil, fmt.Errorf("fan-out %d: %w", n, err)
 		}
 		results = append(results, r)
-		fmt.Printf("%7d %6d %10d %12.0f %9.2f %9.2f %10.0f %10.2f %10.2f %6.2f\n", r.Subscribers, r.Messages, r.Deliveries, r.DeliveriesPerSec,
+		fmt.Printf("%7d %6d %9.1f %10d %12.0f %9.2f %9.2f %10.0f %10.2f %10.2f %6.2f\n", r.Subscribers, r.Messages, r.PublishedPerSec, r.Deliveries, r.DeliveriesPerSec,
 			ms(r.P50), ms(r.P99), r.BytesPerSub, r.ServerCPUPerDelivery, r.LoaderCPUPerDelivery, r.Load1)
 	}
 	if o.out != "" {
-		rows := [][]string{{"subscribers", "messages", "deliveries", "seconds", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_goroutines_per_sub", "server_cpu_us_per_delivery", "loader_cpu_us_per_delivery", "load1"}}
+		rows := [][]string{{"subscribers", "messages", "target_rate", "senders", "published_per_s", "deliveries", "seconds", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_stack_bytes_per_idle_sub", "server_goroutines_per_sub", "server_cpu_us_per_delivery", "loader_cpu_us_per_delivery", "load1"}}
 		for _, r := range results {
-			rows = append(rows, []string{itoa(r.Subscribers), itoa(r.Messages), strconv.FormatInt(r.Deliveries, 10), ftoa(r.Seconds), ftoa(r.DeliveriesPerSec),
-				ftoa(ms(r.P50)), ftoa(ms(r.P99)), ftoa(r.BytesPerSub), ftoa(r.GoroutinesPerSub), ftoa(r.ServerCPUPerDelivery), ftoa(r.LoaderCPUPerDelivery), ftoa(r.Load1)})
+			rows = append(rows, []string{itoa(r.Subscribers), itoa(r.Messages), ftoa(r.Rate), itoa(r.Senders), ftoa(r.PublishedPerSec), strconv.FormatInt(r.Deliveries, 10), ftoa(r.Seconds), ftoa(r.DeliveriesPerSec),
+				ftoa(ms(r.P50)), ftoa(ms(r.P99)), ftoa(r.BytesPerSub), ftoa(r.StackPerSub), ftoa(r.GoroutinesPerSub), ftoa(r.ServerCPUPerDelivery), ftoa(r.LoaderCPUPerDelivery), ftoa(r.Load1)})
 		}
 		if err := writeCSV(filepath.Join(o.out, "fanout.csv"), rows); err != nil {
 			return nil, err
@@ -78,13 +85,13 @@ func fanoutScenario(o options) ([]string, error) {
 	}
 	var heads []string
 	for _, r := range results {
-		heads = append(heads, fmt.Sprintf("fan-out %5d subs: %8.0f deliveries/s, p99 %.1f ms, %.1f KiB/idle sub, server %.1f us/delivery (targets @10k: >=500000/s, p99<100ms, <20 KiB)",
-			r.Subscribers, r.DeliveriesPerSec, ms(r.P99), r.BytesPerSub/1024, r.ServerCPUPerDelivery))
+		heads = append(heads, fmt.Sprintf("fan-out %5d subs, %6.1f events/s published: %8.0f deliveries/s, p99 %.1f ms, %.1f KiB/idle sub (%.1f KiB stack, %.2f goroutines), server %.1f us/delivery (targets @10k: >=500000/s, p99<100ms, <20 KiB)",
+			r.Subscribers, r.PublishedPerSec, r.DeliveriesPerSec, ms(r.P99), r.BytesPerSub/1024, r.StackPerSub/1024, r.GoroutinesPerSub, r.ServerCPUPerDelivery))
 	}
 	return heads, nil
 }
 
-func fanoutOnce(n, msgs int) (fanoutResult, error) {
+func fanoutOnce(n, msgs int, pub publisher) (fanoutResult, error) {
 	c, err := startChild(peerParley)
 	if err != nil {
 		return fanoutResult{}, err
@@ -184,12 +191,9 @@ func fanoutOnce(n, msgs int) (fanoutResult, error) {
 	}
 	self0 := selfCPU()
 	start := time.Now()
-	pad := strings.Repeat("x", 40)
-	for i := range msgs {
-		text := fmt.Sprintf("t=%d %s", time.Now().UnixNano(), pad)
-		if _, err := s.send(ctx, room, text, "m"+itoa(i)); err != nil {
-			return fanoutResult{}, err
-		}
+	published, err := pub.publish(ctx, s, room, msgs)
+	if err != nil {
+		return fanoutResult{}, err
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -212,10 +216,13 @@ func fanoutOnce(n, msgs int) (fanoutResult, error) {
 	slices.Sort(lats)
 	return fanoutResult{
 		Subscribers: n, Messages: msgs, Deliveries: delivered.Load(),
+		Rate: pub.rate, Senders: pub.concurrency(),
+		PublishedPerSec:  float64(msgs) / published.Seconds(),
 		Seconds:          elapsed.Seconds(),
 		DeliveriesPerSec: float64(delivered.Load()) / elapsed.Seconds(),
 		P50:              quantile(lats, 0.5), P99: quantile(lats, 0.99),
 		BytesPerSub:          (float64(heap1+stack1) - float64(heap0+stack0)) / float64(n),
+		StackPerSub:          (float64(stack1) - float64(stack0)) / float64(n),
 		GoroutinesPerSub:     (float64(g1) - float64(g0)) / float64(n),
 		ServerCPUPerDelivery: float64(cpu1-cpu0) / nd,
 		LoaderCPUPerDelivery: float64(self1-self0) / nd,

@@ -50,6 +50,7 @@ type options struct {
 	subs     string
 	cpu      string
 	h2load   string
+	pub      publisher
 }
 
 // scenario is one selectable part of the run (-only NAME).
@@ -81,6 +82,9 @@ func run() error {
 	flag.StringVar(&o.subs, "subs", "", "fan-out sizes, comma-separated (default 10,100,1000 quick; 10,100,1000,10000 full)")
 	flag.StringVar(&o.cpu, "cpu", cpuShared, "CPU mode: shared (loader and server on any core) or pinned (server taskset -c 0 with GOMAXPROCS=1, loader taskset -c 1)")
 	flag.StringVar(&o.h2load, "h2load", "h2load", "h2load binary for the h2load scenario (skipped if not found)")
+	flag.Float64Var(&o.pub.rate, "rate", 0, "fan-out publish rate in events/s (0: one sender, each send waits for the previous ack)")
+	flag.IntVar(&o.pub.senders, "senders", 8, "fan-out concurrent senders when -rate is set")
+	flag.IntVar(&o.pub.msgs, "msgs", 0, "fan-out messages per size (default 200, 30 quick, 50 at 10,000 subscribers)")
 	flag.Parse()
 	if err := pinLoader(o.cpu); err != nil {
 		return err

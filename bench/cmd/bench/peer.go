@@ -41,6 +41,11 @@ const peerEnv = "PARLEY_BENCH_PEER"
 // compare figures from a profiled run.
 const profileEnv = "PARLEY_BENCH_CPUPROFILE"
 
+// heapProfileEnv, when set to a path prefix, makes every peer write a heap
+// profile to PREFIX.<peer>.<n>.pprof at each "mem" request (after its GCs),
+// n counting from 1: what the memory per idle subscriber is made of.
+const heapProfileEnv = "PARLEY_BENCH_HEAPPROFILE"
+
 // Peer names.
 const (
 	peerGRPCNative = "grpc-go-native"
@@ -194,6 +199,7 @@ func runPeer(name string) error {
 	}
 	fmt.Printf("ADDR %s\n", lis.Addr())
 	sc := bufio.NewScanner(os.Stdin)
+	heapProfiles := 0
 	for sc.Scan() {
 		switch sc.Text() {
 		case "stats":
@@ -208,8 +214,26 @@ func runPeer(name string) error {
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
+			if path := os.Getenv(heapProfileEnv); path != "" {
+				heapProfiles++
+				if err := writeHeapProfile(fmt.Sprintf("%s.%s.%d.pprof", path, name, heapProfiles)); err != nil {
+					return err
+				}
+			}
 			fmt.Printf("MEM %d %d %d\n", ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
 		}
 	}
 	return nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
