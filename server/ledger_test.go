@@ -268,10 +268,11 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 	sent := make(chan struct{})
 	start := time.Now()
 	go func() {
-		// Four senders, each paced at one message per 4 ms: 1,000 msg/s
-		// offered in all (the store's fsync per commit may deliver less).
+		// Twenty senders, each paced at one message per 20 ms: 1,000 msg/s
+		// offered in all. A sender waits for its ack, so the rate holds
+		// while acks take under 20 ms (group commit shares the fsyncs).
 		defer close(sent)
-		const senders = 4
+		const senders = 20
 		var wg sync.WaitGroup
 		for w := range senders {
 			wg.Go(func() {
