@@ -22,8 +22,10 @@ func (i *rpcInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return next(ctx, req)
 		}
 		// Cap the call's duration; a nearer client deadline still applies.
-		ctx, cancel := context.WithTimeout(ctx, i.s.cfg.maxUnary)
-		defer cancel()
+		if c := capDeadline(ctx, i.s.cfg.maxUnary); c != nil {
+			ctx = c
+			defer c.release()
+		}
 		res, err := next(ctx, req)
 		err = i.s.connectError(ctx, err)
 		record(ctx, err)
