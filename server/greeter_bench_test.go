@@ -34,6 +34,7 @@ func BenchmarkSayHello(b *testing.B) {
 	}{
 		{"connect-min", mux},
 		{"parley", server.New(nil, nil)},
+		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
 	}
 	body, _ := proto.Marshal(&helloworld.HelloRequest{Name: ""})
 	for _, h := range handlers {
@@ -64,6 +65,7 @@ func BenchmarkSayHelloH2C(b *testing.B) {
 	}{
 		{"connect-min", mux},
 		{"parley", server.New(nil, nil)},
+		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
 	}
 	servers := []struct {
 		name string
