@@ -43,10 +43,14 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 		cw := &countingWriter{ResponseWriter: w}
 		h.ServeHTTP(cw, r)
 
+		ctx := r.Context()
 		procedure, isRPC := authn.InferProcedure(r.URL)
 		protocol, _ := authn.InferProtocol(r)
 		if !isRPC || protocol == "" {
-			s.logger().LogAttrs(r.Context(), slog.LevelDebug, "http",
+			if !s.logger().Enabled(ctx, slog.LevelDebug) {
+				return
+			}
+			s.logger().LogAttrs(ctx, slog.LevelDebug, "http",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", cw.statusOr200()), slog.String("http", r.Proto),
 				slog.Duration("duration", time.Since(start)))
@@ -64,7 +68,10 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 		}
-		s.logger().LogAttrs(r.Context(), level, "rpc",
+		if !s.logger().Enabled(ctx, level) {
+			return // don't build attributes for a line that would be dropped
+		}
+		s.logger().LogAttrs(ctx, level, "rpc",
 			slog.String("procedure", procedure),
 			slog.String("protocol", protocol),
 			slog.String("codec", codecName(r)),
