@@ -16,12 +16,10 @@ import (
 func capUnaryBodies(h http.Handler, unary map[string]bool, readMax int) http.Handler {
 	limit := int64(readMax) + int64(readMax)/64 + 1024
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.ContentLength >= 0 && r.ContentLength <= limit {
-			h.ServeHTTP(w, r)
-			return
-		}
-		if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] {
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != nil && (r.ContentLength < 0 || r.ContentLength > limit) {
+			if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
