@@ -22,11 +22,13 @@ func (i *rpcInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return next(ctx, req)
 		}
 		// Cap the call's duration; a nearer client deadline still applies.
-		ctx, cancel := context.WithTimeout(ctx, i.s.cfg.maxUnary)
-		defer cancel()
+		if c := capDeadline(ctx, i.s.cfg.maxUnary); c != nil {
+			ctx = c
+			defer c.release()
+		}
 		res, err := next(ctx, req)
 		err = i.s.connectError(ctx, err)
-		record(ctx, err)
+		i.s.record(ctx, err)
 		return res, err
 	}
 }
@@ -38,12 +40,16 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		err := i.s.connectError(ctx, next(ctx, conn))
-		record(ctx, err)
+		i.s.record(ctx, err)
 		return err
 	}
 }
 
-func record(ctx context.Context, err error) {
+// record notes the call's code for logRequests, if it logs.
+func (s *Server) record(ctx context.Context, err error) {
+	if !s.logRPCs {
+		return
+	}
 	if rec, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord); ok {
 		rec.code, rec.hasCode = connect.CodeOf(err), true
 		if err == nil {
@@ -61,6 +67,6 @@ func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Hea
 	s.logger().ErrorContext(ctx, "panic in handler",
 		"procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
 	err := connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	record(ctx, err)
+	s.record(ctx, err)
 	return err
 }

@@ -10,12 +10,16 @@ import (
 // room for framing and compression overhead, so a client cannot make the
 // server read an endless body before it can refuse it. Streams are bounded
 // per message by connect.WithReadMaxBytes instead, since their bodies are
-// long-lived by design. Exceeding the cap yields resource_exhausted.
+// long-lived by design. Exceeding the cap yields resource_exhausted. A body
+// whose declared Content-Length is within the cap needs no wrapper: net/http
+// (HTTP/1.1 and HTTP/2 alike) never delivers more than the declared length.
 func capUnaryBodies(h http.Handler, unary map[string]bool, readMax int) http.Handler {
 	limit := int64(readMax) + int64(readMax)/64 + 1024
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] && r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != nil && (r.ContentLength < 0 || r.ContentLength > limit) {
+			if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] {
+				r.Body = http.MaxBytesReader(w, r.Body, limit)
+			}
 		}
 		h.ServeHTTP(w, r)
 	})

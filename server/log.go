@@ -28,7 +28,8 @@ type rpcRecordKey struct{}
 // version, code, duration and bytes read and written. Calls that ended with
 // internal or unknown are logged at error level.
 func (s *Server) logRequests(h http.Handler) http.Handler {
-	if !s.logger().Enabled(context.Background(), slog.LevelError) {
+	s.logRPCs = s.logger().Enabled(context.Background(), slog.LevelError)
+	if !s.logRPCs {
 		return h // nothing would be written: skip the counting and formatting
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,10 +43,14 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 		cw := &countingWriter{ResponseWriter: w}
 		h.ServeHTTP(cw, r)
 
+		ctx := r.Context()
 		procedure, isRPC := authn.InferProcedure(r.URL)
 		protocol, _ := authn.InferProtocol(r)
 		if !isRPC || protocol == "" {
-			s.logger().LogAttrs(r.Context(), slog.LevelDebug, "http",
+			if !s.logger().Enabled(ctx, slog.LevelDebug) {
+				return
+			}
+			s.logger().LogAttrs(ctx, slog.LevelDebug, "http",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", cw.statusOr200()), slog.String("http", r.Proto),
 				slog.Duration("duration", time.Since(start)))
@@ -63,7 +68,10 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 		}
-		s.logger().LogAttrs(r.Context(), level, "rpc",
+		if !s.logger().Enabled(ctx, level) {
+			return // don't build attributes for a line that would be dropped
+		}
+		s.logger().LogAttrs(ctx, level, "rpc",
 			slog.String("procedure", procedure),
 			slog.String("protocol", protocol),
 			slog.String("codec", codecName(r)),

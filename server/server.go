@@ -26,6 +26,8 @@ type Server struct {
 	streams *streamRegistry
 	locks   *stripedLocks
 
+	logRPCs bool // logRequests writes a line per call; see record
+
 	drain       context.Context
 	startDrain  context.CancelFunc
 	serviceList []string
