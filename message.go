@@ -59,11 +59,11 @@ type MessageStore interface {
 	// with the same ClientMessageID, it returns that one with created false.
 	//
 	// publish, if not nil, is called with the message if it is new, after
-	// commit and before AppendMessage returns. An engine that commits
-	// several appends together calls it in commit order, so one process
-	// publishes a room's messages in seq order without holding a lock
-	// across the commit; an engine whose Broker restores the order itself
-	// may call it from the caller's goroutine.
+	// commit and before AppendMessage returns, so that one process
+	// publishes each room's messages in seq order without the caller
+	// holding a lock across the commit. It must be quick and must not call
+	// the Store: an engine may call it from the goroutine that commits
+	// everyone's appends.
 	AppendMessage(ctx context.Context, m NewMessage, publish func(*Message)) (msg Message, created bool, err error)
 	// ListMessages returns messages of a room ascending by seq (see
 	// HistoryQuery) and the room's head seq.

@@ -56,14 +56,17 @@ var errDuplicate = errors.New("duplicate client message id")
 // The transaction notifies NotifyChannel with "ROOM_ID:SEQ"; PostgreSQL
 // delivers it to listeners only if the transaction commits.
 //
-// publish, if not nil, is called with a new message after commit from the
-// caller's goroutine, so concurrent appends may publish out of seq order:
-// Broker delivers each room in seq order and subscribers fill what it
-// skipped from the table, as they do for other replicas' messages.
+// publish, if not nil, is called with a new message after commit. This
+// process's appends to one room take turns (a striped in-process lock held
+// across the transaction and publish), so they publish in seq order;
+// appends through other replicas interleave, and Broker fills what they
+// add from the table.
 //
 // ENOTFOUND if the room or the sender does not exist. It does not check that
 // the sender is a member: that is the caller's decision.
 func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish func(*parley.Message)) (parley.Message, bool, error) {
+	unlock := s.rooms.Lock(m.RoomID)
+	defer unlock()
 	var (
 		msg     parley.Message
 		created bool

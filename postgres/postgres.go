@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/striped"
 )
 
 var _ parley.Store = (*Store)(nil)
@@ -48,6 +49,10 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// rooms serialises this process's appends per room (message.go), so
+	// they queue here rather than each holding a pool connection while
+	// waiting on the room's row lock, and publish in seq order.
+	rooms striped.Locks
 }
 
 // Option configures a Store.

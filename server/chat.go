@@ -92,17 +92,19 @@ type chatRoom struct {
 	done chan struct{}
 }
 
-// send sends frame and then, with flushes held (see flushHold), the frames
-// queued behind it; a lone frame is flushed at once. Only the handler
-// goroutine reads c.out while the stream runs.
+// send sends frame and then, with flushes held (see flushHold), up to
+// maxHeldMessages-1 frames queued behind it, then returns to the handler's
+// select so cancellation is seen in a busy stream too; a lone frame is
+// flushed at once. Only the handler goroutine reads c.out while the stream
+// runs.
 func (c *chatSession) send(stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse], frame *parleyv1.ChatResponse, flush *flushHold) error {
 	flush.hold()
 	defer flush.release()
-	for {
+	for sent := 1; ; sent++ {
 		if err := stream.Send(frame); err != nil {
 			return err
 		}
-		if len(c.out) == 0 {
+		if len(c.out) == 0 || sent == maxHeldMessages {
 			return nil
 		}
 		frame = <-c.out

@@ -26,8 +26,9 @@ const keepBatch = 16
 //
 // Live events are taken from the queue in batches; when the feed writes
 // to a stream itself (Subscribe), flush holds the stream's flushes while a
-// batch or a replay page is written, so a reader that is behind gets many
-// events per write.
+// batch or the replay is written (at most 64 messages go unflushed, also
+// while the replay queries the store), so a reader that is behind gets
+// many events per write.
 type roomFeed struct {
 	s       *Server
 	ctx     context.Context
@@ -87,29 +88,26 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 	}
 }
 
-// forwardQueued forwards everything queued, draining again until the
-// queue is empty, with flushes held (see flushHold). It returns batch
-// emptied, for reuse.
+// forwardQueued forwards what is queued, one Drain's worth, with flushes
+// held (see flushHold), and returns to the feed's select, so cancellation,
+// shutdown and heartbeats are seen between batches even in a room that
+// never goes quiet; anything queued meanwhile has signalled Ready again.
+// It returns batch emptied, for reuse.
 func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error) {
 	f.flush.hold()
 	defer f.flush.release()
-	for {
-		batch = f.sub.Drain(batch[:0])
-		if len(batch) == 0 {
+	batch = f.sub.Drain(batch[:0])
+	var err error
+	for _, ev := range batch {
+		if err = f.forward(ev); err != nil {
 			break
 		}
-		for _, ev := range batch {
-			if err := f.forward(ev); err != nil {
-				clear(batch)
-				return batch[:0], err
-			}
-		}
-		clear(batch)
 	}
+	clear(batch)
 	if cap(batch) > keepBatch {
-		return nil, nil
+		return nil, err
 	}
-	return batch[:0], nil
+	return batch[:0], err
 }
 
 // replay delivers stored messages after `after` until it reaches the head

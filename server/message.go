@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"hash/maphash"
 	"strconv"
-	"sync"
 
 	"connectrpc.com/connect"
 
@@ -121,20 +119,4 @@ func (s *Server) appendAndPublish(ctx context.Context, m parley.NewMessage) (par
 		return parley.Message{}, err
 	}
 	return msg, nil
-}
-
-// stripedLocks serialises work per key (an upload's chunks) with a fixed
-// set of striped locks, so memory does not grow with the number of keys.
-// Keys that share a stripe only share a lock.
-type stripedLocks struct {
-	seed    maphash.Seed
-	once    sync.Once
-	stripes [256]sync.Mutex
-}
-
-func (r *stripedLocks) lock(key string) (unlock func()) {
-	r.once.Do(func() { r.seed = maphash.MakeSeed() })
-	mu := &r.stripes[maphash.String(r.seed, key)%uint64(len(r.stripes))]
-	mu.Lock()
-	return mu.Unlock
 }

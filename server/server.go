@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/grpchealth"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/striped"
 )
 
 // Server is the Parley HTTP handler. Create it with New.
@@ -24,7 +25,7 @@ type Server struct {
 	health  *grpchealth.StaticChecker
 	handler http.Handler
 	streams *streamRegistry
-	locks   *stripedLocks
+	locks   *striped.Locks // an upload's chunks, one at a time
 
 	logRPCs bool // logRequests writes a line per call; see record
 
@@ -45,7 +46,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		store:   store,
 		broker:  broker,
 		streams: newStreamRegistry(),
-		locks:   &stripedLocks{},
+		locks:   &striped.Locks{},
 	}
 	s.drain, s.startDrain = context.WithCancel(context.Background())
 	s.handler = holdStreamFlushes(s.routes())

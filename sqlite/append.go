@@ -39,9 +39,9 @@ type appendResult struct {
 // (up to 256) into one transaction, each in a savepoint so that one
 // failing append leaves the others alone, and commits them with one fsync.
 // publish is called for each new message after the commit, from that
-// goroutine, in commit order, before any of the batch's callers return.
-// ctx bounds the wait for the committer; once the batch is under way the
-// append completes whatever ctx does.
+// goroutine, in commit order, before any of the batch's callers return; it
+// must be quick and must not call the Store. ctx bounds the caller's wait;
+// an append already in a batch when ctx ends may still be stored.
 //
 // ENOTFOUND if the room or the sender does not exist. It does not check that
 // the sender is a member: that is the caller's decision.
@@ -55,10 +55,14 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish 
 		return parley.Message{}, false, ctx.Err()
 	}
 	// The committer answers every request it took before it stops; one
-	// queued after it stopped was never taken, so nothing was stored.
+	// queued after it stopped was never taken, so nothing was stored. A
+	// caller that gives up may still find its message stored: a retry
+	// with the same client message id returns it.
 	select {
 	case r := <-req.done:
 		return r.msg, r.created, r.err
+	case <-ctx.Done():
+		return parley.Message{}, false, ctx.Err()
 	case <-s.committerDone:
 		select {
 		case r := <-req.done:
@@ -107,21 +111,29 @@ func (s *Store) commitAppends() {
 // was published.
 func (s *Store) commitBatch(batch []*appendRequest) {
 	results := make([]appendResult, len(batch))
-	err := s.inBatchTx(func(tx *preparedTx) {
+	err := s.inBatchTx(func(tx *preparedTx) error {
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i].err = err // gave up before its turn: not stored
 				continue
 			}
 			results[i] = appendInSavepoint(tx, s, req.m)
+			if err := results[i].err; err != nil && parley.ErrorCodeOf(err) == parley.EINTERNAL {
+				// Not the append's own fault (I/O, disk full, ...): SQLite
+				// may have rolled the whole transaction back already, so
+				// no later append may run outside it. Fail the batch.
+				return err
+			}
 		}
+		return nil
 	})
 	for i, req := range batch {
-		if err != nil && results[i].err == nil {
+		if err != nil {
 			results[i] = appendResult{err: err}
 		}
 		if results[i].created && req.publish != nil {
-			req.publish(&results[i].msg)
+			msg := results[i].msg // a copy, so the event does not pin results
+			req.publish(&msg)
 		}
 	}
 	for i, req := range batch {
@@ -129,16 +141,18 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	}
 }
 
-// inBatchTx runs fill in a write transaction and commits it. The context
-// is not any one caller's: a caller that goes away must not roll back the
-// others' appends.
-func (s *Store) inBatchTx(fill func(*preparedTx)) error {
+// inBatchTx runs fill in a write transaction and commits it, unless fill
+// fails. The context is not any one caller's: a caller that goes away must
+// not roll back the others' appends.
+func (s *Store) inBatchTx(fill func(*preparedTx) error) error {
 	tx, err := s.write.BeginTx(context.Background(), nil)
 	if err != nil {
 		return fmt.Errorf("begin append messages: %w", err)
 	}
 	defer tx.Rollback()
-	fill(tx)
+	if err := fill(tx); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit append messages: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sync"
 )
 
@@ -111,7 +112,9 @@ type preparedTx struct {
 func (t *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	st := t.db.cached(query)
 	if st == nil {
-		t.missed = append(t.missed, query)
+		if !slices.Contains(t.missed, query) {
+			t.missed = append(t.missed, query)
+		}
 		return nil
 	}
 	return t.Tx.StmtContext(ctx, st)
