@@ -16,11 +16,22 @@ func (s *Server) cors(h http.Handler) http.Handler {
 		// rs/cors treats an empty list as "every origin"; we mean none.
 		return h
 	}
-	return cors.New(cors.Options{
+	withCORS := cors.New(cors.Options{
 		AllowedOrigins: s.cfg.allowedOrigins,
 		AllowedMethods: connectcors.AllowedMethods(),
 		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
 		ExposedHeaders: connectcors.ExposedHeaders(),
 		MaxAge:         7200, // seconds; Chromium caps preflight caching at 2 hours
 	}).Handler(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A POST without Origin is no CORS request, and its answer is not
+		// cached, so it needs no Vary: Origin either: skip the CORS work
+		// (about a twentieth of a small unary call). GETs (Connect GET is
+		// cacheable) and preflights always go through it.
+		if r.Method == http.MethodPost && r.Header.Get("Origin") == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		withCORS.ServeHTTP(w, r)
+	})
 }

@@ -20,16 +20,16 @@ func (s *Server) routes() http.Handler {
 	common := s.handlerOptions()
 	parleyOpts := append(common[:len(common):len(common)], connect.WithRequestGate(s.authorize))
 
-	mux := http.NewServeMux()
-	mux.Handle(helloworldconnect.NewGreeterHandler(greeter{}, common...))
-	mux.Handle(parleyv1connect.NewAuthServiceHandler(&authHandler{s}, parleyOpts...))
-	mux.Handle(parleyv1connect.NewRoomServiceHandler(&roomHandler{s}, parleyOpts...))
-	mux.Handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, parleyOpts...))
-	mux.Handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, parleyOpts...))
+	mux := newRouter()
+	mux.handle(helloworldconnect.NewGreeterHandler(greeter{}, common...))
+	mux.handle(parleyv1connect.NewAuthServiceHandler(&authHandler{s}, parleyOpts...))
+	mux.handle(parleyv1connect.NewRoomServiceHandler(&roomHandler{s}, parleyOpts...))
+	mux.handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, parleyOpts...))
+	mux.handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, parleyOpts...))
 	// Subscribe is built by hand so its frames can carry events encoded once
-	// and shared by every subscriber (see codec.go). Its exact pattern wins
-	// over the service's prefix pattern above.
-	mux.Handle(parleyv1connect.MessageServiceSubscribeProcedure, connect.NewServerStreamHandler(
+	// and shared by every subscriber (see codec.go). Its exact path wins
+	// over the service's prefix above.
+	mux.handle(parleyv1connect.MessageServiceSubscribeProcedure, connect.NewServerStreamHandler(
 		parleyv1connect.MessageServiceSubscribeProcedure,
 		s.subscribe,
 		append(parleyOpts, subscribeOptions()...)...,
@@ -43,7 +43,7 @@ func (s *Server) routes() http.Handler {
 		parleyv1connect.FileServiceName,
 	}
 	s.health = grpchealth.NewStaticChecker(s.serviceList...)
-	mux.Handle(grpchealth.NewHandler(s.health, common...))
+	mux.handle(grpchealth.NewHandler(s.health, common...))
 	// grpchealth keeps its descriptors out of the global registry (so it
 	// cannot clash with grpc-go's copy), hence health is not reflected.
 	reflected := append(s.serviceList[:len(s.serviceList):len(s.serviceList)],
@@ -51,16 +51,16 @@ func (s *Server) routes() http.Handler {
 		grpcreflect.ReflectV1AlphaServiceName,
 	)
 	reflector := grpcreflect.NewStaticReflector(reflected...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector, common...))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, common...))
+	mux.handle(grpcreflect.NewHandlerV1(reflector, common...))
+	mux.handle(grpcreflect.NewHandlerV1Alpha(reflector, common...))
 
 	for _, mount := range s.cfg.extraServices {
-		mux.Handle(mount(common...))
+		mux.handle(mount(common...))
 	}
 	if s.cfg.webApp != nil {
-		mux.Handle("/", s.cfg.webApp)
+		mux.mux.Handle("/", s.cfg.webApp)
 	} else {
-		mux.HandleFunc("GET /{$}", serveIndex)
+		mux.mux.HandleFunc("GET /{$}", serveIndex)
 	}
 
 	var h http.Handler = mux

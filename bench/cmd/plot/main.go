@@ -1,6 +1,9 @@
-// Command plot draws docs/bench/ratios.svg from docs/bench/ratios.csv: one
-// bar per headline ratio and payload (median), with a min-max whisker and a
-// line at 1.0.
+// Command plot draws SVG plots from the benchmark's CSV files in one
+// directory: ratios.svg from ratios.csv (one bar per headline ratio and
+// payload, median, with a min-max whisker and a line at 1.0), and, if the
+// directory has fanout.csv, fanout.svg (per subscriber count the
+// publish-to-receive p99 on a log scale and the deliveries per second,
+// each with its target line). Run from bench/:
 //
 //	go run ./cmd/plot -in ../docs/bench
 package main
@@ -23,6 +26,9 @@ func main() {
 	if err := plot(*dir); err != nil {
 		log.Fatal(err)
 	}
+	if err := plotFanout(*dir); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func plot(dir string) error {
@@ -37,7 +43,7 @@ func plot(dir string) error {
 	}
 	rows = rows[1:] // payload_bytes, ratio, metric, median, min, max, rounds, target
 	const (
-		left, barH, gap, width = 520, 14, 6, 1000
+		left, barH, gap, width = 520, 14, 6, 1150
 		scale                  = 110.0 // pixels per 1.0x
 	)
 	height := 40 + len(rows)*(barH+gap)
