@@ -58,9 +58,9 @@ func (s *Server) routes() http.Handler {
 		mux.handle(mount(common...))
 	}
 	if s.cfg.webApp != nil {
-		mux.mux.Handle("/", s.cfg.webApp)
+		mux.handleOther("/", s.cfg.webApp)
 	} else {
-		mux.mux.HandleFunc("GET /{$}", serveIndex)
+		mux.handleOther("GET /{$}", http.HandlerFunc(serveIndex))
 	}
 
 	var h http.Handler = mux
