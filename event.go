@@ -92,11 +92,9 @@ type Broker interface {
 	Publish(e *Event)
 }
 
-// Subscription is one subscriber's bounded queue of events.
-//
-// A reader either waits on Ready and takes everything queued with Drain
-// (several events at once, so it can write them out with one flush), or
-// reads Events; not both.
+// Subscription is one subscriber's bounded queue of events. A reader waits
+// on Ready and takes everything queued with Drain: several events at once,
+// so it can write them out with one flush.
 type Subscription interface {
 	// Ready receives a value after events were queued; it may also wake
 	// a reader that finds nothing to Drain.
@@ -104,9 +102,6 @@ type Subscription interface {
 	// Drain appends the queued events to dst in publish order, removes
 	// them from the queue and returns dst. It never blocks.
 	Drain(dst []*Event) []*Event
-	// Events delivers the room's events in publish order, one at a time:
-	// the simple form of Ready and Drain.
-	Events() <-chan *Event
 	// Overflowed is closed when the subscriber fell too far behind and was
 	// dropped; no further events are queued after it is closed.
 	Overflowed() <-chan struct{}

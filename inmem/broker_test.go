@@ -114,21 +114,25 @@ func TestBroker(t *testing.T) {
 			t.Fatal("a reader still writing its last batch was not counted behind")
 		}
 	})
-	t.Run("EventsChannel", func(t *testing.T) {
+	t.Run("DrainThenClose", func(t *testing.T) {
 		t.Parallel()
 		b := inmem.NewBroker()
 		sub := b.Subscribe("r")
 		for seq := int64(1); seq <= 50; seq++ {
 			b.Publish(message("r", seq))
 		}
-		for want := int64(1); want <= 50; want++ {
+		var got []*parley.Event
+		for len(got) < 50 {
 			select {
-			case e := <-sub.Events():
-				if e.Seq() != want {
-					t.Fatalf("Events: seq %d, want %d", e.Seq(), want)
-				}
+			case <-sub.Ready():
+				got = sub.Drain(got)
 			case <-time.After(5 * time.Second):
-				t.Fatalf("Events: seq %d not delivered", want)
+				t.Fatalf("Drain: seq %d not delivered", len(got)+1)
+			}
+		}
+		for i, e := range got {
+			if want := int64(i + 1); e.Seq() != want {
+				t.Fatalf("Drain: seq %d, want %d", e.Seq(), want)
 			}
 		}
 		sub.Close()

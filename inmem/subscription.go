@@ -29,12 +29,8 @@ type subscription struct {
 	queue     []*parley.Event
 	handedOut int  // events returned by the last Drain: still counted against limit
 	stopped   bool // overflowed or closed: nothing more is queued
-	closed    bool
-	events    chan *parley.Event // Events' channel, made on its first call
-	done      chan struct{}      // closed by Close once Events was called
 
-	closeOnce  sync.Once
-	eventsOnce sync.Once
+	closeOnce sync.Once
 }
 
 // offer queues e, or drops the subscriber when its backlog (queued plus
@@ -83,55 +79,14 @@ func (s *subscription) Drain(dst []*parley.Event) []*parley.Event {
 	return dst
 }
 
-// Events implements parley.Subscription with a goroutine, started on the
-// first call and ended by Close, that moves drained events onto an
-// unbuffered channel; it drains again only once the reader took the whole
-// previous batch, so the backlog stays bounded by the queue size.
-func (s *subscription) Events() <-chan *parley.Event {
-	s.eventsOnce.Do(func() {
-		s.mu.Lock()
-		s.events = make(chan *parley.Event)
-		s.done = make(chan struct{})
-		if s.closed {
-			close(s.done)
-		}
-		s.mu.Unlock()
-		go s.pump()
-	})
-	return s.events
-}
-
-func (s *subscription) pump() {
-	var batch []*parley.Event
-	for {
-		select {
-		case <-s.ready:
-		case <-s.done:
-			return
-		}
-		batch = s.Drain(batch[:0])
-		for i, e := range batch {
-			select {
-			case s.events <- e:
-				batch[i] = nil
-			case <-s.done:
-				return
-			}
-		}
-	}
-}
-
 func (s *subscription) Overflowed() <-chan struct{} { return s.overflowed }
 
 func (s *subscription) Close() {
 	s.closeOnce.Do(func() {
 		s.broker.remove(s)
 		s.mu.Lock()
-		s.stopped, s.closed = true, true
+		s.stopped = true
 		s.queue = nil
-		if s.done != nil {
-			close(s.done)
-		}
 		s.mu.Unlock()
 	})
 }
