@@ -28,7 +28,6 @@ type rpcRecordKey struct{}
 // version, code, duration and bytes read and written. Calls that ended with
 // internal or unknown are logged at error level.
 func (s *Server) logRequests(h http.Handler) http.Handler {
-	s.logRPCs = s.logger().Enabled(context.Background(), slog.LevelError)
 	if !s.logRPCs {
 		return h // nothing would be written: skip the counting and formatting
 	}

@@ -27,7 +27,7 @@ type Server struct {
 	streams *streamRegistry
 	locks   *striped.Locks // an upload's chunks, one at a time
 
-	logRPCs bool // logRequests writes a line per call; see record
+	logRPCs bool // the logger keeps request lines (logRequests, record)
 
 	drain       context.Context
 	startDrain  context.CancelFunc
@@ -48,6 +48,9 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		streams: newStreamRegistry(),
 		locks:   &striped.Locks{},
 	}
+	// Calls are logged only at error level and above, so a logger that
+	// drops errors drops every request line.
+	s.logRPCs = s.logger().Enabled(context.Background(), slog.LevelError)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
 	s.handler = holdStreamFlushes(s.routes())
 	return s

@@ -117,7 +117,7 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 				results[i].err = err // gave up before its turn: not stored
 				continue
 			}
-			results[i] = appendInSavepoint(tx, s, req.m)
+			results[i] = s.appendInSavepoint(tx, req.m)
 			if err := results[i].err; err != nil && parley.ErrorCodeOf(err) == parley.EINTERNAL {
 				// Not the append's own fault (I/O, disk full, ...): SQLite
 				// may have rolled the whole transaction back already, so
@@ -161,7 +161,7 @@ func (s *Store) inBatchTx(fill func(*preparedTx) error) error {
 
 // appendInSavepoint appends m inside tx, undoing its own writes if it
 // fails so the rest of the batch can commit.
-func appendInSavepoint(tx *preparedTx, s *Store, m parley.NewMessage) appendResult {
+func (s *Store) appendInSavepoint(tx *preparedTx, m parley.NewMessage) appendResult {
 	ctx := context.Background()
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT append_message`); err != nil {
 		return appendResult{err: fmt.Errorf("savepoint: %w", err)}

@@ -140,6 +140,13 @@ func run() error {
 	return nil
 }
 
+// rotated returns a copy of s started at index round mod len(s), so that
+// across rounds no peer or cell always runs first.
+func rotated[T any](s []T, round int) []T {
+	k := round % len(s)
+	return append(slices.Clone(s[k:]), s[:k]...)
+}
+
 type cell struct {
 	peer   string
 	client clientKind
@@ -226,10 +233,7 @@ func unaryScenario(o options) ([]string, error) {
 	fmt.Printf("%-5s %-19s %-31s %6s %9s %9s %9s %9s %8s %5s\n", "round", "peer", "client", "bytes", "req/s", "p50(us)", "p99(us)", "cpu-us", "allocs", "load")
 	for round := range o.rounds {
 		for _, payload := range payloads {
-			// Rotate the order each round so no peer always runs first.
-			order := slices.Clone(cells)
-			k := round % len(order)
-			order = append(order[k:], order[:k]...)
+			order := rotated(cells, round)
 			for _, c := range order {
 				r, err := runUnary(children[c.peer], c.client, payload, o.inFlight, o.dur)
 				if err != nil {

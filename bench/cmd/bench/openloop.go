@@ -65,9 +65,7 @@ func openLoopScenario(o options) ([]string, error) {
 	fmt.Printf("%-5s %-16s %5s %9s %9s %9s %9s %9s %9s %8s %5s\n", "round", "peer", "frac", "target/s", "got/s", "p50(us)", "p99(us)", "p99.9(us)", "max(us)", "cpu-us", "load")
 	var results []openLoopResult
 	for round := range o.rounds {
-		order := slices.Clone(openLoopPeers)
-		k := round % len(order)
-		order = append(order[k:], order[:k]...)
+		order := rotated(openLoopPeers, round)
 		for _, frac := range openLoopFractions {
 			for _, p := range order {
 				r, err := runOpenLoop(children[p], frac*peak.RPS, o.dur)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,9 +117,7 @@ func seedSpeed(o options, children map[string]*child) ([]string, []seedRow, erro
 	rps := map[string][]float64{} // "payload/peer/client" -> per round
 	for round := range o.rounds {
 		for _, payload := range seedPayloads {
-			order := slices.Clone(cells)
-			k := round % len(order)
-			order = append(order[k:], order[:k]...)
+			order := rotated(cells, round)
 			for _, c := range order {
 				r, err := runUnary(children[c.peer], c.client, payload, o.inFlight, o.dur)
 				if err != nil {

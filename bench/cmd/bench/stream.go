@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,9 +85,7 @@ func streamScenario(o options) ([]string, error) {
 	fmt.Printf("%-5s %-16s %-14s %7s %10s %10s %9s %5s\n", "round", "peer", "mode", "streams", "msgs/s", "cpu-us/msg", "allocs", "load")
 	var results []streamResult
 	for round := range o.rounds {
-		order := slices.Clone(cells)
-		k := round % len(order)
-		order = append(order[k:], order[:k]...)
+		order := rotated(cells, round)
 		for _, c := range order {
 			r, err := runStreamCell(children[c.peer], c, o.dur)
 			if err != nil {

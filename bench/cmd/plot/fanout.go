@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,15 +14,10 @@ import (
 // plotFanout draws fanout.svg from fanout.csv, if the directory has one:
 // two bar charts, one row per subscriber count, read by column name.
 func plotFanout(dir string) error {
-	f, err := os.Open(filepath.Join(dir, "fanout.csv"))
+	rows, err := readCSV(filepath.Join(dir, "fanout.csv"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
 	if err != nil {
 		return err
 	}

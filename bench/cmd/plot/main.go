@@ -31,13 +31,18 @@ func main() {
 	}
 }
 
-func plot(dir string) error {
-	f, err := os.Open(filepath.Join(dir, "ratios.csv"))
+// readCSV returns every row of the CSV file at path, header included.
+func readCSV(path string) ([][]string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
+	return csv.NewReader(f).ReadAll()
+}
+
+func plot(dir string) error {
+	rows, err := readCSV(filepath.Join(dir, "ratios.csv"))
 	if err != nil {
 		return err
 	}
