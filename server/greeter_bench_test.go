@@ -22,20 +22,29 @@ func (minGreeter) SayHello(_ context.Context, req *connect.Request[helloworld.He
 	return connect.NewResponse(&helloworld.HelloReply{Message: "Hello " + req.Msg.GetName()}), nil
 }
 
-// BenchmarkSayHello serves helloworld.Greeter/SayHello in process through
-// server.New and through a bare connect-go handler: the difference in
-// allocs/op is Parley's middleware and interceptors.
-func BenchmarkSayHello(b *testing.B) {
+// namedHandler is one of the compared handlers.
+type namedHandler struct {
+	name string
+	h    http.Handler
+}
+
+// greeterHandlers are the handlers the SayHello benchmarks compare: a bare
+// connect-go Greeter on a ServeMux, and server.New with and without CORS.
+func greeterHandlers() []namedHandler {
 	mux := http.NewServeMux()
 	mux.Handle(helloworldconnect.NewGreeterHandler(minGreeter{}, connect.WithCompressMinBytes(1024)))
-	handlers := []struct {
-		name string
-		h    http.Handler
-	}{
+	return []namedHandler{
 		{"connect-min", mux},
 		{"parley", server.New(nil, nil)},
 		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
 	}
+}
+
+// BenchmarkSayHello serves helloworld.Greeter/SayHello in process through
+// server.New and through a bare connect-go handler: the difference in
+// allocs/op is Parley's middleware and interceptors.
+func BenchmarkSayHello(b *testing.B) {
+	handlers := greeterHandlers()
 	body, _ := proto.Marshal(&helloworld.HelloRequest{Name: ""})
 	for _, h := range handlers {
 		b.Run(h.name, func(b *testing.B) {
@@ -57,16 +66,7 @@ func BenchmarkSayHello(b *testing.B) {
 // both handlers served by NewHTTPServer and by a default http.Server. The
 // client's allocations are counted too; compare differences.
 func BenchmarkSayHelloH2C(b *testing.B) {
-	mux := http.NewServeMux()
-	mux.Handle(helloworldconnect.NewGreeterHandler(minGreeter{}, connect.WithCompressMinBytes(1024)))
-	handlers := []struct {
-		name string
-		h    http.Handler
-	}{
-		{"connect-min", mux},
-		{"parley", server.New(nil, nil)},
-		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
-	}
+	handlers := greeterHandlers()
 	servers := []struct {
 		name string
 		new  func(http.Handler) *http.Server
