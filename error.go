@@ -32,11 +32,17 @@ type Error struct {
 	Code       ErrorCode
 	Message    string
 	Violations []FieldViolation // set with EINVALID
-	// LastSeq is the last sequence delivered when a stream ends early
-	// (ESLOWCONSUMER, EUNAVAILABLE); -1 when it does not apply.
+	// Position is where a stream that ended early (ESLOWCONSUMER,
+	// EUNAVAILABLE) stopped, so its client resumes from there; nil when the
+	// error did not end a stream or the position is unknown.
+	Position *StreamPosition
+}
+
+// StreamPosition is a point in a room's sequence: the room and the last
+// seq delivered on a stream (0 before the first message).
+type StreamPosition struct {
+	RoomID  string
 	LastSeq int64
-	// RoomID names the stream's room when LastSeq applies.
-	RoomID string
 }
 
 // FieldViolation names one invalid request field, as in google.rpc.BadRequest.
@@ -52,7 +58,7 @@ func (e *Error) Error() string {
 
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...), LastSeq: -1}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Invalid returns an EINVALID error carrying the given field violations.
@@ -66,7 +72,7 @@ func Invalid(violations []FieldViolation) error {
 	if len(violations) > 1 {
 		msg += fmt.Sprintf(" (and %d more)", len(violations)-1)
 	}
-	return &Error{Code: EINVALID, Message: msg, Violations: violations, LastSeq: -1}
+	return &Error{Code: EINVALID, Message: msg, Violations: violations}
 }
 
 // ErrorCodeOf returns the code of the first *Error in err's chain, "" for nil

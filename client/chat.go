@@ -260,7 +260,7 @@ func chatError(e *parleyv1.ChatError) error {
 			domain = d
 		}
 	}
-	out := &parley.Error{Code: domain, Message: e.GetMessage(), LastSeq: -1}
+	out := &parley.Error{Code: domain, Message: e.GetMessage()}
 	for _, v := range e.GetFieldViolations() {
 		out.Violations = append(out.Violations, parley.FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
 	}

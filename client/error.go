@@ -65,13 +65,13 @@ func domainError(ctx context.Context, err error) error {
 	}
 	cerr := new(connect.Error)
 	if !errors.As(err, &cerr) {
-		return &callError{err: &parley.Error{Code: parley.EUNAVAILABLE, Message: err.Error(), LastSeq: -1}, cause: err}
+		return &callError{err: &parley.Error{Code: parley.EUNAVAILABLE, Message: err.Error()}, cause: err}
 	}
 	code, ok := codes[cerr.Code()]
 	if !ok {
 		code = parley.EINTERNAL
 	}
-	out := &parley.Error{Code: code, Message: cerr.Message(), LastSeq: -1}
+	out := &parley.Error{Code: code, Message: cerr.Message()}
 	for _, d := range cerr.Details() {
 		v, err := d.Value()
 		if err != nil {
@@ -83,7 +83,7 @@ func domainError(ctx context.Context, err error) error {
 				out.Violations = append(out.Violations, parley.FieldViolation{Field: fv.GetField(), Description: fv.GetDescription()})
 			}
 		case *parleyv1.StreamPosition:
-			out.RoomID, out.LastSeq = v.GetRoomId(), v.GetLastSeq()
+			out.Position = &parley.StreamPosition{RoomID: v.GetRoomId(), LastSeq: v.GetLastSeq()}
 		}
 	}
 	// A bidirectional stream over HTTP/1.1 (a proxy in between may
@@ -92,7 +92,7 @@ func domainError(ctx context.Context, err error) error {
 		out.Code = parley.ENOTIMPLEMENTED
 		out.Message = "this call needs HTTP/2, but the server (or a proxy in between) got HTTP/1.1: " + out.Message
 	}
-	if cerr.Code() == connect.CodeResourceExhausted && out.LastSeq >= 0 {
+	if cerr.Code() == connect.CodeResourceExhausted && out.Position != nil {
 		out.Code = parley.ESLOWCONSUMER
 	}
 	if out.Message == "" {

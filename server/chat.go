@@ -6,10 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
-	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
 
 // maxChatRooms is how many rooms one Chat stream may join at once.
@@ -18,16 +15,65 @@ const maxChatRooms = 100
 // errClientClosed ends a Chat stream whose client closed its side.
 var errClientClosed = errors.New("client closed the stream")
 
-// Chat serves MessageService.Chat. The handler goroutine is the only one
-// that sends: a reader goroutine handles the client's frames, each joined
+// chatConn is one Chat stream as the core sees it: the client's commands
+// in, replies out. chat_connect.go implements it over a Connect bidi
+// stream; another encoding of Chat would be another chatConn.
+type chatConn interface {
+	// Open establishes the stream (sends the response headers).
+	Open() error
+	// Receive returns the client's next command. Any error ends reading:
+	// io.EOF when the client closed its side.
+	Receive() (chatCommand, error)
+	// Send writes one reply. Only the session's handler goroutine calls it.
+	Send(chatReply) error
+}
+
+// chatCommandKind says what a client's Chat frame asks for.
+type chatCommandKind int
+
+// The commands of a Chat stream; the zero kind is a frame with none set.
+const (
+	chatJoin chatCommandKind = iota + 1
+	chatLeave
+	chatSend
+	chatTyping
+)
+
+// chatCommand is one frame from the client.
+type chatCommand struct {
+	frameID  string
+	kind     chatCommandKind
+	roomID   string          // join, leave and typing
+	sinceSeq int64           // join
+	send     outgoingMessage // send
+}
+
+// chatReply is one frame to the client: exactly one field is set.
+type chatReply struct {
+	event     *parley.Event // a room event of a joined room
+	ack       *chatAck
+	failure   *chatFailure
+	heartbeat time.Time
+}
+
+// chatAck answers a join, leave or send that succeeded.
+type chatAck struct {
+	frameID string
+	headSeq int64           // join: the room's head when the replay started
+	message *parley.Message // send: the stored message
+}
+
+// chatFailure answers a frame that failed; the stream goes on.
+type chatFailure struct {
+	frameID string // "" when no frame is answered (e.g. the user left a room)
+	err     error
+}
+
+// chat runs a Chat stream: the calling goroutine is the only one that
+// sends; a reader goroutine handles the client's commands, each joined
 // room runs a roomFeed (the same code as Subscribe) in its own goroutine,
-// and all of them hand frames to the sender through one channel.
-func (h *messageHandler) Chat(ctx context.Context, stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse]) error {
-	s := h.s
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return err
-	}
+// and all of them hand replies to the sender through one channel.
+func (s *Server) chat(ctx context.Context, p *principal, conn chatConn) error {
 	if err := s.draining(); err != nil {
 		return err
 	}
@@ -35,27 +81,27 @@ func (h *messageHandler) Chat(ctx context.Context, stream *connect.BidiStream[pa
 	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	c := &chatSession{s: s, p: p, ctx: ctx, cancel: cancel, out: make(chan *parleyv1.ChatResponse, 64), rooms: make(map[string]*chatRoom)}
+	c := &chatSession{s: s, p: p, ctx: ctx, cancel: cancel, out: make(chan chatReply, 64), rooms: make(map[string]*chatRoom)}
 	defer c.leaveAll()
-	if err := stream.Send(nil); err != nil { // headers now: the stream is open
+	if err := conn.Open(); err != nil {
 		return err
 	}
-	go c.read(stream)
+	go c.read(conn)
 
 	flush := flushHoldFrom(ctx)
 	heartbeat := time.NewTicker(s.cfg.heartbeat)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case frame := <-c.out:
-			if err := c.send(stream, frame, flush); err != nil {
+		case reply := <-c.out:
+			if err := c.send(conn, reply, flush); err != nil {
 				return err
 			}
 		case <-heartbeat.C:
 			if err := s.recheckSession(ctx, p); err != nil {
 				return err
 			}
-			if err := stream.Send(&parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Heartbeat{Heartbeat: &parleyv1.Heartbeat{Time: timeToProto(s.now())}}}); err != nil {
+			if err := conn.Send(chatReply{heartbeat: s.now()}); err != nil {
 				return err
 			}
 		case <-ctx.Done():
@@ -63,7 +109,7 @@ func (h *messageHandler) Chat(ctx context.Context, stream *connect.BidiStream[pa
 				return cause
 			}
 			if cause := context.Cause(ctx); errors.Is(cause, errClientClosed) {
-				return c.flush(stream)
+				return c.flush(conn)
 			} else if cause != nil && !errors.Is(cause, context.Canceled) {
 				return cause
 			}
@@ -80,7 +126,7 @@ type chatSession struct {
 	p      *principal
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	out    chan *parleyv1.ChatResponse
+	out    chan chatReply
 
 	mu    sync.Mutex
 	rooms map[string]*chatRoom
@@ -92,32 +138,32 @@ type chatRoom struct {
 	done chan struct{}
 }
 
-// send sends frame and then, with flushes held (see flushHold), up to
-// maxHeldMessages-1 frames queued behind it, then returns to the handler's
-// select so cancellation is seen in a busy stream too; a lone frame is
+// send sends reply and then, with flushes held (see flushHold), up to
+// maxHeldMessages-1 replies queued behind it, then returns to the handler's
+// select so cancellation is seen in a busy stream too; a lone reply is
 // flushed at once. Only the handler goroutine reads c.out while the stream
 // runs.
-func (c *chatSession) send(stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse], frame *parleyv1.ChatResponse, flush *flushHold) error {
+func (c *chatSession) send(conn chatConn, reply chatReply, flush *flushHold) error {
 	flush.hold()
 	defer flush.release()
 	for sent := 1; ; sent++ {
-		if err := stream.Send(frame); err != nil {
+		if err := conn.Send(reply); err != nil {
 			return err
 		}
 		if len(c.out) == 0 || sent == maxHeldMessages {
 			return nil
 		}
-		frame = <-c.out
+		reply = <-c.out
 	}
 }
 
-// flush sends the frames already queued: the answers to every frame the
+// flush sends the replies already queued: the answers to every frame the
 // client sent before closing its side.
-func (c *chatSession) flush(stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse]) error {
+func (c *chatSession) flush(conn chatConn) error {
 	for {
 		select {
-		case frame := <-c.out:
-			if err := stream.Send(frame); err != nil {
+		case reply := <-c.out:
+			if err := conn.Send(reply); err != nil {
 				return err
 			}
 		default:
@@ -126,63 +172,61 @@ func (c *chatSession) flush(stream *connect.BidiStream[parleyv1.ChatRequest, par
 	}
 }
 
-// read handles the client's frames until it closes its side or fails.
-func (c *chatSession) read(stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse]) {
+// read handles the client's commands until it closes its side or fails.
+func (c *chatSession) read(conn chatConn) {
 	for {
-		req, err := stream.Receive()
+		cmd, err := conn.Receive()
 		if err != nil {
 			c.cancel(errClientClosed) // io.EOF, or the connection is gone
 			return
 		}
-		if resp := c.handle(req); resp != nil && !c.emit(resp) {
+		if reply, ok := c.handle(cmd); ok && !c.emit(reply) {
 			return
 		}
 	}
 }
 
-// emit hands a frame to the sender; false once the stream is over.
-func (c *chatSession) emit(frame *parleyv1.ChatResponse) bool {
+// emit hands a reply to the sender; false once the stream is over.
+func (c *chatSession) emit(reply chatReply) bool {
 	select {
-	case c.out <- frame:
+	case c.out <- reply:
 		return true
 	case <-c.ctx.Done():
 		return false
 	}
 }
 
-// handle answers one client frame with an ack or a ChatError (or nothing,
-// for typing).
-func (c *chatSession) handle(req *parleyv1.ChatRequest) *parleyv1.ChatResponse {
-	id := req.GetFrameId()
+// handle answers one command with an ack or a failure (or nothing, for
+// typing: ok is false).
+func (c *chatSession) handle(cmd chatCommand) (reply chatReply, ok bool) {
 	var err error
-	ack := &parleyv1.ChatAck{FrameId: id}
-	switch frame := req.GetFrame().(type) {
-	case *parleyv1.ChatRequest_Join:
-		ack.HeadSeq, err = c.join(frame.Join)
-	case *parleyv1.ChatRequest_Leave:
-		err = c.leave(frame.Leave.GetRoomId())
-	case *parleyv1.ChatRequest_Send:
+	ack := &chatAck{frameID: cmd.frameID}
+	switch cmd.kind {
+	case chatJoin:
+		ack.headSeq, err = c.join(cmd.roomID, cmd.sinceSeq)
+	case chatLeave:
+		err = c.leave(cmd.roomID)
+	case chatSend:
 		var msg parley.Message
-		msg, err = c.s.sendMessage(c.ctx, c.p, frame.Send, "send.")
+		msg, err = c.s.sendMessage(c.ctx, c.p, cmd.send, "send.")
 		if err == nil {
-			ack.Message = messageToProto(&msg)
+			ack.message = &msg
 		}
-	case *parleyv1.ChatRequest_Typing:
-		if err = c.typing(frame.Typing.GetRoomId()); err == nil {
-			return nil
+	case chatTyping:
+		if err = c.typing(cmd.roomID); err == nil {
+			return chatReply{}, false
 		}
 	default:
 		err = parley.Invalid([]parley.FieldViolation{{Field: "frame", Description: "one of join, leave, send or typing is required"}})
 	}
 	if err != nil {
-		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Error{Error: c.s.chatError(c.ctx, id, err)}}
+		return chatReply{failure: &chatFailure{frameID: cmd.frameID, err: err}}, true
 	}
-	return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Ack{Ack: ack}}
+	return chatReply{ack: ack}, true
 }
 
-// join replays the room after since_seq and starts its live feed.
-func (c *chatSession) join(j *parleyv1.ChatJoin) (int64, error) {
-	roomID, since := j.GetRoomId(), j.GetSinceSeq()
+// join replays the room after since and starts its live feed.
+func (c *chatSession) join(roomID string, since int64) (int64, error) {
 	v := validateID("join.room_id", roomID)
 	if since < 0 {
 		v = append(v, parley.FieldViolation{Field: "join.since_seq", Description: "must not be negative"})
@@ -205,12 +249,11 @@ func (c *chatSession) join(j *parleyv1.ChatJoin) (int64, error) {
 	}
 	ctx, stop := context.WithCancel(c.ctx)
 	deliver := func(ev *parley.Event) error {
-		frame := chatFrame(ev)
-		if frame == nil || ev.Kind == parley.EventTyping && ev.User.ID == c.p.user.ID {
+		if ev.Kind == parley.EventTyping && ev.User.ID == c.p.user.ID {
 			return nil
 		}
 		select {
-		case c.out <- frame:
+		case c.out <- chatReply{event: ev}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -244,7 +287,7 @@ func (c *chatSession) join(j *parleyv1.ChatJoin) (int64, error) {
 		case ctx.Err() != nil:
 			// left, or the whole stream ended
 		case errors.Is(err, errLeftRoom):
-			c.emit(&parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Error{Error: c.s.chatError(c.ctx, "", err)}})
+			c.emit(chatReply{failure: &chatFailure{err: err}})
 		default:
 			c.cancel(err) // e.g. too slow: end the stream, with the position
 		}
@@ -291,34 +334,4 @@ func (c *chatSession) typing(roomID string) error {
 	}
 	c.s.broker.Publish(&parley.Event{Kind: parley.EventTyping, RoomID: roomID, User: c.p.user, Time: c.s.now()})
 	return nil
-}
-
-// chatFrame converts a room event to a Chat frame.
-func chatFrame(ev *parley.Event) *parleyv1.ChatResponse {
-	switch ev.Kind {
-	case parley.EventMessage:
-		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Message{Message: messageToProto(ev.Message)}}
-	case parley.EventMemberJoined:
-		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_MemberJoined{MemberJoined: memberJoinedToProto(ev)}}
-	case parley.EventMemberLeft:
-		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_MemberLeft{MemberLeft: memberLeftToProto(ev)}}
-	case parley.EventTyping:
-		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Typing{Typing: &parleyv1.Typing{RoomId: ev.RoomID, User: userToProto(ev.User)}}}
-	}
-	return nil
-}
-
-// chatError turns err into a ChatError frame: the same code and message a
-// unary call would get, with field violations.
-func (s *Server) chatError(ctx context.Context, frameID string, err error) *parleyv1.ChatError {
-	cerr := new(connect.Error)
-	errors.As(s.connectError(ctx, err), &cerr)
-	out := &parleyv1.ChatError{FrameId: frameID, Code: cerr.Code().String(), Message: cerr.Message()}
-	var perr *parley.Error
-	if errors.As(err, &perr) {
-		for _, v := range perr.Violations {
-			out.FieldViolations = append(out.FieldViolations, &parleyv1.FieldViolation{Field: v.Field, Description: v.Description})
-		}
-	}
-	return out
 }

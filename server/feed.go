@@ -115,13 +115,13 @@ func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error)
 func (f *roomFeed) replay(after int64) (int64, error) {
 	f.flush.hold()
 	defer f.flush.release()
-	var firstHead int64 = -1
-	for {
+	var firstHead int64
+	for first := true; ; first = false {
 		msgs, head, err := f.s.store.ListMessages(f.ctx, f.roomID, parley.HistoryQuery{Forward: true, AfterSeq: after, Limit: replayPage})
 		if err != nil {
 			return 0, err
 		}
-		if firstHead < 0 {
+		if first {
 			firstHead = head
 			if after > head {
 				return head, nil
@@ -188,7 +188,7 @@ func (f *roomFeed) end(err error) error {
 	var perr *parley.Error
 	if errors.As(err, &perr) && (perr.Code == parley.ESLOWCONSUMER || perr.Code == parley.EUNAVAILABLE) {
 		e := *perr
-		e.RoomID, e.LastSeq = f.roomID, f.last
+		e.Position = &parley.StreamPosition{RoomID: f.roomID, LastSeq: f.last}
 		return &e
 	}
 	return err

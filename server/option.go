@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
 )
 
@@ -32,6 +30,7 @@ type config struct {
 	blobs          parley.BlobStore
 	maxFileBytes   int64
 	maxUnary       time.Duration
+	observers      []CallObserver
 }
 
 // WithFiles enables FileService and message attachments, keeping metadata
@@ -61,20 +60,6 @@ func WithMaxUnaryDuration(d time.Duration) Option {
 			c.maxUnary = d
 		}
 	})
-}
-
-// MountFunc mounts one more Connect service. It receives the options every
-// Parley handler gets (limits, compression, interceptors, panic recovery)
-// and returns the service's path prefix and handler, like the generated
-// New*Handler functions.
-type MountFunc func(opts ...connect.HandlerOption) (string, http.Handler)
-
-// WithService mounts an extra Connect service behind the same middleware,
-// limits and interceptors as Parley's own (the conformance suite's service
-// uses this, so that it tests the production stack). Extra services are
-// public: authentication applies only to the Parley services.
-func WithService(mount MountFunc) Option {
-	return optionFunc(func(c *config) { c.extraServices = append(c.extraServices, mount) })
 }
 
 // WithWebApp serves h at "/" and every path no API route claims (the

@@ -12,10 +12,10 @@ import (
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 )
 
-// routes builds the whole API. Middleware runs outside in: CORS, the one log
-// line per request, authentication (before any body is read), the wire-size
-// cap, then the mux. Authorization is a request gate on the Parley services,
-// decided on the parsed procedure.
+// routes builds the whole API. Middleware runs outside in: CORS, the
+// observers of every request (the request log), authentication (before any
+// body is read), the wire-size cap, then the mux. Authorization is a
+// request gate on the Parley services, decided on the parsed procedure.
 func (s *Server) routes() http.Handler {
 	common := s.handlerOptions()
 	parleyOpts := append(common[:len(common):len(common)], connect.WithRequestGate(s.authorize))
@@ -31,7 +31,7 @@ func (s *Server) routes() http.Handler {
 	// over the service's prefix above.
 	mux.handle(parleyv1connect.MessageServiceSubscribeProcedure, connect.NewServerStreamHandler(
 		parleyv1connect.MessageServiceSubscribeProcedure,
-		s.subscribe,
+		s.serveSubscribe,
 		append(parleyOpts, subscribeOptions()...)...,
 	))
 
@@ -66,7 +66,7 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
-	h = s.logRequests(h)
+	h = s.observeCalls(h)
 	h = s.cors(h)
 	return h
 }

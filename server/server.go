@@ -27,7 +27,7 @@ type Server struct {
 	streams *streamRegistry
 	locks   *striped.Locks // an upload's chunks, one at a time
 
-	logRPCs bool // the logger keeps request lines (logRequests, record)
+	observers []CallObserver // told of every request (observeCalls, record)
 
 	drain       context.Context
 	startDrain  context.CancelFunc
@@ -50,7 +50,10 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	}
 	// Calls are logged only at error level and above, so a logger that
 	// drops errors drops every request line.
-	s.logRPCs = s.logger().Enabled(context.Background(), slog.LevelError)
+	if s.logger().Enabled(context.Background(), slog.LevelError) {
+		s.observers = append(s.observers, s.logCall)
+	}
+	s.observers = append(s.observers, cfg.observers...)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
 	s.handler = holdStreamFlushes(s.routes())
 	return s

@@ -4,21 +4,25 @@ import (
 	"context"
 	"time"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
-	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
 
-// subscribe serves MessageService.Subscribe: one roomFeed (feed.go) whose
-// events are encoded once and shared by every subscriber (codec.go), plus
-// heartbeats that also re-check the session.
-func (s *Server) subscribe(ctx context.Context, req *connect.Request[parleyv1.SubscribeRequest], stream *connect.ServerStream[eventFrame]) error {
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return err
-	}
-	roomID, since := req.Msg.GetRoomId(), req.Msg.GetSinceSeq()
+// eventSink is where a subscription writes, as the core sees it.
+// subscribe_connect.go implements it over a Connect server stream; another
+// encoding of the same stream (SSE, NDJSON) would be another eventSink.
+type eventSink interface {
+	// Open establishes the stream (sends the response headers).
+	Open() error
+	// Event writes one room event (never a typing notice).
+	Event(*parley.Event) error
+	// Heartbeat writes a heartbeat carrying the last seq delivered.
+	Heartbeat(now time.Time, lastSeq int64) error
+}
+
+// subscribe runs a subscription to a room for a member: one roomFeed
+// (feed.go) replaying after since and then live, plus heartbeats that also
+// re-check the session. It returns why the stream ended.
+func (s *Server) subscribe(ctx context.Context, p *principal, roomID string, since int64, sink eventSink) error {
 	v := validateID("room_id", roomID)
 	if since < 0 {
 		v = append(v, parley.FieldViolation{Field: "since_seq", Description: "must not be negative"})
@@ -34,16 +38,16 @@ func (s *Server) subscribe(ctx context.Context, req *connect.Request[parleyv1.Su
 	}
 	ctx, stop := s.streams.watch(ctx, p)
 	defer stop()
-	// Send the response headers now, so clients (and proxies) know the
-	// stream is established even if the room stays quiet.
-	if err := stream.Send(nil); err != nil {
+	// Open the stream now, so clients (and proxies) know it is established
+	// even if the room stays quiet.
+	if err := sink.Open(); err != nil {
 		return err
 	}
 	deliver := func(ev *parley.Event) error {
 		if ev.Kind == parley.EventTyping {
 			return nil // typing notices are for Chat
 		}
-		return stream.Send(&eventFrame{shared: ev})
+		return sink.Event(ev)
 	}
 	feed, _, err := s.openFeed(ctx, p, roomID, since, deliver, flushHoldFrom(ctx))
 	if err != nil {
@@ -56,8 +60,6 @@ func (s *Server) subscribe(ctx context.Context, req *connect.Request[parleyv1.Su
 		if err := s.recheckSession(ctx, p); err != nil {
 			return err
 		}
-		return stream.Send(&eventFrame{own: &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_Heartbeat{
-			Heartbeat: &parleyv1.Heartbeat{Time: timeToProto(s.now()), LastSeq: feed.last},
-		}}})
+		return sink.Heartbeat(s.now(), feed.last)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
 
 // eventFrame is a Subscribe response. A shared room event is encoded once
@@ -56,7 +57,13 @@ func (c *sharingCodec) MarshalAppend(dst []byte, msg any) ([]byte, error) {
 			if c.json {
 				format = "json"
 			}
-			shared, err := f.shared.Encoded(format, func() ([]byte, error) { return c.marshalAppend(nil, eventToProto(f.shared)) })
+			shared, err := f.shared.Encoded(format, func() ([]byte, error) {
+				ev, ok := eventToProto(f.shared, subscribeEvents)
+				if !ok {
+					ev = &parleyv1.SubscribeResponse{}
+				}
+				return c.marshalAppend(nil, ev)
+			})
 			return append(dst, shared...), err
 		}
 		msg = f.own

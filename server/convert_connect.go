@@ -63,24 +63,46 @@ func filesToProto(files []parley.File) []*parleyv1.File {
 	return out
 }
 
-func eventToProto(e *parley.Event) *parleyv1.SubscribeResponse {
-	switch e.Kind {
-	case parley.EventMessage:
-		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_Message{Message: messageToProto(e.Message)}}
-	case parley.EventMemberJoined:
-		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberJoined{MemberJoined: memberJoinedToProto(e)}}
-	case parley.EventMemberLeft:
-		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberLeft{MemberLeft: memberLeftToProto(e)}}
+// eventWrappers put a converted room event into one stream's response
+// type: one function per event kind the stream carries (nil for a kind it
+// does not).
+type eventWrappers[T any] struct {
+	message      func(*parleyv1.Message) T
+	memberJoined func(*parleyv1.MemberJoined) T
+	memberLeft   func(*parleyv1.MemberLeft) T
+	typing       func(*parleyv1.Typing) T
+}
+
+// eventToProto is the one conversion of room events to protobuf, wrapped
+// for the stream that carries it; false for a kind the stream does not
+// carry.
+func eventToProto[T any](e *parley.Event, wrap eventWrappers[T]) (T, bool) {
+	switch {
+	case e.Kind == parley.EventMessage && wrap.message != nil:
+		return wrap.message(messageToProto(e.Message)), true
+	case e.Kind == parley.EventMemberJoined && wrap.memberJoined != nil:
+		return wrap.memberJoined(&parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
+	case e.Kind == parley.EventMemberLeft && wrap.memberLeft != nil:
+		return wrap.memberLeft(&parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
+	case e.Kind == parley.EventTyping && wrap.typing != nil:
+		return wrap.typing(&parleyv1.Typing{RoomId: e.RoomID, User: userToProto(e.User)}), true
 	}
-	return &parleyv1.SubscribeResponse{}
+	var none T
+	return none, false
 }
 
-func memberJoinedToProto(e *parley.Event) *parleyv1.MemberJoined {
-	return &parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}
-}
-
-func memberLeftToProto(e *parley.Event) *parleyv1.MemberLeft {
-	return &parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}
+// subscribeEvents wraps room events as Subscribe responses (typing notices
+// are for Chat).
+var subscribeEvents = eventWrappers[*parleyv1.SubscribeResponse]{
+	message: func(m *parleyv1.Message) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_Message{Message: m}}
+	},
+	memberJoined: func(m *parleyv1.MemberJoined) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberJoined{MemberJoined: m}}
+	},
+	memberLeft: func(m *parleyv1.MemberLeft) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberLeft{MemberLeft: m}}
+	},
 }
 
 func fileToProto(f parley.File) *parleyv1.File {
@@ -96,16 +118,17 @@ func fileToProto(f parley.File) *parleyv1.File {
 	}
 }
 
-func uploadToProto(u parley.Upload, offset int64, file *parley.File) *parleyv1.UploadStatus {
+func uploadToProto(st uploadState) *parleyv1.UploadStatus {
+	u := st.upload
 	s := &parleyv1.UploadStatus{
 		UploadId: u.ID,
 		Metadata: &parleyv1.UploadMetadata{
 			RoomId: u.Meta.RoomID, Name: u.Meta.Name, ContentType: u.Meta.ContentType, Size: u.Meta.Size, Sha256: u.Meta.SHA256,
 		},
-		Offset: offset,
+		Offset: st.offset,
 	}
-	if file != nil {
-		s.File = fileToProto(*file)
+	if st.file != nil {
+		s.File = fileToProto(*st.file)
 	}
 	return s
 }

@@ -45,15 +45,15 @@ func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 	}
 }
 
-// record notes the call's code for logRequests, if it logs.
+// record notes the call's code for observeCalls, if it observes.
 func (s *Server) record(ctx context.Context, err error) {
-	if !s.logRPCs {
+	if len(s.observers) == 0 {
 		return
 	}
-	if rec, ok := ctx.Value(rpcRecordKey{}).(*rpcRecord); ok {
-		rec.code, rec.hasCode = connect.CodeOf(err), true
+	if rec, ok := ctx.Value(callRecordKey{}).(*callRecord); ok {
+		rec.code, rec.hasCode = codeName(connect.CodeOf(err)), true
 		if err == nil {
-			rec.code = 0
+			rec.code = "ok"
 		}
 	}
 }

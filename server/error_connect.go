@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -67,8 +69,8 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 		}
 		addDetail(cerr, br)
 	}
-	if perr.LastSeq >= 0 {
-		addDetail(cerr, &parleyv1.StreamPosition{RoomId: perr.RoomID, LastSeq: perr.LastSeq})
+	if pos := perr.Position; pos != nil {
+		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
 	}
 	return cerr
 }
@@ -77,4 +79,43 @@ func addDetail(cerr *connect.Error, msg proto.Message) {
 	if d, err := connect.NewErrorDetail(msg); err == nil {
 		cerr.AddDetail(d)
 	}
+}
+
+// codeName is Connect's name of a code, "ok" for 0.
+func codeName(c connect.Code) string {
+	if c == 0 {
+		return "ok"
+	}
+	return c.String()
+}
+
+// codeFromResponse recovers the code of calls that ended before reaching the
+// interceptors (rejected by authentication or while reading the request).
+func codeFromResponse(status int, header http.Header) (string, bool) {
+	for _, key := range []string{"Grpc-Status", http.TrailerPrefix + "Grpc-Status"} {
+		if v := header.Get(key); v != "" {
+			n, err := strconv.Atoi(v)
+			return codeName(connect.Code(n)), err == nil
+		}
+	}
+	var code connect.Code
+	switch status {
+	case http.StatusOK:
+		return "ok", false
+	case http.StatusBadRequest:
+		code = connect.CodeInvalidArgument
+	case http.StatusUnauthorized:
+		code = connect.CodeUnauthenticated
+	case http.StatusForbidden:
+		code = connect.CodePermissionDenied
+	case http.StatusNotFound:
+		code = connect.CodeUnimplemented
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		code = connect.CodeResourceExhausted
+	case http.StatusServiceUnavailable:
+		code = connect.CodeUnavailable
+	default:
+		code = connect.CodeUnknown
+	}
+	return code.String(), true
 }

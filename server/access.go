@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+)
+
+// The access rules every way in shares: who may see a room, who may read
+// and post in it, and who may fetch its files. Handlers of every transport
+// call these; none repeats a check.
+
+// maxIDLen is the longest id a request may name; stores never make longer.
+const maxIDLen = 64
+
+// validateID reports what is wrong with an id naming an entity, if anything.
+func validateID(field, id string) []parley.FieldViolation {
+	switch {
+	case id == "":
+		return []parley.FieldViolation{{Field: field, Description: "is required"}}
+	case len(id) > maxIDLen:
+		return []parley.FieldViolation{{Field: field, Description: "is not a valid id"}}
+	}
+	return nil
+}
+
+// visibleRoom returns a room the user may see and whether they are a
+// member. A private room looks not found to non-members, so its existence
+// does not leak.
+func (s *Server) visibleRoom(ctx context.Context, roomID, userID string) (parley.Room, bool, error) {
+	room, err := s.store.RoomByID(ctx, roomID)
+	if err != nil {
+		return parley.Room{}, false, err
+	}
+	member, err := s.store.IsMember(ctx, roomID, userID)
+	if err != nil {
+		return parley.Room{}, false, err
+	}
+	if !member && room.Visibility == parley.Private {
+		return parley.Room{}, false, parley.Errorf(parley.ENOTFOUND, "room not found")
+	}
+	return room, member, nil
+}
+
+// memberRoom returns a room only if the user is a member of it.
+func (s *Server) memberRoom(ctx context.Context, roomID, userID string) (parley.Room, error) {
+	room, member, err := s.visibleRoom(ctx, roomID, userID)
+	if err != nil {
+		return parley.Room{}, err
+	}
+	if !member {
+		return parley.Room{}, parley.Errorf(parley.EFORBIDDEN, "not a member of this room: join it first")
+	}
+	return room, nil
+}
+
+// memberFile returns a file of a room the caller is a member of.
+func (s *Server) memberFile(ctx context.Context, p *principal, id, field string) (parley.File, error) {
+	if err := parley.Invalid(validateID(field, id)); err != nil {
+		return parley.File{}, err
+	}
+	file, err := s.cfg.files.FileByID(ctx, id)
+	if err != nil {
+		return parley.File{}, err
+	}
+	if _, err := s.memberRoom(ctx, file.RoomID, p.user.ID); err != nil {
+		if parley.ErrorCodeOf(err) == parley.EFORBIDDEN {
+			return parley.File{}, parley.Errorf(parley.EFORBIDDEN, "not a member of the file's room")
+		}
+		return parley.File{}, err
+	}
+	return file, nil
+}

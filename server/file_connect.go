@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+)
+
+// fileHandler serves parley.v1.FileService over Connect, gRPC and gRPC-Web
+// on the files core (upload.go).
+type fileHandler struct{ s *Server }
+
+var _ parleyv1connect.FileServiceHandler = (*fileHandler)(nil)
+
+var errNoUploadStart = parley.Invalid([]parley.FieldViolation{{Field: "start", Description: "the first frame must be an UploadStart"}})
+
+func (h *fileHandler) CreateUpload(ctx context.Context, req *connect.Request[parleyv1.CreateUploadRequest]) (*connect.Response[parleyv1.CreateUploadResponse], error) {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	up, err := h.s.createUpload(ctx, p, "metadata.", uploadMetaFromProto(req.Msg.GetMetadata()))
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.CreateUploadResponse{Upload: uploadToProto(uploadState{upload: up})}), nil
+}
+
+func (h *fileHandler) Upload(ctx context.Context, stream *connect.ClientStream[parleyv1.UploadRequest]) (*connect.Response[parleyv1.UploadResponse], error) {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !stream.Receive() {
+		if err := stream.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errNoUploadStart
+	}
+	start := stream.Msg().GetStart()
+	if start == nil {
+		return nil, errNoUploadStart
+	}
+	var up parley.Upload
+	if meta := start.GetMetadata(); meta != nil {
+		up, err = h.s.createUpload(ctx, p, "start.metadata.", uploadMetaFromProto(meta))
+	} else {
+		up, err = h.s.ownUpload(ctx, p, start.GetUploadId())
+	}
+	if err != nil {
+		return nil, err
+	}
+	offset := start.GetOffset()
+	for stream.Receive() {
+		if stream.Msg().GetStart() != nil {
+			return nil, parley.Invalid([]parley.FieldViolation{{Field: "start", Description: "only the first frame may be an UploadStart"}})
+		}
+		if offset, _, err = h.s.appendChunk(ctx, up, offset, stream.Msg().GetChunk()); err != nil {
+			return nil, err
+		}
+	}
+	if err := stream.Err(); err != nil {
+		return nil, err // what arrived is kept: GetUpload tells where to resume
+	}
+	status, err := h.s.uploadStatus(ctx, up.ID)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.UploadResponse{Upload: uploadToProto(status)}), nil
+}
+
+func (h *fileHandler) UploadChunk(ctx context.Context, req *connect.Request[parleyv1.UploadChunkRequest]) (*connect.Response[parleyv1.UploadChunkResponse], error) {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	up, err := h.s.ownUpload(ctx, p, req.Msg.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Msg.GetData()) == 0 {
+		return nil, parley.Invalid([]parley.FieldViolation{{Field: "data", Description: "must not be empty"}})
+	}
+	offset, file, err := h.s.appendChunk(ctx, up, req.Msg.GetOffset(), req.Msg.GetData())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.UploadChunkResponse{Upload: uploadToProto(uploadState{upload: up, offset: offset, file: file})}), nil
+}
+
+func (h *fileHandler) GetUpload(ctx context.Context, req *connect.Request[parleyv1.GetUploadRequest]) (*connect.Response[parleyv1.GetUploadResponse], error) {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	up, err := h.s.ownUpload(ctx, p, req.Msg.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	status, err := h.s.uploadStatus(ctx, up.ID)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.GetUploadResponse{Upload: uploadToProto(status)}), nil
+}
+
+func (h *fileHandler) Download(ctx context.Context, req *connect.Request[parleyv1.DownloadRequest], stream *connect.ServerStream[parleyv1.DownloadResponse]) error {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return err
+	}
+	offset := req.Msg.GetOffset()
+	file, content, err := h.s.openDownload(ctx, p, req.Msg.GetFileId(), offset)
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	buf := make([]byte, parley.DownloadChunkBytes)
+	first := &parleyv1.DownloadResponse{File: fileToProto(file), Offset: offset}
+	for {
+		if err := h.s.draining(); err != nil {
+			return err
+		}
+		n, err := io.ReadFull(content, buf)
+		if n > 0 || first != nil {
+			frame := first
+			if frame == nil {
+				frame = &parleyv1.DownloadResponse{Offset: offset}
+			}
+			first = nil
+			frame.Data = buf[:n]
+			if err := stream.Send(frame); err != nil {
+				return err
+			}
+			offset += int64(n)
+		}
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// caller returns the authenticated user, or errNoFiles when the server has
+// no file storage.
+func (h *fileHandler) caller(ctx context.Context) (*principal, error) {
+	if err := h.s.filesEnabled(); err != nil {
+		return nil, err
+	}
+	return principalFrom(ctx)
+}
+
+func uploadMetaFromProto(m *parleyv1.UploadMetadata) parley.UploadMeta {
+	return parley.UploadMeta{
+		RoomID: m.GetRoomId(), Name: m.GetName(), ContentType: m.GetContentType(), Size: m.GetSize(), SHA256: m.GetSha256(),
+	}
+}

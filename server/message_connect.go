@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	"github.com/parley-chat/parley"
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+)
+
+// messageHandler serves parley.v1.MessageService over Connect, gRPC and
+// gRPC-Web on the messages core (send.go). Subscribe is served by
+// Server.subscribe (see routes.go), so the embedded Unimplemented handler's
+// Subscribe is never reached.
+type messageHandler struct {
+	s *Server
+	parleyv1connect.UnimplementedMessageServiceHandler
+}
+
+var _ parleyv1connect.MessageServiceHandler = (*messageHandler)(nil)
+
+func (h *messageHandler) SendMessage(ctx context.Context, req *connect.Request[parleyv1.SendMessageRequest]) (*connect.Response[parleyv1.SendMessageResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := h.s.sendMessage(ctx, p, outgoingFromProto(req.Msg), "")
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.SendMessageResponse{Message: messageToProto(&msg)}), nil
+}
+
+func (h *messageHandler) ListMessages(ctx context.Context, req *connect.Request[parleyv1.ListMessagesRequest]) (*connect.Response[parleyv1.ListMessagesResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	q := parley.HistoryQuery{Forward: m.AfterSeq != nil, AfterSeq: m.GetAfterSeq(), BeforeSeq: m.GetBeforeSeq(), Limit: int(m.GetLimit())}
+	msgs, head, err := h.s.listMessages(ctx, p, m.GetRoomId(), q)
+	if err != nil {
+		return nil, err
+	}
+	res := &parleyv1.ListMessagesResponse{HeadSeq: head}
+	for i := range msgs {
+		res.Messages = append(res.Messages, messageToProto(&msgs[i]))
+	}
+	return connect.NewResponse(res), nil
+}
+
+func outgoingFromProto(m *parleyv1.SendMessageRequest) outgoingMessage {
+	return outgoingMessage{roomID: m.GetRoomId(), text: m.GetText(), clientMessageID: m.GetClientMessageId(), attachmentIDs: m.GetAttachmentIds()}
+}

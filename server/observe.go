@@ -1,0 +1,168 @@
+package server
+
+import (
+	"context"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/authn"
+)
+
+// CallInfo describes one finished request: what it was and how it ended.
+// Observers (WithCallObserver) get one per request, the request log is one
+// of them.
+type CallInfo struct {
+	// Procedure is the RPC's path, e.g. "/parley.v1.MessageService/SendMessage";
+	// "" for a request that is not an RPC (the web app, an unknown path).
+	Procedure string
+	// Protocol is "connect", "grpc" or "grpcweb"; "" when not an RPC.
+	Protocol string
+	// Codec is "proto" or "json" (or the request's codec name).
+	Codec string
+	// Code is how the RPC ended, as Connect names codes: "ok",
+	// "invalid_argument", "unauthenticated", ...
+	Code string
+	// Method, Path, HTTPVersion and Status are those of the HTTP request.
+	Method, Path, HTTPVersion string
+	Status                    int
+	// Duration runs from the request's arrival to the handler's return.
+	Duration time.Duration
+	// BytesIn and BytesOut count the request and response bodies as sent
+	// on the wire (compressed, framed).
+	BytesIn, BytesOut int64
+}
+
+// IsRPC reports whether the request was a call of a procedure.
+func (c CallInfo) IsRPC() bool { return c.Procedure != "" }
+
+// CallObserver is told about every finished request. It runs on the
+// request's goroutine after the handler returned, so it must be quick.
+type CallObserver func(ctx context.Context, call CallInfo)
+
+// WithCallObserver adds an observer of every request's outcome, whatever
+// the log level (metrics build on it). By default, only the request log
+// observes calls, and only if the logger keeps error lines.
+func WithCallObserver(o CallObserver) Option {
+	return optionFunc(func(c *config) { c.observers = append(c.observers, o) })
+}
+
+// callRecord collects what the interceptor learns about an RPC (its code)
+// for observeCalls.
+type callRecord struct {
+	code    string
+	hasCode bool
+}
+
+type callRecordKey struct{}
+
+// observeCalls tells the observers about every request it serves.
+func (s *Server) observeCalls(h http.Handler) http.Handler {
+	if len(s.observers) == 0 {
+		return h // nobody listens: skip the counting
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &callRecord{}
+		r = r.WithContext(context.WithValue(r.Context(), callRecordKey{}, rec))
+		body := &countingReader{ReadCloser: r.Body}
+		if r.Body != nil {
+			r.Body = body
+		}
+		cw := &countingWriter{ResponseWriter: w}
+		h.ServeHTTP(cw, r)
+
+		call := CallInfo{
+			Method: r.Method, Path: r.URL.Path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
+		}
+		procedure, isRPC := authn.InferProcedure(r.URL)
+		protocol, _ := authn.InferProtocol(r)
+		if isRPC && protocol != "" {
+			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codecName(r)
+			call.Code = "ok"
+			code, ok := rec.code, rec.hasCode
+			if !ok {
+				code, ok = codeFromResponse(call.Status, w.Header())
+			}
+			if ok {
+				call.Code = code
+			}
+		}
+		for _, observe := range s.observers {
+			observe(r.Context(), call)
+		}
+	})
+}
+
+// codecName tells the codec from the Content-Type (or, for Connect GET, the
+// encoding query parameter): "proto" or "json".
+func codecName(r *http.Request) string {
+	if r.Method == http.MethodGet {
+		return r.URL.Query().Get("encoding")
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/grpc", "application/grpc-web", "application/grpc-web-text":
+		return "proto"
+	}
+	if i := strings.LastIndexAny(ct, "+/"); i >= 0 {
+		return ct[i+1:]
+	}
+	return ct
+}
+
+// countingReader counts request bytes. Atomic: a bidi handler's reader
+// goroutine may still be reading when the observers run.
+type countingReader struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// countingWriter counts response bytes. It keeps streaming working by
+// forwarding Flush and letting http.ResponseController reach the original.
+type countingWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (c *countingWriter) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+func (c *countingWriter) statusOr200() int {
+	if c.status == 0 {
+		return http.StatusOK
+	}
+	return c.status
+}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/password"
+)
+
+// The sessions core: signing up, in and out, and turning a bearer token
+// into a principal. auth_connect.go adapts it to parley.v1.AuthService and
+// to Connect's authentication hooks.
+
+// tokenPrefix marks Parley tokens so they are recognisable in logs and
+// secret scanners.
+const tokenPrefix = "pt_"
+
+// principal is an authenticated user and the session they called with.
+type principal struct {
+	user      parley.User
+	tokenHash []byte
+	expires   time.Time
+}
+
+// issuedToken is a new session's bearer token, shown to its user once.
+type issuedToken struct {
+	token   string
+	expires time.Time
+}
+
+var errWrongCredentials = parley.Errorf(parley.EUNAUTHORIZED, "wrong username or password")
+
+// principalForToken checks a bearer token against the store.
+func (s *Server) principalForToken(ctx context.Context, token string) (*principal, error) {
+	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
+		return nil, parley.Errorf(parley.EUNAUTHORIZED, "invalid or expired token")
+	}
+	hash := hashToken(token)
+	session, user, err := s.store.SessionUser(ctx, hash, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return &principal{user: user, tokenHash: hash, expires: session.ExpireTime}, nil
+}
+
+// signUp creates a user and a first session for it.
+func (s *Server) signUp(ctx context.Context, username, pass string) (parley.User, issuedToken, error) {
+	v := append(parley.ValidateUsername("username", username), parley.ValidatePassword("password", pass)...)
+	if err := parley.Invalid(v); err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	hash, err := password.Hash(pass)
+	if err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	user, err := s.store.CreateUser(ctx, username, hash)
+	if err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	token, err := s.startSession(ctx, user)
+	return user, token, err
+}
+
+// signIn checks a username and password and starts a session. An unknown
+// user and a wrong password get the same error, after the same work.
+func (s *Server) signIn(ctx context.Context, username, pass string) (parley.User, issuedToken, error) {
+	if len(username) > parley.UsernameMaxLen || len(pass) > parley.PasswordMaxLen {
+		return parley.User{}, issuedToken{}, errWrongCredentials
+	}
+	user, hash, err := s.store.UserByUsername(ctx, username)
+	if parley.ErrorCodeOf(err) == parley.ENOTFOUND {
+		// Hash anyway, so an unknown user takes as long as a wrong password.
+		_, _ = password.Verify(dummyHash(), pass)
+		return parley.User{}, issuedToken{}, errWrongCredentials
+	} else if err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	ok, err := password.Verify(hash, pass)
+	if err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	if !ok {
+		return parley.User{}, issuedToken{}, errWrongCredentials
+	}
+	token, err := s.startSession(ctx, user)
+	return user, token, err
+}
+
+// signOut ends the caller's session and every stream opened with it.
+func (s *Server) signOut(ctx context.Context, p *principal) error {
+	if err := s.store.DeleteSession(ctx, p.tokenHash); err != nil {
+		return err
+	}
+	s.streams.revoke(p.tokenHash)
+	return nil
+}
+
+func (s *Server) startSession(ctx context.Context, user parley.User) (issuedToken, error) {
+	token := newToken()
+	now := s.now()
+	session := parley.Session{TokenHash: hashToken(token), UserID: user.ID, CreateTime: now, ExpireTime: now.Add(s.cfg.tokenTTL)}
+	if err := s.store.CreateSession(ctx, session); err != nil {
+		return issuedToken{}, err
+	}
+	return issuedToken{token: token, expires: session.ExpireTime}, nil
+}
+
+// dummyHash is a password hash no password matches, verified against
+// when a username is unknown.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := password.Hash(newToken())
+	return h
+})
+
+func hashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go >= 1.24)
+	return tokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
