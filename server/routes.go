@@ -27,7 +27,7 @@ func (s *Server) routes() http.Handler {
 	mux.handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, parleyOpts...))
 	mux.handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, parleyOpts...))
 	// Subscribe is built by hand so its frames can carry events encoded once
-	// and shared by every subscriber (see codec.go). Its exact path wins
+	// and shared by every subscriber (see codec_connect.go). Its exact path wins
 	// over the service's prefix above.
 	mux.handle(parleyv1connect.MessageServiceSubscribeProcedure, connect.NewServerStreamHandler(
 		parleyv1connect.MessageServiceSubscribeProcedure,
