@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithWebApp(web.Handler()),
 	}
-	fileOpts, err := fileStorage(cfg, store)
+	fileOpts, err := fileStorage(cfg, store, logger)
 	if err != nil {
 		return err
 	}
