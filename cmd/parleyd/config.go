@@ -1,11 +1,11 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +23,7 @@ type config struct {
 	tlsKey           string
 	corsOrigins      []string
 	maxMessageBytes  int
-	maxFileBytes     int64
+	maxFileBytes     int
 	maxUnaryDuration time.Duration
 	heartbeat        time.Duration
 	shutdownTimeout  time.Duration
@@ -31,39 +31,54 @@ type config struct {
 	logJSON          bool
 }
 
+// parseConfig reads the configuration from args, falling back for each
+// flag not given to its variable, PARLEY_ and the flag's name in upper
+// case with - as _ (--max-file-bytes: PARLEY_MAX_FILE_BYTES), and then to
+// the default. Help (-h) shows each flag's variable and, as its default,
+// the value in effect without the flag.
+//
+// A malformed or out-of-range value is an error that names the flag or
+// variable and the value; a variable is checked even when a flag overrides
+// it, so that no setting falls back to its default in silence.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("parleyd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(name, def string) string {
+	cfg := config{logLevel: slog.LevelInfo}
+	var origins string
+	fs.StringVar(&cfg.addr, "addr", "localhost:8080", "listen address")
+	fs.StringVar(&cfg.dataDir, "data-dir", "./parley-data", "directory for the SQLite database and uploaded files")
+	fs.StringVar(&cfg.db, "db", "", "PostgreSQL URL (postgres://...) shared by every replica; SQLite in --data-dir when empty; turns uploads off")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "TLS certificate file; with --tls-key serves HTTPS with HTTP/2 by ALPN")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "TLS key file")
+	fs.StringVar(&origins, "cors-origins", strings.Join(server.DefaultAllowedOrigins, ","),
+		`comma-separated origins browsers may call from; "none" for no cross-origin calls`)
+	cfg.maxMessageBytes = server.DefaultReadMaxBytes
+	fs.Var((*byteCount)(&cfg.maxMessageBytes), "max-message-bytes", "largest request message accepted, in `bytes`, after decompression")
+	cfg.maxFileBytes = parley.DefaultMaxFileBytes
+	fs.Var((*byteCount)(&cfg.maxFileBytes), "max-file-bytes", "largest file that may be uploaded, in `bytes`")
+	cfg.maxUnaryDuration = 30 * time.Second
+	fs.Var((*positiveDuration)(&cfg.maxUnaryDuration), "max-unary-duration", "longest `duration` a unary call may run, whatever deadline the client sets")
+	cfg.heartbeat = 15 * time.Second
+	fs.Var((*positiveDuration)(&cfg.heartbeat), "heartbeat", "heartbeat `interval` on idle streams")
+	cfg.shutdownTimeout = 10 * time.Second
+	fs.Var((*gracePeriod)(&cfg.shutdownTimeout), "shutdown-timeout", "how long shutdown waits for unary calls in flight (a `duration`; 0 for not at all)")
+	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
+	fs.Var(logFormat{&cfg.logJSON}, "log-format", "log `format`: text or json")
+
+	var envErrs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		f.Usage += " (" + name + ")"
 		if v := getenv(name); v != "" {
-			return v
+			if err := f.Value.Set(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s: %q is %w", name, v, err))
+			}
+			f.DefValue = f.Value.String()
 		}
-		return def
+	})
+	if err := errors.Join(envErrs...); err != nil {
+		return config{}, err
 	}
-	var (
-		cfg       config
-		origins   string
-		level     string
-		logFormat string
-	)
-	fs.StringVar(&cfg.addr, "addr", env("PARLEY_ADDR", "localhost:8080"), "listen address (PARLEY_ADDR)")
-	fs.StringVar(&cfg.dataDir, "data-dir", env("PARLEY_DATA_DIR", "./parley-data"), "directory for the SQLite database (PARLEY_DATA_DIR)")
-	fs.StringVar(&cfg.db, "db", env("PARLEY_DB", ""), "PostgreSQL URL (postgres://...) shared by every replica; SQLite in --data-dir when empty (PARLEY_DB)")
-	fs.StringVar(&cfg.tlsCert, "tls-cert", env("PARLEY_TLS_CERT", ""), "TLS certificate file; with --tls-key serves HTTPS with HTTP/2 by ALPN (PARLEY_TLS_CERT)")
-	fs.StringVar(&cfg.tlsKey, "tls-key", env("PARLEY_TLS_KEY", ""), "TLS key file (PARLEY_TLS_KEY)")
-	fs.StringVar(&origins, "cors-origins", env("PARLEY_CORS_ORIGINS", strings.Join(server.DefaultAllowedOrigins, ",")),
-		`comma-separated origins browsers may call from; "none" for no cross-origin calls (PARLEY_CORS_ORIGINS)`)
-	fs.IntVar(&cfg.maxMessageBytes, "max-message-bytes", envInt(getenv, "PARLEY_MAX_MESSAGE_BYTES", server.DefaultReadMaxBytes),
-		"largest request message accepted, after decompression (PARLEY_MAX_MESSAGE_BYTES)")
-	fs.Int64Var(&cfg.maxFileBytes, "max-file-bytes", int64(envInt(getenv, "PARLEY_MAX_FILE_BYTES", parley.DefaultMaxFileBytes)),
-		"largest file that may be uploaded (PARLEY_MAX_FILE_BYTES)")
-	fs.DurationVar(&cfg.maxUnaryDuration, "max-unary-duration", envDuration(getenv, "PARLEY_MAX_UNARY_DURATION", 30*time.Second),
-		"longest a unary call may run, whatever deadline the client sets (PARLEY_MAX_UNARY_DURATION)")
-	fs.DurationVar(&cfg.heartbeat, "heartbeat", envDuration(getenv, "PARLEY_HEARTBEAT", 15*time.Second), "heartbeat interval on idle streams (PARLEY_HEARTBEAT)")
-	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", envDuration(getenv, "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second),
-		"how long shutdown waits for unary calls in flight (PARLEY_SHUTDOWN_TIMEOUT)")
-	fs.StringVar(&level, "log-level", env("PARLEY_LOG_LEVEL", "info"), "debug, info, warn or error (PARLEY_LOG_LEVEL)")
-	fs.StringVar(&logFormat, "log-format", env("PARLEY_LOG_FORMAT", "text"), "text or json (PARLEY_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -71,7 +86,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
-		return config{}, fmt.Errorf("--tls-cert and --tls-key go together")
+		return config{}, fmt.Errorf("--tls-cert and --tls-key (PARLEY_TLS_CERT, PARLEY_TLS_KEY) go together: give both or neither")
+	}
+	if cfg.db != "" && !strings.HasPrefix(cfg.db, "postgres://") && !strings.HasPrefix(cfg.db, "postgresql://") {
+		// Not quoted: the URL may hold a password.
+		return config{}, fmt.Errorf("%s must be a postgres:// or postgresql:// URL", source(fs, "db"))
 	}
 	if origins != "none" {
 		for o := range strings.SplitSeq(origins, ",") {
@@ -80,29 +99,21 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 			}
 		}
 	}
-	if err := cfg.logLevel.UnmarshalText([]byte(level)); err != nil {
-		return config{}, fmt.Errorf("--log-level: %w", err)
-	}
-	switch logFormat {
-	case "text":
-	case "json":
-		cfg.logJSON = true
-	default:
-		return config{}, fmt.Errorf("--log-format must be text or json, not %q", logFormat)
-	}
 	return cfg, nil
 }
 
-func envInt(getenv func(string) string, name string, def int) int {
-	if n, err := strconv.Atoi(getenv(name)); err == nil {
-		return n
-	}
-	return def
+// envName is the environment variable for the flag name.
+func envName(flagName string) string {
+	return "PARLEY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func envDuration(getenv func(string) string, name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(getenv(name)); err == nil {
-		return d
+// source is how to name where flag name's value came from in an error:
+// the flag if it was given, otherwise its variable.
+func source(fs *flag.FlagSet, name string) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	if given {
+		return "--" + name
 	}
-	return def
+	return envName(name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/parley-chat/parley"
@@ -11,10 +12,13 @@ import (
 
 // fileStorage enables uploads when the store keeps file metadata: contents
 // go to --data-dir/files. Only the SQLite engine does so for now, since a
-// replica's local disk is no place for files other replicas must serve.
-func fileStorage(cfg config, store parley.Store) ([]server.Option, error) {
+// replica's local disk is no place for files other replicas must serve;
+// with --db (PostgreSQL) uploads are off, and fileStorage logs a warning
+// saying so, since clients only learn it from an unimplemented error.
+func fileStorage(cfg config, store parley.Store, logger *slog.Logger) ([]server.Option, error) {
 	files, ok := store.(parley.FileStore)
 	if !ok {
+		logger.Warn("uploads are off: the PostgreSQL store (--db) keeps no files yet, so FileService answers unimplemented and messages cannot have attachments; run without --db for uploads")
 		return nil, nil
 	}
 	blobs, err := disk.New(filepath.Join(cfg.dataDir, "files"))

@@ -2,7 +2,9 @@
 //
 // It serves the Connect, gRPC and gRPC-Web protocols on one port over
 // HTTP/1.1 and h2c (or HTTP/2 over TLS), and keeps its data in SQLite under
-// --data-dir. Run `parleyd -h` for the flags; each has a PARLEY_* variable.
+// --data-dir, or with --db in PostgreSQL shared by several replicas (without
+// uploads, for now). Run `parleyd -h` for the flags; each has a PARLEY_*
+// variable, and a malformed value in either stops parleyd at start.
 package main
 
 import (

@@ -36,11 +36,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithAllowedOrigins(cfg.corsOrigins),
 		server.WithReadMaxBytes(cfg.maxMessageBytes),
 		server.WithHeartbeat(cfg.heartbeat),
-		server.WithMaxFileBytes(cfg.maxFileBytes),
+		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithWebApp(web.Handler()),
 	}
-	fileOpts, err := fileStorage(cfg, store)
+	fileOpts, err := fileStorage(cfg, store, logger)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -26,9 +25,6 @@ const storeHealthInterval = 2 * time.Second
 //   - otherwise SQLite in --data-dir and the in-process broker: one replica.
 func openStorage(ctx context.Context, cfg config, logger *slog.Logger) (parley.Store, parley.Broker, func(), error) {
 	if cfg.db != "" {
-		if !strings.HasPrefix(cfg.db, "postgres://") && !strings.HasPrefix(cfg.db, "postgresql://") {
-			return nil, nil, nil, fmt.Errorf("--db must be a postgres:// URL")
-		}
 		store, err := postgres.Open(ctx, cfg.db)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("open database: %w", err)
