@@ -1,0 +1,93 @@
+// The open room's timeline: the confirmed messages by seq (history, the
+// stream, SendMessage answers), then the user's own still being sent.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Message } from "./gen/parley/v1/message_pb";
+import { attachmentView } from "./attachment";
+import { explainConnection } from "./connectionStatus";
+import { h } from "./dom";
+import { errorText } from "./error";
+import { openedRoom } from "./room";
+import { pendingMessages, send, settlePending } from "./send";
+import { session } from "./session";
+import { api } from "./transport";
+
+let messages = new Map<bigint, Message>(); // by seq
+
+// clearMessages empties the timeline, without redrawing it.
+export function clearMessages() {
+  messages.clear();
+}
+
+// showMessage puts m in the timeline, without redrawing it.
+export function showMessage(m: Message) {
+  messages.set(m.seq, m);
+}
+
+// receive shows a message the stream delivered; sinceSeq is the resume
+// position before it. One at or before that position and already shown is
+// a replay.
+export function receive(m: Message, sinceSeq: bigint) {
+  if (m.seq <= sinceSeq && messages.has(m.seq)) return;
+  messages.set(m.seq, m);
+  settlePending(m);
+  renderTimeline();
+}
+
+function timeOf(m: { createTime?: Parameters<typeof timestampDate>[0] }): string {
+  return m.createTime ? timestampDate(m.createTime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+export function renderTimeline() {
+  const list = document.getElementById("timeline");
+  if (!list) return;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const items: HTMLElement[] = [];
+  const pending = pendingMessages();
+  const seqs = [...messages.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (seqs.length === 0 && pending.length === 0) {
+    items.push(h("li", { class: "hint" }, "No messages yet. Say hello!"));
+  } else if (seqs.length > 0 && seqs[0] > 1n) {
+    items.push(h("li", { class: "earlier" }, h("button", { type: "button", class: "link", onclick: loadEarlier }, "Load earlier messages")));
+  }
+  for (const seq of seqs) {
+    const m = messages.get(seq)!;
+    const mine = m.sender?.id === session.user?.id;
+    items.push(h("li", { class: `msg${mine ? " mine" : ""}`, "data-seq": String(m.seq), "data-cmid": m.clientMessageId, tabindex: -1 },
+      h("div", { class: "meta" },
+        h("span", { class: "sender" }, m.sender?.username ?? "?"),
+        h("time", { datetime: m.createTime ? timestampDate(m.createTime).toISOString() : undefined }, timeOf(m))),
+      m.text && h("p", { class: "text" }, m.text),
+      m.attachments.map(attachmentView)));
+  }
+  for (const p of pending) {
+    items.push(h("li", { class: `msg mine pending ${p.state}`, "data-cmid": p.clientMessageId, "data-pending": p.state },
+      h("div", { class: "meta" },
+        h("span", { class: "sender" }, session.user?.username ?? ""),
+        h("span", {}, p.state === "sending" ? "sending…" : `not sent: ${p.error ?? ""}`)),
+      p.text && h("p", { class: "text" }, p.text),
+      p.state === "failed" && h("button", { type: "button", class: "retry", onclick: () => void send(p) }, "Retry")));
+  }
+  list.replaceChildren(...items);
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+// loadEarlier reads the page of history before the oldest message shown,
+// keeping the view where it was.
+async function loadEarlier() {
+  const room = openedRoom();
+  const list = document.getElementById("timeline");
+  if (!room || !list || messages.size === 0) return;
+  const oldest = [...messages.keys()].reduce((a, b) => (a < b ? a : b));
+  try {
+    const res = await api().messages.listMessages({ roomId: room.id, beforeSeq: oldest, limit: 100 });
+    if (openedRoom()?.id !== room.id) return;
+    for (const m of res.messages) if (!messages.has(m.seq)) messages.set(m.seq, m);
+  } catch (err) {
+    explainConnection(errorText(err));
+    return;
+  }
+  const fromBottom = list.scrollHeight - list.scrollTop;
+  renderTimeline();
+  list.scrollTop = list.scrollHeight - fromBottom;
+  list.querySelector<HTMLElement>("li[data-seq]")?.focus();
+}
