@@ -1,6 +1,7 @@
 package parley
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,10 +86,30 @@ func (e *Event) lookup(format string) ([]byte, bool) {
 
 // Broker fans a room's events out to the subscribers of this process.
 type Broker interface {
-	// Subscribe starts queueing the room's events for a new subscriber.
-	Subscribe(roomID string) Subscription
-	// Publish hands e to every subscriber of e.RoomID without blocking.
-	// Message events of a room must be published in seq order.
+	// Subscribe starts queueing the room's events for a new subscriber and
+	// returns its Subscription. ctx bounds only the subscribing itself
+	// (a database round trip, for a broker that needs one): the
+	// subscription outlives ctx and lasts until its Close.
+	//
+	// On error there is no subscription to close. The error is ctx.Err()
+	// if ctx ended first, and carries EUNAVAILABLE if something the broker
+	// depends on (its database) could not be reached.
+	Subscribe(ctx context.Context, roomID string) (Subscription, error)
+	// Publish hands e to every subscriber of e.RoomID. It may be called
+	// from several goroutines at once, and from the one that commits every
+	// room's appends (the publish function of MessageStore.AppendMessage),
+	// where a slow Publish holds up everyone's commits. So:
+	//
+	//   - it never blocks: a subscriber that falls too far behind is
+	//     dropped (see Subscription.Overflowed), never waited for;
+	//   - it must not call the Store, nor anything that waits on it;
+	//   - a room's message events are published in increasing seq order,
+	//     as AppendMessage calls its publish; a seq may be missing (stored
+	//     by another process), never repeated or out of order. Other kinds
+	//     carry no seq and may come in between;
+	//   - one *Event goes to every subscriber, who share it: neither the
+	//     caller, nor the broker, nor a subscriber modifies it once it is
+	//     published (Event.Encoded is how they share its encodings).
 	Publish(e *Event)
 }
 

@@ -61,9 +61,9 @@ type MessageStore interface {
 	// publish, if not nil, is called with the message if it is new, after
 	// commit and before AppendMessage returns, so that one process
 	// publishes each room's messages in seq order without the caller
-	// holding a lock across the commit. It must be quick and must not call
-	// the Store: an engine may call it from the goroutine that commits
-	// everyone's appends.
+	// holding a lock across the commit. An engine may call it from the
+	// goroutine that commits everyone's appends, so it is held to the
+	// contract of Broker.Publish.
 	AppendMessage(ctx context.Context, m NewMessage, publish func(*Message)) (msg Message, created bool, err error)
 	// ListMessages returns messages of a room ascending by seq (see
 	// HistoryQuery) and the room's head seq.

@@ -1,6 +1,7 @@
 package inmem
 
 import (
+	"context"
 	"sync"
 
 	"github.com/parley-chat/parley"
@@ -45,10 +46,13 @@ func NewBroker(opts ...Option) *Broker {
 	return b
 }
 
-// Subscribe implements parley.Broker. The queue starts empty and grows as
-// events arrive, so an idle subscriber holds a few hundred bytes, not a
-// queue of QueueSize events.
-func (b *Broker) Subscribe(roomID string) parley.Subscription {
+// Subscribe implements parley.Broker. It fails only if ctx has ended. The
+// queue starts empty and grows as events arrive, so an idle subscriber
+// holds a few hundred bytes, not a queue of QueueSize events.
+func (b *Broker) Subscribe(ctx context.Context, roomID string) (parley.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s := &subscription{
 		broker:     b,
 		roomID:     roomID,
@@ -64,7 +68,7 @@ func (b *Broker) Subscribe(roomID string) parley.Subscription {
 		b.rooms[roomID] = subs
 	}
 	subs[s] = struct{}{}
-	return s
+	return s, nil
 }
 
 // Publish implements parley.Broker.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -139,9 +140,15 @@ func (b *Broker) Close() error {
 }
 
 // Subscribe implements parley.Broker. The first local subscriber of a room
-// reads the room's head seq, so the Broker knows where it starts; the
-// subscriber itself replays everything up to a head it reads afterwards.
-func (b *Broker) Subscribe(roomID string) parley.Subscription {
+// reads the room's head seq, bounded by ctx, so the Broker knows where it
+// starts; the subscriber itself replays everything up to a head it reads
+// afterwards. If that read fails, so does Subscribe: EUNAVAILABLE when the
+// database cannot be reached, ctx.Err() when ctx ended. Later subscribers
+// of a room do not touch the database and fail only if ctx has ended.
+func (b *Broker) Subscribe(ctx context.Context, roomID string) (parley.Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	feed := b.feeds[roomID]
 	first := feed == nil
@@ -151,24 +158,39 @@ func (b *Broker) Subscribe(roomID string) parley.Subscription {
 	}
 	feed.subs++
 	b.mu.Unlock()
-	sub := &subscription{Subscription: b.local.Subscribe(roomID), broker: b, roomID: roomID}
-	if first {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		heads, err := b.store.headSeqs(ctx, []string{roomID})
+	local, err := b.local.Subscribe(ctx, roomID)
+	if err == nil && first {
+		err = b.readStart(ctx, roomID, feed)
 		if err != nil {
-			// The subscriber's replay fails the same way; the next poll
-			// sets the start.
-			b.logger.Debug("read head seq", "room", roomID, "err", err)
-		} else if head, ok := heads[roomID]; ok {
-			feed.mu.Lock()
-			if feed.last < 0 {
-				feed.last = head
-			}
-			feed.mu.Unlock()
+			local.Close()
 		}
 	}
-	return sub
+	if err != nil {
+		b.unsubscribe(roomID)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("subscribe to room %s: %w", roomID, err)
+	}
+	return &subscription{Subscription: local, broker: b, roomID: roomID}, nil
+}
+
+// readStart sets where a new feed starts: the room's head seq, unless a
+// publish or the poll got there first. A room that does not exist (yet)
+// starts wherever the first publish or poll puts it.
+func (b *Broker) readStart(ctx context.Context, roomID string, feed *roomFeed) error {
+	heads, err := b.store.headSeqs(ctx, []string{roomID})
+	if err != nil {
+		return err
+	}
+	if head, ok := heads[roomID]; ok {
+		feed.mu.Lock()
+		if feed.last < 0 {
+			feed.last = head
+		}
+		feed.mu.Unlock()
+	}
+	return nil
 }
 
 // Publish implements parley.Broker: the event goes to local subscribers at

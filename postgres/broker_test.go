@@ -8,6 +8,7 @@ import (
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/inmem"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/storetest"
 	"github.com/parley-chat/parley/postgres"
 )
 
@@ -31,37 +32,29 @@ func replicaPair(t *testing.T, opts ...postgres.BrokerOption) (schema string, st
 	return schema, stores, brokers, room, alice
 }
 
-// receive returns the seqs of the next n message events, failing the test
-// if they do not arrive within timeout.
-func receive(t *testing.T, sub parley.Subscription, n int, timeout time.Duration) []int64 {
-	t.Helper()
-	var seqs []int64
-	deadline := time.After(timeout)
-	for len(seqs) < n {
-		select {
-		case <-sub.Ready():
-			for _, ev := range sub.Drain(nil) {
-				if ev.Kind == parley.EventMessage {
-					seqs = append(seqs, ev.Seq())
-				}
-			}
-		case <-deadline:
-			t.Fatalf("received %v, then nothing for %v; want %d messages", seqs, timeout, n)
-		}
-	}
-	return seqs
+// TestBroker runs the broker suite on Brokers over one Store; the suite's
+// rooms are not in the database, so only its publishes reach subscribers.
+func TestBroker(t *testing.T) {
+	t.Parallel()
+	_, u := pgtest.Schema(t, 4)
+	store := open(t, u)
+	storetest.RunBroker(t, func(t *testing.T, queueSize int) parley.Broker {
+		b := postgres.NewBroker(store, inmem.NewBroker(inmem.WithQueueSize(queueSize)))
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	})
 }
 
-func wantSeqs(t *testing.T, got []int64, from, to int64) {
+// subscribe subscribes to a room, closing the subscription when the test
+// ends, or fails the test.
+func subscribe(t *testing.T, b *postgres.Broker, roomID string) parley.Subscription {
 	t.Helper()
-	if int64(len(got)) != to-from+1 {
-		t.Fatalf("seqs = %v, want %d..%d", got, from, to)
+	sub, err := b.Subscribe(t.Context(), roomID)
+	if err != nil {
+		t.Fatalf("Subscribe(%q): %v", roomID, err)
 	}
-	for i, s := range got {
-		if s != from+int64(i) {
-			t.Fatalf("seqs = %v, want %d..%d", got, from, to)
-		}
-	}
+	t.Cleanup(sub.Close)
+	return sub
 }
 
 // TestBrokerCrossReplica appends on one replica and expects the other's
@@ -70,10 +63,8 @@ func wantSeqs(t *testing.T, got []int64, from, to int64) {
 func TestBrokerCrossReplica(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	local := brokers[0].Subscribe(room.ID)
-	defer local.Close()
-	remote := brokers[1].Subscribe(room.ID)
-	defer remote.Close()
+	local := subscribe(t, brokers[0], room.ID)
+	remote := subscribe(t, brokers[1], room.ID)
 	for i := range 50 {
 		m, _, err := stores[0].AppendMessage(t.Context(), parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprint(i)}, nil)
 		if err != nil {
@@ -81,8 +72,8 @@ func TestBrokerCrossReplica(t *testing.T) {
 		}
 		brokers[0].Publish(&parley.Event{Kind: parley.EventMessage, RoomID: room.ID, Message: &m})
 	}
-	wantSeqs(t, receive(t, local, 50, 5*time.Second), 1, 50)
-	wantSeqs(t, receive(t, remote, 50, 5*time.Second), 1, 50)
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, local, 50), 1, 50)
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, remote, 50), 1, 50)
 	select {
 	case <-local.Ready():
 		for _, ev := range local.Drain(nil) {
@@ -97,8 +88,7 @@ func TestBrokerCrossReplica(t *testing.T) {
 func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 	t.Parallel()
 	schema, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(100*time.Millisecond))
-	sub := brokers[1].Subscribe(room.ID)
-	defer sub.Close()
+	sub := subscribe(t, brokers[1], room.ID)
 	conn := pgtest.Connect(t)
 	// What AppendMessage does, minus pg_notify.
 	if _, err := conn.Exec(t.Context(), `
@@ -107,5 +97,65 @@ func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 		SELECT 'm_silent', $1, head_seq, $2, 'silent', 'silent', now() FROM r`, room.ID, alice.ID); err != nil {
 		t.Fatalf("insert without notify: %v", err)
 	}
-	wantSeqs(t, receive(t, sub, 1, 5*time.Second), 1, 1)
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), 1, 1)
+}
+
+// TestBrokerSubscribeUnreachable cuts a replica off from the database: the
+// first subscriber of a room fails at once with unavailable and leaves
+// nothing registered, a room already followed can still be subscribed
+// (that needs no database), and once the database is back the room can be
+// subscribed again and starts at its head.
+func TestBrokerSubscribeUnreachable(t *testing.T) {
+	t.Parallel()
+	_, u := pgtest.Schema(t, 2)
+	proxy, viaProxy := pgtest.StartProxy(t, u)
+	store := open(t, viaProxy)
+	broker := postgres.NewBroker(store, inmem.NewBroker(), postgres.WithPollInterval(time.Hour))
+	t.Cleanup(func() { _ = broker.Close() })
+	alice, err := store.CreateUser(t.Context(), "alice", []byte("h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rooms [2]parley.Room
+	for i := range rooms {
+		if rooms[i], err = store.CreateRoom(t.Context(), fmt.Sprint("room", i), parley.Public, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	followed := subscribe(t, broker, rooms[0].ID)
+
+	proxy.Cut()
+	start := time.Now()
+	sub, err := broker.Subscribe(t.Context(), rooms[1].ID)
+	took := time.Since(start)
+	if sub != nil || parley.ErrorCodeOf(err) != parley.EUNAVAILABLE {
+		t.Fatalf("Subscribe while the database is unreachable: %v, %v; want no subscription and code unavailable", sub, err)
+	}
+	if took > time.Second {
+		t.Errorf("Subscribe while the database is unreachable took %v", took)
+	}
+	if n := postgres.FollowedRooms(broker); n != 1 {
+		t.Errorf("rooms followed after a failed Subscribe: %d, want 1", n)
+	}
+	subscribe(t, broker, rooms[0].ID).Close()
+	followed.Close()
+	if n := postgres.FollowedRooms(broker); n != 0 {
+		t.Errorf("rooms followed after every subscription closed: %d", n)
+	}
+
+	proxy.Restore()
+	var m parley.Message
+	for i := 0; ; i++ { // the pool may meet a connection the cut left dead
+		if m, _, err = store.AppendMessage(t.Context(), parley.NewMessage{RoomID: rooms[1].ID, SenderID: alice.ID, Text: "hi", ClientMessageID: "before"}, nil); err == nil {
+			break
+		}
+		if parley.ErrorCodeOf(err) != parley.EUNAVAILABLE || i == 5 {
+			t.Fatalf("AppendMessage after the database is back: %v", err)
+		}
+	}
+	sub = subscribe(t, broker, rooms[1].ID)
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Message: &m}) // at or before the head: already replayed
+	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Message: &next})
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), next.Seq, next.Seq)
 }

@@ -47,7 +47,10 @@ type roomFeed struct {
 // The caller must Close the feed.
 func (s *Server) openFeed(ctx context.Context, p *principal, roomID string, since int64, deliver func(*parley.Event) error, flush *flushHold) (*roomFeed, int64, error) {
 	f := &roomFeed{s: s, ctx: ctx, roomID: roomID, userID: p.user.ID, deliver: deliver, flush: flush, last: since}
-	f.sub = s.broker.Subscribe(roomID)
+	var err error
+	if f.sub, err = s.broker.Subscribe(ctx, roomID); err != nil {
+		return nil, 0, f.end(err)
+	}
 	head, err := f.replay(since)
 	if err == nil && since > head {
 		err = parley.Errorf(parley.EOUTOFRANGE, "since_seq %d is beyond the newest message (seq %d)", since, head)

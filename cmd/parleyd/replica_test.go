@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"slices"
@@ -578,79 +577,6 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	}
 }
 
-// tcpProxy forwards connections to target until cut, then refuses them
-// until restored: a database that went away and came back, for one
-// replica only.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-	})
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(in)
-		}
-	}()
-	return p
-}
-
-func (p *tcpProxy) serve(in net.Conn) {
-	p.mu.Lock()
-	down := p.down
-	p.mu.Unlock()
-	if down {
-		in.Close()
-		return
-	}
-	out, err := net.Dial("tcp", p.target)
-	if err != nil {
-		in.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[in], p.conns[out] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(out, in); out.Close() }()
-	_, _ = io.Copy(in, out)
-	in.Close()
-}
-
-// cut closes every connection and refuses new ones.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
 // TestReplicaRecoversFromDatabaseCut runs two replicas, the second reaching
 // the database through a proxy, sends through both with round_robin and
 // follows the room on the second only. First its database backends are
@@ -661,14 +587,9 @@ func (p *tcpProxy) restore() {
 func TestReplicaRecoversFromDatabaseCut(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	u, err := url.Parse(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy, viaProxy := pgtest.StartProxy(t, db)
 	a := startReplica(t, fmt.Sprintf("cut-a-%d", os.Getpid()), db)
-	b := startReplica(t, fmt.Sprintf("cut-b-%d", os.Getpid()), u.String())
+	b := startReplica(t, fmt.Sprintf("cut-b-%d", os.Getpid()), viaProxy)
 	replicas := []*replica{a, b}
 	c := setUpRoom(t, replicas, 2)
 
@@ -740,7 +661,7 @@ func TestReplicaRecoversFromDatabaseCut(t *testing.T) {
 		}
 		return res.Status
 	}
-	proxy.cut()
+	proxy.Cut()
 	outageAt := time.Now()
 	if !waitFor(10*time.Second, func() bool { return status() == grpchealth.StatusNotServing }) {
 		t.Error("b's health did not turn NOT_SERVING while its database was unreachable")
@@ -748,7 +669,7 @@ func TestReplicaRecoversFromDatabaseCut(t *testing.T) {
 	notServingAfter := time.Since(outageAt)
 	direct := parleyv1connect.NewMessageServiceClient(c.hc, b.url(), testserver.WithToken(c.tokens[1]))
 	callStart := time.Now()
-	_, err = direct.SendMessage(t.Context(), connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: c.roomID, Text: "during outage", ClientMessageId: "outage"}))
+	_, err := direct.SendMessage(t.Context(), connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: c.roomID, Text: "during outage", ClientMessageId: "outage"}))
 	callTook := time.Since(callStart)
 	if connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Errorf("SendMessage on b during the outage: %v, want unavailable", err)
@@ -758,7 +679,7 @@ func TestReplicaRecoversFromDatabaseCut(t *testing.T) {
 	}
 	time.Sleep(3*time.Second - time.Since(outageAt))
 	sentDuringOutage := l.maxAcked()
-	proxy.restore()
+	proxy.Restore()
 	restoredAt := time.Now()
 	var caughtUpAfter time.Duration
 	var catchUp sync.WaitGroup

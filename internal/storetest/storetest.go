@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite for parley.Store: every storage
-// engine runs it from its own tests, so all engines mean the same thing by
-// the domain's doc comments.
+// Package storetest is the conformance suite for parley.Store (Run) and
+// parley.Broker (RunBroker): every storage engine and broker runs it from
+// its own tests, so all of them mean the same thing by the domain's doc
+// comments.
 package storetest
 
 import (
