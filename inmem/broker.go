@@ -48,7 +48,7 @@ func NewBroker(opts ...Option) *Broker {
 
 // Subscribe implements parley.Broker. It fails only if ctx has ended. The
 // queue starts empty and grows as events arrive, so an idle subscriber
-// holds a few hundred bytes, not a queue of the queue size (WithQueueSize).
+// holds a few hundred bytes, not a full queue (see WithQueueSize).
 func (b *Broker) Subscribe(ctx context.Context, roomID string) (parley.Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
