@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -142,6 +143,35 @@ var messageTests = []storeTest{
 		}
 		if head != 1 || len(msgs) != 1 {
 			t.Errorf("after a retry: %d messages, head %d; want 1, 1", len(msgs), head)
+		}
+	}},
+	{"AttachmentsKept", func(t *testing.T, s parley.Store) {
+		// The store keeps the attachments it is given, as they are: files
+		// never change, so a message shows them as they were when sent.
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var files []parley.File
+		for i := range parley.MaxAttachments {
+			files = append(files, parley.File{
+				ID: fmt.Sprintf("f_%d", i), RoomID: r.ID, Name: fmt.Sprintf("file %d.txt", i), ContentType: "text/plain",
+				Size: int64(i + 1), SHA256: fmt.Sprintf("%064x", i), Uploader: alice, CreateTime: baseTime.Add(time.Duration(i) * time.Second),
+			})
+		}
+		m := parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, ClientMessageID: "c1", Attachments: files}
+		sent, _, err := s.AppendMessage(t.Context(), m, nil)
+		if err != nil {
+			t.Fatalf("AppendMessage: %v", err)
+		}
+		if !sameFiles(sent.Attachments, files) {
+			t.Fatalf("AppendMessage attachments = %+v, want %+v", sent.Attachments, files)
+		}
+		retry, created, err := s.AppendMessage(t.Context(), m, nil)
+		if err != nil || created || !sameMessage(retry, sent) {
+			t.Errorf("retry = %+v, created %v, %v; want the original with its attachments", retry, created, err)
+		}
+		msgs, _, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{})
+		if err != nil || len(msgs) != 1 || !sameMessage(msgs[0], sent) {
+			t.Errorf("ListMessages = %+v, %v; want [%+v]", msgs, err, sent)
 		}
 	}},
 	{"ClientIDScopedToSender", func(t *testing.T, s parley.Store) {
