@@ -66,7 +66,7 @@ func fuzzSeeds() []proto.Message {
 	return []proto.Message{
 		&helloworld.HelloRequest{Name: "fuzz"},
 		&parleyv1.SignUpRequest{Username: "mallory", Password: "correct horse"},
-		&parleyv1.SignInRequest{Username: "fuzzer", Password: "fuzzer-password"},
+		&parleyv1.SignInRequest{Username: "fuzzer", Password: testserver.Password},
 		&parleyv1.GetMeRequest{},
 		&parleyv1.CreateRoomRequest{Name: "fuzzing", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC},
 		&parleyv1.GetRoomRequest{RoomId: "r1"},
@@ -98,30 +98,13 @@ func newFuzzTarget(f *testing.F) *fuzzTarget {
 	f.Helper()
 	log := &problemLog{}
 	srv := testserver.Start(f, server.WithLogger(slog.New(log)), server.WithReadMaxBytes(64<<10))
-	ctx := context.Background()
-	auth := parleyv1connect.NewAuthServiceClient(testserver.H2CClient(), srv.URL)
-	signUp, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "fuzzer", Password: "fuzzer-password"}))
-	if err != nil {
-		f.Fatal(err)
-	}
-	token := signUp.Msg.GetToken()
-	rooms := parleyv1connect.NewRoomServiceClient(testserver.H2CClient(), srv.URL, testserver.WithToken(token))
-	room, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "fuzz", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC}))
-	if err != nil {
-		f.Fatal(err)
-	}
-	messages := parleyv1connect.NewMessageServiceClient(testserver.H2CClient(), srv.URL, testserver.WithToken(token))
+	u := testserver.SignUp(f, srv.Client(f, "connect/proto/h2c"), "fuzzer")
+	room := u.CreateRoom(f, "fuzz", parleyv1.Visibility_VISIBILITY_PUBLIC)
 	var head int64
 	for i := range 3 {
-		sent, err := messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
-			RoomId: room.Msg.GetRoom().GetId(), Text: fmt.Sprint("message ", i), ClientMessageId: fmt.Sprint("seed-", i),
-		}))
-		if err != nil {
-			f.Fatal(err)
-		}
-		head = sent.Msg.GetMessage().GetSeq()
+		head = u.SendMessage(f, room.GetId(), fmt.Sprint("message ", i), fmt.Sprint("seed-", i)).GetSeq()
 	}
-	return &fuzzTarget{handler: srv.Handler, token: token, roomID: room.Msg.GetRoom().GetId(), head: head, log: log}
+	return &fuzzTarget{handler: srv.Handler, token: u.Token, roomID: room.GetId(), head: head, log: log}
 }
 
 // call sends one request through the handler and fails the test on a hang

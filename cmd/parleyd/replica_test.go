@@ -152,26 +152,16 @@ type cluster struct {
 func setUpRoom(t *testing.T, replicas []*replica, users int) *cluster {
 	t.Helper()
 	c := &cluster{replicas: replicas, hc: testserver.H2CClient()}
-	ctx := t.Context()
-	auth := parleyv1connect.NewAuthServiceClient(c.hc, replicas[0].url())
+	first := testserver.Client{Client: c.hc, BaseURL: replicas[0].url()}
 	for i := range users {
-		up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: fmt.Sprintf("user%02d", i), Password: "password1"}))
-		if err != nil {
-			t.Fatalf("SignUp: %v", err)
-		}
-		c.tokens = append(c.tokens, up.Msg.GetToken())
-		rooms := parleyv1connect.NewRoomServiceClient(c.hc, replicas[i%len(replicas)].url(), testserver.WithToken(up.Msg.GetToken()))
+		u := testserver.SignUp(t, first, fmt.Sprintf("user%02d", i))
+		c.tokens = append(c.tokens, u.Token)
+		u = u.Via(testserver.Client{Client: c.hc, BaseURL: replicas[i%len(replicas)].url()})
 		if i == 0 {
-			res, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "replicas", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC}))
-			if err != nil {
-				t.Fatalf("CreateRoom: %v", err)
-			}
-			c.roomID = res.Msg.GetRoom().GetId()
+			c.roomID = u.CreateRoom(t, "replicas", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 			continue
 		}
-		if _, err := rooms.JoinRoom(ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: c.roomID})); err != nil {
-			t.Fatalf("JoinRoom: %v", err)
-		}
+		u.JoinRoom(t, c.roomID)
 	}
 	return c
 }
