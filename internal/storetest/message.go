@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -327,6 +329,21 @@ var messageTests = []storeTest{
 		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
 		if err != nil || head != 0 || len(msgs) != 0 {
 			t.Errorf("ListMessages = %v, head %d, %v; want none, head 0", msgs, head, err)
+		}
+	}},
+	{"AppendErrCanceled", func(t *testing.T, s parley.Store) {
+		// A caller whose context has ended gets its error, and nothing is
+		// stored.
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("AppendMessage = %v; want context.Canceled", err)
+		}
+		if got, err := s.RoomByID(t.Context(), r.ID); err != nil || got.HeadSeq != 0 {
+			t.Fatalf("RoomByID = %+v, %v; want head 0", got, err)
 		}
 	}},
 	{"ErrRoomNotFound", func(t *testing.T, s parley.Store) {
