@@ -48,32 +48,46 @@ type Upload struct {
 	FileID     string
 }
 
-// FileStore keeps the metadata of uploads and files.
+// FileStore keeps the metadata of uploads and files. It stores metadata as
+// given: validating it and enforcing size limits is the caller's job
+// (ValidateUploadMeta, the server's largest file).
 type FileStore interface {
-	// CreateUpload records a new upload.
+	// CreateUpload records a new upload, with an id and create time of its
+	// own and no file yet. ENOTFOUND if the room or the uploader does not
+	// exist.
 	CreateUpload(ctx context.Context, uploaderID string, meta UploadMeta) (Upload, error)
-	// UploadByID returns an upload. ENOTFOUND if none.
+	// UploadByID returns an upload, with its FileID once complete.
+	// ENOTFOUND if none.
 	UploadByID(ctx context.Context, id string) (Upload, error)
 	// CompleteUpload records the upload's verified file and links the two,
-	// atomically. Completing a completed upload returns its file.
+	// atomically. The file has the upload's metadata and uploader, and an id
+	// and create time of its own: each upload gets a file of its own, even
+	// when another has the same content. Completing a completed upload,
+	// also concurrently, returns its file. ENOTFOUND if there is no such
+	// upload.
 	CompleteUpload(ctx context.Context, uploadID string) (File, error)
-	// DeleteUpload forgets an upload that is not complete.
+	// DeleteUpload forgets an upload that is not complete. A completed
+	// upload, or one that does not exist, is left alone and is no error.
 	DeleteUpload(ctx context.Context, id string) error
 	// FileByID returns a file. ENOTFOUND if none.
 	FileByID(ctx context.Context, id string) (File, error)
 }
 
 // BlobStore keeps file contents: the partial content of each upload, and
-// verified contents addressed by their SHA-256.
+// verified contents addressed by their SHA-256. Upload ids are those a
+// FileStore made; an engine may refuse others with ENOTFOUND.
 type BlobStore interface {
 	// Append writes data at offset to the upload's partial content, durably,
-	// and returns the new size. EPRECONDITION if offset is not the size.
+	// and returns the new size. EPRECONDITION if offset is not the size;
+	// then nothing is written.
 	Append(uploadID string, offset int64, data []byte) (int64, error)
 	// Size returns the size of the upload's partial content (0 if none).
 	Size(uploadID string) (int64, error)
 	// Commit checks that the partial content hashes to sha256 and stores it
-	// under that hash. On a mismatch it deletes the partial content and
-	// returns ECORRUPT.
+	// under that hash, in place of the partial content; storing content
+	// that is already there is no error. On a mismatch it deletes the
+	// partial content and returns ECORRUPT. ENOTFOUND if the upload has no
+	// partial content.
 	Commit(uploadID, sha256 string) error
 	// Discard deletes the upload's partial content, if any.
 	Discard(uploadID string) error

@@ -74,7 +74,8 @@ type Member struct {
 // RoomStore keeps rooms and memberships.
 type RoomStore interface {
 	// CreateRoom stores a room and makes its creator a member, atomically.
-	// ECONFLICT if the name is taken.
+	// ECONFLICT if the name is taken; names compare case-sensitively, so
+	// "Go" and "go" are two rooms.
 	CreateRoom(ctx context.Context, name string, v Visibility, creatorID string) (Room, error)
 	// RoomByID returns a room. ENOTFOUND if none.
 	RoomByID(ctx context.Context, id string) (Room, error)

@@ -156,9 +156,7 @@ func TestMembership(t *testing.T) {
 	ctx := testContext(t)
 	ada, bob := mustClient(t, srv.URL), mustClient(t, srv.URL)
 	for c, name := range map[*client.Client]string{ada: "ada", bob: "bob"} {
-		if _, err := c.SignUp(ctx, name, "password1"); err != nil {
-			t.Fatal(err)
-		}
+		signUp(t, ctx, c, name)
 	}
 	pub, _ := ada.CreateRoom(ctx, "pub", parley.Public)
 	priv, _ := ada.CreateRoom(ctx, "priv", parley.Private)
@@ -185,6 +183,26 @@ func mustClient(t *testing.T, url string, opts ...client.Option) *client.Client 
 		t.Fatal(err)
 	}
 	return c
+}
+
+// signUp signs c up as username, failing the test if it cannot.
+func signUp(t *testing.T, ctx context.Context, c *client.Client, username string) {
+	t.Helper()
+	if _, err := c.SignUp(ctx, username, "password1"); err != nil {
+		t.Fatalf("SignUp(%s): %v", username, err)
+	}
+}
+
+// signUpInRoom signs c up as username and creates a public room named
+// room, failing the test if it cannot.
+func signUpInRoom(t *testing.T, ctx context.Context, c *client.Client, username, room string) parley.Room {
+	t.Helper()
+	signUp(t, ctx, c, username)
+	r, err := c.CreateRoom(ctx, room, parley.Public)
+	if err != nil {
+		t.Fatalf("CreateRoom(%s): %v", room, err)
+	}
+	return r
 }
 
 // TestNewRejectsBadOptions checks the configuration errors New reports.

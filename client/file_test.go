@@ -3,10 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -16,36 +13,18 @@ import (
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
-func randomContent(n int) ([]byte, string) {
-	b := make([]byte, n)
-	r := rand.NewChaCha8([32]byte{1})
-	_, _ = r.Read(b)
-	return b, sha256Hex(b)
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
 // TestFiles uploads and downloads a file over every protocol, codec and
 // transport, attaches it to a message, and checks a corrupt upload.
 func TestFiles(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
-	content, sum := randomContent(300 << 10)
+	content, sum := testserver.RandomContent(300 << 10)
 	for name, c := range newClients(t, srv) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
 			user := "f" + strings.NewReplacer("/", "-").Replace(name)
-			if _, err := c.SignUp(ctx, user, "password1"); err != nil {
-				t.Fatal(err)
-			}
-			room, err := c.CreateRoom(ctx, "files-"+user, parley.Public)
-			if err != nil {
-				t.Fatal(err)
-			}
+			room := signUpInRoom(t, ctx, c, user, "files-"+user)
 			meta := parley.UploadMeta{RoomID: room.ID, Name: "data.bin", Size: int64(len(content)), SHA256: sum}
 			up, err := c.CreateUpload(ctx, meta)
 			skipUnimplemented(t, err)
@@ -69,7 +48,7 @@ func TestFiles(t *testing.T) {
 				t.Fatalf("SendMessage with attachment = %+v, %v", msg, err)
 			}
 
-			small, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "small.bin", Size: 2000, SHA256: sha256Hex(content[:2000])})
+			small, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "small.bin", Size: 2000, SHA256: testserver.SHA256Hex(content[:2000])})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,11 +78,8 @@ func TestUploadResumes(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL)
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	room, _ := c.CreateRoom(ctx, "general", parley.Public)
-	content, sum := randomContent(4 << 20)
+	room := signUpInRoom(t, ctx, c, "ada", "general")
+	content, sum := testserver.RandomContent(4 << 20)
 	up, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "big.bin", Size: int64(len(content)), SHA256: sum})
 	skipUnimplemented(t, err)
 	if err != nil {
@@ -152,11 +128,8 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	srv := startRestartable(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL(), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
-		t.Fatal(err)
-	}
-	room, _ := c.CreateRoom(ctx, "general", parley.Public)
-	content, sum := randomContent(6 << 20)
+	room := signUpInRoom(t, ctx, c, "ada", "general")
+	content, sum := testserver.RandomContent(6 << 20)
 	up, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "big.bin", Size: int64(len(content)), SHA256: sum})
 	skipUnimplemented(t, err)
 	if err != nil {

@@ -31,13 +31,7 @@ func TestSubscribeSurvivesRestart(t *testing.T) {
 			ctx := testContext(t)
 			opts := append([]client.Option{client.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, tc.opts...)
 			c := mustClient(t, srv.URL(), opts...)
-			if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
-				t.Fatal(err)
-			}
-			room, err := c.CreateRoom(ctx, "general", parley.Public)
-			if err != nil {
-				t.Fatal(err)
-			}
+			room := signUpInRoom(t, ctx, c, "ada", "general")
 			sub := c.Subscribe(ctx, room.ID, 0)
 			defer sub.Close()
 			got := make(chan int64, 100)
@@ -86,9 +80,7 @@ func TestSubscribeEndsOnPermanentErrors(t *testing.T) {
 	srv := startRestartable(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL())
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
-		t.Fatal(err)
-	}
+	signUp(t, ctx, c, "ada")
 	sub := c.Subscribe(ctx, "r_nope", 0)
 	if sub.Receive() {
 		t.Fatal("received from a room that does not exist")

@@ -158,7 +158,10 @@ func (s *Store) Open(sum string) (io.ReadSeekCloser, error) {
 
 func hashFile(path string) (string, error) {
 	f, err := os.Open(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", parley.Errorf(parley.ENOTFOUND, "upload has no content")
+	case err != nil:
 		return "", fmt.Errorf("open upload part: %w", err)
 	}
 	defer f.Close()

@@ -19,9 +19,9 @@ type bidiChat struct {
 	ended  chan error
 }
 
-func openBidiChat(t *testing.T, ctx context.Context, u ledgerUser) *bidiChat {
+func openBidiChat(t *testing.T, ctx context.Context, u *testserver.User) *bidiChat {
 	t.Helper()
-	c := &bidiChat{stream: u.messages.Chat(ctx), frames: make(chan *parleyv1.ChatResponse, 1024), ended: make(chan error, 1)}
+	c := &bidiChat{stream: u.Messages.Chat(ctx), frames: make(chan *parleyv1.ChatResponse, 1024), ended: make(chan error, 1)}
 	if err := c.stream.Send(nil); err != nil { // open the stream now
 		t.Fatalf("open chat: %v", err)
 	}
@@ -88,16 +88,10 @@ func TestChatTwoClients(t *testing.T) {
 		t.Run(pair[0]+"+"+pair[1], func(t *testing.T) {
 			t.Parallel()
 			tag := fmt.Sprint(time.Now().UnixNano() % 1e9)
-			ada := newLedgerUser(t, ledgerClient(t, srv, pair[0]), "ada"+tag)
-			bob := newLedgerUser(t, ledgerClient(t, srv, pair[1]), "bob"+tag)
-			room, err := ada.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "chat" + tag}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			roomID := room.Msg.GetRoom().GetId()
-			if _, err := bob.rooms.JoinRoom(context.Background(), connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil {
-				t.Fatal(err)
-			}
+			ada := testserver.SignUp(t, srv.Client(t, pair[0]), "ada"+tag)
+			bob := testserver.SignUp(t, srv.Client(t, pair[1]), "bob"+tag)
+			roomID := ada.CreateRoom(t, "chat"+tag, parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
+			bob.JoinRoom(t, roomID)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			a, b := openBidiChat(t, ctx, ada), openBidiChat(t, ctx, bob)
@@ -163,17 +157,13 @@ func TestChatResumeAfterDrop(t *testing.T) {
 	t.Parallel()
 	const total = 300
 	srv := testserver.Start(t)
-	sender := newLedgerUser(t, ledgerClient(t, srv, "connect/proto/h2c"), "resumesender")
-	room, err := sender.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "resume"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
-	reader := asLedgerUser(ledgerClient(t, srv, "grpc/proto/h2c"), sender.token)
+	sender := testserver.SignUp(t, srv.Client(t, "connect/proto/h2c"), "resumesender")
+	roomID := sender.CreateRoom(t, "resume", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
+	reader := sender.Via(srv.Client(t, "grpc/proto/h2c"))
 	l := &ledger{acks: make(map[int64]string)}
 	go func() {
 		for i := range total {
-			res, err := sender.messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{
+			res, err := sender.Messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{
 				RoomId: roomID, Text: fmt.Sprint("m", i), ClientMessageId: fmt.Sprint("c", i),
 			}))
 			if err != nil {
@@ -214,9 +204,9 @@ func TestChatOverHTTP1(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
 	for _, name := range []string{"connect/proto/http1", "grpc/proto/http1"} {
-		u := newLedgerUser(t, ledgerClient(t, srv, name), fmt.Sprint("h1user", len(name)))
+		u := testserver.SignUp(t, srv.Client(t, name), fmt.Sprint("h1user", len(name)))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		stream := u.messages.Chat(ctx)
+		stream := u.Messages.Chat(ctx)
 		_ = stream.Send(&parleyv1.ChatRequest{FrameId: "x"})
 		_, err := stream.Receive()
 		cancel()

@@ -15,7 +15,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
-	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
@@ -29,9 +28,6 @@ var rpcProtocols = []string{
 	"grpcweb/proto/h2c",
 	"grpcweb/json/h2c",
 }
-
-// rpcPassword is every test account's password.
-const rpcPassword = "correct horse battery staple"
 
 // rpcTimeout bounds each case, so a missing event fails instead of hanging.
 const rpcTimeout = 30 * time.Second
@@ -68,7 +64,7 @@ var rpcCases = []rpcCase{
 	// AuthService.
 	{"SignUpOK", func(t *testing.T, f *rpcFixture) {
 		before := time.Now()
-		res, err := f.anon.auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "dave_1.x-y", Password: rpcPassword}))
+		res, err := f.anon.Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "dave_1.x-y", Password: testserver.Password}))
 		if err != nil {
 			t.Fatalf("SignUp: %v", err)
 		}
@@ -83,12 +79,12 @@ var rpcCases = []rpcCase{
 		if exp := res.Msg.GetExpireTime().AsTime(); exp.Before(before.Add(29 * 24 * time.Hour)) {
 			t.Errorf("expire_time = %v, want about 30 days from now", exp)
 		}
-		if me := f.getMe(t, newRPCClients(f.client, res.Msg.GetToken())); me.GetId() != u.GetId() {
+		if me := f.getMe(t, f.client.Services(res.Msg.GetToken())); me.GetId() != u.GetId() {
 			t.Errorf("GetMe with the new token = %v, want %v", me, u)
 		}
 	}},
 	{"SignUpErrAlreadyExists", func(t *testing.T, f *rpcFixture) {
-		_, err := f.anon.auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: f.alice.user.GetUsername(), Password: rpcPassword}))
+		_, err := f.anon.Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: f.alice.User.GetUsername(), Password: testserver.Password}))
 		wantConnectCode(t, err, connect.CodeAlreadyExists)
 	}},
 	{"SignUpErrInvalid", func(t *testing.T, f *rpcFixture) {
@@ -97,71 +93,71 @@ var rpcCases = []rpcCase{
 			fields             []string
 		}{
 			{"Not Valid!", "short", []string{"username", "password"}},
-			{"ab", rpcPassword, []string{"username"}},
-			{"Upper", rpcPassword, []string{"username"}},
-			{"_leading", rpcPassword, []string{"username"}},
-			{strings.Repeat("a", 33), rpcPassword, []string{"username"}},
+			{"ab", testserver.Password, []string{"username"}},
+			{"Upper", testserver.Password, []string{"username"}},
+			{"_leading", testserver.Password, []string{"username"}},
+			{strings.Repeat("a", 33), testserver.Password, []string{"username"}},
 			{"erin", "1234567", []string{"password"}},
 			{"erin", strings.Repeat("p", 129), []string{"password"}},
 		} {
-			_, err := f.anon.auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: tc.username, Password: tc.password}))
+			_, err := f.anon.Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: tc.username, Password: tc.password}))
 			wantFieldViolations(t, err, tc.fields...)
 		}
 	}},
 	{"SignInOK", func(t *testing.T, f *rpcFixture) {
 		// A stale token does not stand in the way of signing in again.
-		stale := newRPCClients(f.client, "pt_stale")
-		res, err := stale.auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: f.alice.user.GetUsername(), Password: rpcPassword}))
+		stale := f.client.Services("pt_stale")
+		res, err := stale.Auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: f.alice.User.GetUsername(), Password: testserver.Password}))
 		if err != nil {
 			t.Fatalf("SignIn: %v", err)
 		}
-		if res.Msg.GetUser().GetId() != f.alice.user.GetId() || res.Msg.GetExpireTime() == nil {
+		if res.Msg.GetUser().GetId() != f.alice.User.GetId() || res.Msg.GetExpireTime() == nil {
 			t.Errorf("SignIn = %v, want alice with expire_time", res.Msg)
 		}
-		if tok := res.Msg.GetToken(); tok == "" || tok == f.alice.token {
+		if tok := res.Msg.GetToken(); tok == "" || tok == f.alice.Token {
 			t.Errorf("token = %q, want a new one", tok)
 		}
-		if me := f.getMe(t, newRPCClients(f.client, res.Msg.GetToken())); me.GetId() != f.alice.user.GetId() {
+		if me := f.getMe(t, f.client.Services(res.Msg.GetToken())); me.GetId() != f.alice.User.GetId() {
 			t.Errorf("GetMe = %v, want alice", me)
 		}
 	}},
 	{"SignInErrWrongPassword", func(t *testing.T, f *rpcFixture) {
-		_, err := f.anon.auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: f.alice.user.GetUsername(), Password: rpcPassword + "!"}))
+		_, err := f.anon.Auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: f.alice.User.GetUsername(), Password: testserver.Password + "!"}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 	}},
 	{"SignInErrUnknownUser", func(t *testing.T, f *rpcFixture) {
 		for _, username := range []string{"nobody", "Not Even Valid", strings.Repeat("n", 200)} {
-			_, err := f.anon.auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: rpcPassword}))
+			_, err := f.anon.Auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: testserver.Password}))
 			wantConnectCode(t, err, connect.CodeUnauthenticated)
 		}
 	}},
 	{"GetMeOK", func(t *testing.T, f *rpcFixture) {
-		me := f.getMe(t, f.bob.rpcClients)
-		if me.GetId() != f.bob.user.GetId() || me.GetUsername() != f.bob.user.GetUsername() || me.GetCreateTime() == nil {
-			t.Errorf("GetMe = %v, want %v", me, f.bob.user)
+		me := f.getMe(t, f.bob.Services)
+		if me.GetId() != f.bob.User.GetId() || me.GetUsername() != f.bob.User.GetUsername() || me.GetCreateTime() == nil {
+			t.Errorf("GetMe = %v, want %v", me, f.bob.User)
 		}
 	}},
 	{"GetMeErrNoToken", func(t *testing.T, f *rpcFixture) {
-		_, err := f.anon.auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+		_, err := f.anon.Auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 	}},
 	{"GetMeErrGarbageToken", func(t *testing.T, f *rpcFixture) {
-		for _, token := range []string{"garbage", "pt_garbage", "pt_" + strings.Repeat("x", 200), f.alice.token + "x"} {
-			_, err := newRPCClients(f.client, token).auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+		for _, token := range []string{"garbage", "pt_garbage", "pt_" + strings.Repeat("x", 200), f.alice.Token + "x"} {
+			_, err := f.client.Services(token).Auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
 			wantConnectCode(t, err, connect.CodeUnauthenticated)
 		}
 	}},
 	{"SignOutRevokesToken", func(t *testing.T, f *rpcFixture) {
-		session := newRPCClients(f.client, f.signIn(t, f.carol))
-		if _, err := session.auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
+		session := f.client.Services(f.signIn(t, f.carol))
+		if _, err := session.Auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
 			t.Fatalf("SignOut: %v", err)
 		}
-		_, err := session.auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+		_, err := session.Auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
-		_, err = session.auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{}))
+		_, err = session.Auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 		// Only that session ended.
-		if me := f.getMe(t, f.carol.rpcClients); me.GetId() != f.carol.user.GetId() {
+		if me := f.getMe(t, f.carol.Services); me.GetId() != f.carol.User.GetId() {
 			t.Errorf("GetMe with carol's other token = %v", me)
 		}
 	}},
@@ -169,12 +165,12 @@ var rpcCases = []rpcCase{
 	// RoomService.
 	{"CreateRoomOK", func(t *testing.T, f *rpcFixture) {
 		before := time.Now().Add(-time.Second)
-		res, err := f.alice.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("pub")}))
+		res, err := f.alice.Rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("pub")}))
 		if err != nil {
 			t.Fatalf("CreateRoom: %v", err)
 		}
 		r := res.Msg.GetRoom()
-		if r.GetId() == "" || r.GetName() != f.roomName("pub") || r.GetCreatorId() != f.alice.user.GetId() || r.GetHeadSeq() != 0 {
+		if r.GetId() == "" || r.GetName() != f.roomName("pub") || r.GetCreatorId() != f.alice.User.GetId() || r.GetHeadSeq() != 0 {
 			t.Errorf("room = %v", r)
 		}
 		if r.GetVisibility() != parleyv1.Visibility_VISIBILITY_PUBLIC {
@@ -196,7 +192,7 @@ var rpcCases = []rpcCase{
 	}},
 	{"CreateRoomErrAlreadyExists", func(t *testing.T, f *rpcFixture) {
 		f.createRoom(t, f.alice, "taken", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err := f.bob.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("taken")}))
+		_, err := f.bob.Rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("taken")}))
 		wantConnectCode(t, err, connect.CodeAlreadyExists)
 	}},
 	{"CreateRoomErrInvalid", func(t *testing.T, f *rpcFixture) {
@@ -210,26 +206,26 @@ var rpcCases = []rpcCase{
 			{&parleyv1.CreateRoomRequest{Name: strings.Repeat("r", 65)}, "name"},
 			{&parleyv1.CreateRoomRequest{Name: f.roomName("vis"), Visibility: 9}, "visibility"},
 		} {
-			_, err := f.alice.rooms.CreateRoom(f.ctx, connect.NewRequest(tc.req))
+			_, err := f.alice.Rooms.CreateRoom(f.ctx, connect.NewRequest(tc.req))
 			wantFieldViolations(t, err, tc.field)
 		}
 	}},
 	{"CreateRoomErrNoToken", func(t *testing.T, f *rpcFixture) {
-		_, err := f.anon.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("anon")}))
+		_, err := f.anon.Rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName("anon")}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 	}},
 	{"GetRoomOK", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		f.send(t, f.alice, pub.GetId(), "hello", "c1")
-		res, err := f.bob.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: pub.GetId()}))
+		res, err := f.bob.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: pub.GetId()}))
 		if err != nil {
 			t.Fatalf("GetRoom public by non-member: %v", err)
 		}
-		if r := res.Msg.GetRoom(); r.GetName() != pub.GetName() || r.GetCreatorId() != f.alice.user.GetId() || r.GetHeadSeq() != 1 {
+		if r := res.Msg.GetRoom(); r.GetName() != pub.GetName() || r.GetCreatorId() != f.alice.User.GetId() || r.GetHeadSeq() != 1 {
 			t.Errorf("room = %v, want %s with head_seq 1", r, pub.GetName())
 		}
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		res, err = f.alice.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()}))
+		res, err = f.alice.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()}))
 		if err != nil {
 			t.Fatalf("GetRoom private by member: %v", err)
 		}
@@ -238,14 +234,14 @@ var rpcCases = []rpcCase{
 		}
 	}},
 	{"GetRoomErrNotFound", func(t *testing.T, f *rpcFixture) {
-		_, err := f.alice.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: "r_missing"}))
+		_, err := f.alice.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: "r_missing"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.alice.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{}))
+		_, err = f.alice.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{}))
 		wantFieldViolations(t, err, "room_id")
 	}},
 	{"GetRoomErrPrivateNotMember", func(t *testing.T, f *rpcFixture) {
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err := f.bob.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()}))
+		_, err := f.bob.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 	}},
 	{"ListRoomsVisibility", func(t *testing.T, f *rpcFixture) {
@@ -253,7 +249,7 @@ var rpcCases = []rpcCase{
 		alices := f.createRoom(t, f.alice, "alice", parleyv1.Visibility_VISIBILITY_PRIVATE)
 		bobs := f.createRoom(t, f.bob, "bob", parleyv1.Visibility_VISIBILITY_PRIVATE)
 		for _, tc := range []struct {
-			u             *rpcUser
+			u             *testserver.User
 			want, notWant []string
 		}{
 			{f.alice, []string{pub.GetName(), alices.GetName()}, []string{bobs.GetName()}},
@@ -263,12 +259,12 @@ var rpcCases = []rpcCase{
 			got := f.listRooms(t, tc.u, 0)
 			for _, name := range tc.want {
 				if _, ok := got[name]; !ok {
-					t.Errorf("%s: ListRooms lacks %s", tc.u.user.GetUsername(), name)
+					t.Errorf("%s: ListRooms lacks %s", tc.u.User.GetUsername(), name)
 				}
 			}
 			for _, name := range tc.notWant {
 				if _, ok := got[name]; ok {
-					t.Errorf("%s: ListRooms shows another user's private room %s", tc.u.user.GetUsername(), name)
+					t.Errorf("%s: ListRooms shows another user's private room %s", tc.u.User.GetUsername(), name)
 				}
 			}
 		}
@@ -302,18 +298,18 @@ var rpcCases = []rpcCase{
 			// A token from another listing: base64url("members:alice").
 			{&parleyv1.ListRoomsRequest{PageToken: "bWVtYmVyczphbGljZQ"}, "page_token"},
 		} {
-			_, err := f.alice.rooms.ListRooms(f.ctx, connect.NewRequest(tc.req))
+			_, err := f.alice.Rooms.ListRooms(f.ctx, connect.NewRequest(tc.req))
 			wantFieldViolations(t, err, tc.field)
 		}
 	}},
 	{"ListRoomsErrNoToken", func(t *testing.T, f *rpcFixture) {
-		_, err := f.anon.rooms.ListRooms(f.ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
+		_, err := f.anon.Rooms.ListRooms(f.ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 	}},
 	{"JoinRoomOK", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		for range 2 { // joining again succeeds and changes nothing
-			res, err := f.bob.rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: pub.GetId()}))
+			res, err := f.bob.Rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: pub.GetId()}))
 			if err != nil {
 				t.Fatalf("JoinRoom: %v", err)
 			}
@@ -328,32 +324,32 @@ var rpcCases = []rpcCase{
 	{"JoinRoomErrPrivate", func(t *testing.T, f *rpcFixture) {
 		// A private room looks not found to non-members: its existence does not leak.
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err := f.bob.rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: private.GetId()}))
+		_, err := f.bob.Rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: private.GetId()}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 		if got := f.memberNames(t, f.alice, private.GetId()); !slices.Equal(got, []string{"alice"}) {
 			t.Errorf("members = %v, want [alice]", got)
 		}
 	}},
 	{"JoinRoomErrNotFound", func(t *testing.T, f *rpcFixture) {
-		_, err := f.bob.rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: "r_missing"}))
+		_, err := f.bob.Rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: "r_missing"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.bob.rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: strings.Repeat("r", 65)}))
+		_, err = f.bob.Rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: strings.Repeat("r", 65)}))
 		wantFieldViolations(t, err, "room_id")
 	}},
 	{"AddMemberOK", func(t *testing.T, f *rpcFixture) {
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		res, err := f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "bob"}))
+		res, err := f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "bob"}))
 		if err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
-		if m := res.Msg.GetMember(); m.GetUser().GetId() != f.bob.user.GetId() || m.GetUser().GetUsername() != "bob" || m.GetJoinTime() == nil {
+		if m := res.Msg.GetMember(); m.GetUser().GetId() != f.bob.User.GetId() || m.GetUser().GetUsername() != "bob" || m.GetJoinTime() == nil {
 			t.Errorf("member = %v, want bob with join_time", m)
 		}
 		// Now a member, bob sees the room and may add others.
-		if _, err := f.bob.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()})); err != nil {
+		if _, err := f.bob.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: private.GetId()})); err != nil {
 			t.Errorf("GetRoom by the added member: %v", err)
 		}
-		if _, err := f.bob.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "carol"})); err != nil {
+		if _, err := f.bob.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "carol"})); err != nil {
 			t.Errorf("AddMember by a member: %v", err)
 		}
 		if got := f.memberNames(t, f.carol, private.GetId()); !slices.Equal(got, []string{"alice", "bob", "carol"}) {
@@ -362,11 +358,11 @@ var rpcCases = []rpcCase{
 	}},
 	{"AddMemberErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: pub.GetId(), Username: "carol"}))
+		_, err := f.bob.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: pub.GetId(), Username: "carol"}))
 		wantConnectCode(t, err, connect.CodePermissionDenied)
 		// A private room looks not found to non-members.
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "bob"}))
+		_, err = f.bob.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: private.GetId(), Username: "bob"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 		if got := f.memberNames(t, f.alice, private.GetId()); !slices.Equal(got, []string{"alice"}) {
 			t.Errorf("members = %v, want [alice]", got)
@@ -374,53 +370,53 @@ var rpcCases = []rpcCase{
 	}},
 	{"AddMemberErrNotFound", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err := f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "nobody"}))
+		_, err := f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "nobody"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: "r_missing", Username: "bob"}))
+		_, err = f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: "r_missing", Username: "bob"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "Bob!"}))
+		_, err = f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "Bob!"}))
 		wantFieldViolations(t, err, "username")
 	}},
 	{"AddMemberErrAlreadyMember", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		if _, err := f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "bob"})); err != nil {
+		if _, err := f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: "bob"})); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
 		for _, username := range []string{"bob", "alice"} {
-			_, err := f.alice.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: username}))
+			_, err := f.alice.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room.GetId(), Username: username}))
 			wantConnectCode(t, err, connect.CodeAlreadyExists)
 		}
 	}},
 	{"LeaveRoomOKThenErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		f.join(t, f.bob, pub.GetId())
-		if _, err := f.bob.rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: pub.GetId()})); err != nil {
+		f.bob.JoinRoom(t, pub.GetId())
+		if _, err := f.bob.Rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: pub.GetId()})); err != nil {
 			t.Fatalf("LeaveRoom: %v", err)
 		}
 		if got := f.memberNames(t, f.alice, pub.GetId()); !slices.Equal(got, []string{"alice"}) {
 			t.Errorf("members = %v, want [alice]", got)
 		}
-		_, err := f.bob.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: pub.GetId()}))
+		_, err := f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: pub.GetId()}))
 		wantConnectCode(t, err, connect.CodePermissionDenied)
-		_, err = f.bob.rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: pub.GetId()}))
+		_, err = f.bob.Rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: pub.GetId()}))
 		wantConnectCode(t, err, connect.CodeFailedPrecondition)
 	}},
 	{"LeaveRoomErrNotFound", func(t *testing.T, f *rpcFixture) {
-		_, err := f.bob.rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: "r_missing"}))
+		_, err := f.bob.Rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: "r_missing"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 	}},
 	{"ListMembersPagination", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.carol, "room", parleyv1.Visibility_VISIBILITY_PRIVATE)
 		f.add(t, f.carol, room.GetId(), "bob")
 		f.add(t, f.carol, room.GetId(), "alice")
-		first, err := f.carol.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: room.GetId(), PageSize: 2}))
+		first, err := f.carol.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: room.GetId(), PageSize: 2}))
 		if err != nil {
 			t.Fatalf("ListMembers: %v", err)
 		}
 		if got := memberUsernames(first.Msg.GetMembers()); !slices.Equal(got, []string{"alice", "bob"}) || first.Msg.GetNextPageToken() == "" {
 			t.Fatalf("first page = %v, token %q; want [alice bob] and a token", got, first.Msg.GetNextPageToken())
 		}
-		second, err := f.carol.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{
+		second, err := f.carol.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{
 			RoomId: room.GetId(), PageSize: 2, PageToken: first.Msg.GetNextPageToken(),
 		}))
 		if err != nil {
@@ -439,29 +435,29 @@ var rpcCases = []rpcCase{
 			{&parleyv1.ListMembersRequest{RoomId: room.GetId(), PageToken: "cm9vbXM6YQ"}, "page_token"},
 			{&parleyv1.ListMembersRequest{}, "room_id"},
 		} {
-			_, err := f.carol.rooms.ListMembers(f.ctx, connect.NewRequest(tc.req))
+			_, err := f.carol.Rooms.ListMembers(f.ctx, connect.NewRequest(tc.req))
 			wantFieldViolations(t, err, tc.field)
 		}
 	}},
 	{"ListMembersErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: pub.GetId()}))
+		_, err := f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: pub.GetId()}))
 		wantConnectCode(t, err, connect.CodePermissionDenied)
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: private.GetId()}))
+		_, err = f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: private.GetId()}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.bob.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: "r_missing"}))
+		_, err = f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: "r_missing"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 	}},
 
 	// MessageService.
 	{"SendMessageOK", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		f.join(t, f.bob, room.GetId())
+		f.bob.JoinRoom(t, room.GetId())
 		before := time.Now().Add(-time.Second)
 		var prev time.Time
 		for i, s := range []struct {
-			u          *rpcUser
+			u          *testserver.User
 			text, cmid string
 		}{
 			{f.alice, "hello, world", "c-1"},
@@ -469,8 +465,8 @@ var rpcCases = []rpcCase{
 		} {
 			m := f.send(t, s.u, room.GetId(), s.text, s.cmid)
 			if m.GetSeq() != int64(i+1) || m.GetText() != s.text || m.GetClientMessageId() != f.cmid(s.cmid) ||
-				m.GetRoomId() != room.GetId() || m.GetId() == "" || m.GetSender().GetId() != s.u.user.GetId() ||
-				m.GetSender().GetUsername() != s.u.user.GetUsername() {
+				m.GetRoomId() != room.GetId() || m.GetId() == "" || m.GetSender().GetId() != s.u.User.GetId() ||
+				m.GetSender().GetUsername() != s.u.User.GetUsername() {
 				t.Errorf("message %d = %v", i+1, m)
 			}
 			created := m.GetCreateTime().AsTime()
@@ -501,7 +497,7 @@ var rpcCases = []rpcCase{
 		var wg sync.WaitGroup
 		for range cap(racing) {
 			wg.Go(func() {
-				res, err := f.alice.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+				res, err := f.alice.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 					RoomId: room.GetId(), Text: "raced", ClientMessageId: f.cmid("race"),
 				}))
 				if err != nil {
@@ -542,7 +538,7 @@ var rpcCases = []rpcCase{
 			{&parleyv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi", ClientMessageId: strings.Repeat("c", 65)}, "client_message_id"},
 			{&parleyv1.SendMessageRequest{Text: "hi", ClientMessageId: f.cmid("c4")}, "room_id"},
 		} {
-			_, err := f.alice.messages.SendMessage(f.ctx, connect.NewRequest(tc.req))
+			_, err := f.alice.Messages.SendMessage(f.ctx, connect.NewRequest(tc.req))
 			wantFieldViolations(t, err, tc.field)
 		}
 		if res := f.listMessages(t, f.alice, &parleyv1.ListMessagesRequest{RoomId: room.GetId()}); res.GetHeadSeq() != 0 {
@@ -551,22 +547,22 @@ var rpcCases = []rpcCase{
 	}},
 	{"SendMessageErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: pub.GetId(), Text: "hi", ClientMessageId: f.cmid("c1")}))
+		_, err := f.bob.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: pub.GetId(), Text: "hi", ClientMessageId: f.cmid("c1")}))
 		wantConnectCode(t, err, connect.CodePermissionDenied)
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: private.GetId(), Text: "hi", ClientMessageId: f.cmid("c2")}))
+		_, err = f.bob.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: private.GetId(), Text: "hi", ClientMessageId: f.cmid("c2")}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 		if res := f.listMessages(t, f.alice, &parleyv1.ListMessagesRequest{RoomId: pub.GetId()}); res.GetHeadSeq() != 0 {
 			t.Errorf("head_seq = %d, want 0", res.GetHeadSeq())
 		}
 	}},
 	{"SendMessageErrNotFound", func(t *testing.T, f *rpcFixture) {
-		_, err := f.alice.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: "r_missing", Text: "hi", ClientMessageId: f.cmid("c1")}))
+		_, err := f.alice.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: "r_missing", Text: "hi", ClientMessageId: f.cmid("c1")}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 	}},
 	{"SendMessageErrNoToken", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.anon.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi", ClientMessageId: f.cmid("c1")}))
+		_, err := f.anon.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi", ClientMessageId: f.cmid("c1")}))
 		wantConnectCode(t, err, connect.CodeUnauthenticated)
 	}},
 	{"ListMessagesWindows", func(t *testing.T, f *rpcFixture) {
@@ -603,7 +599,7 @@ var rpcCases = []rpcCase{
 				t.Errorf("%s: seqs %v head_seq %d, want %v and 5", tc.name, seqs, res.GetHeadSeq(), tc.want)
 			}
 		}
-		res, err := f.alice.rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: room.GetId()}))
+		res, err := f.alice.Rooms.GetRoom(f.ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: room.GetId()}))
 		if err != nil || res.Msg.GetRoom().GetHeadSeq() != 5 {
 			t.Errorf("GetRoom = %v, %v; want head_seq 5", res, err)
 		}
@@ -622,18 +618,18 @@ var rpcCases = []rpcCase{
 			{&parleyv1.ListMessagesRequest{RoomId: room.GetId(), BeforeSeq: -1}, "before_seq"},
 			{&parleyv1.ListMessagesRequest{}, "room_id"},
 		} {
-			_, err := f.alice.messages.ListMessages(f.ctx, connect.NewRequest(tc.req))
+			_, err := f.alice.Messages.ListMessages(f.ctx, connect.NewRequest(tc.req))
 			wantFieldViolations(t, err, tc.field)
 		}
 	}},
 	{"ListMessagesErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: pub.GetId()}))
+		_, err := f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: pub.GetId()}))
 		wantConnectCode(t, err, connect.CodePermissionDenied)
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: private.GetId()}))
+		_, err = f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: private.GetId()}))
 		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.bob.messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: "r_missing"}))
+		_, err = f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: "r_missing"}))
 		wantConnectCode(t, err, connect.CodeNotFound)
 	}},
 	{"SubscribeReplayThenLive", func(t *testing.T, f *rpcFixture) {
@@ -642,24 +638,24 @@ var rpcCases = []rpcCase{
 			f.send(t, f.alice, room.GetId(), "one", "c1"),
 			f.send(t, f.alice, room.GetId(), "two", "c2"),
 		}
-		sub := f.subscribe(t, f.alice.rpcClients, room.GetId(), 0)
+		sub := f.subscribe(t, f.alice.Services, room.GetId(), 0)
 		for _, want := range stored {
 			if got := sub.nextMessage(t); got.GetId() != want.GetId() || got.GetSeq() != want.GetSeq() || got.GetText() != want.GetText() {
 				t.Fatalf("replayed %v, want %v", got, want)
 			}
 		}
 		live := f.send(t, f.alice, room.GetId(), "three", "c3")
-		if got := sub.nextMessage(t); got.GetId() != live.GetId() || got.GetSeq() != 3 || got.GetSender().GetId() != f.alice.user.GetId() {
+		if got := sub.nextMessage(t); got.GetId() != live.GetId() || got.GetSeq() != 3 || got.GetSender().GetId() != f.alice.User.GetId() {
 			t.Fatalf("live %v, want %v", got, live)
 		}
 		// Resuming replays from since_seq+1; since_seq at the head replays nothing.
-		resumed := f.subscribe(t, f.alice.rpcClients, room.GetId(), 2)
+		resumed := f.subscribe(t, f.alice.Services, room.GetId(), 2)
 		if got := resumed.nextMessage(t); got.GetSeq() != 3 {
 			t.Fatalf("resumed from 2: first seq %d, want 3", got.GetSeq())
 		}
 		// Whether seq 4 is stored before atHead registers (then it is
 		// replayed) or after (then it is live), it arrives exactly once.
-		atHead := f.subscribe(t, f.alice.rpcClients, room.GetId(), 3)
+		atHead := f.subscribe(t, f.alice.Services, room.GetId(), 3)
 		f.send(t, f.alice, room.GetId(), "four", "c4")
 		for name, s := range map[string]*rpcStream{"first": sub, "resumed": resumed, "atHead": atHead} {
 			if got := s.nextMessage(t); got.GetSeq() != 4 || got.GetText() != "four" {
@@ -670,23 +666,23 @@ var rpcCases = []rpcCase{
 	{"SubscribeMemberEvents", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		f.send(t, f.alice, room.GetId(), "hi", "c1")
-		sub := f.subscribe(t, f.alice.rpcClients, room.GetId(), 0)
+		sub := f.subscribe(t, f.alice.Services, room.GetId(), 0)
 		sub.nextMessage(t) // the replay: sub is registered for live events
-		f.join(t, f.bob, room.GetId())
-		if ev := sub.nextEvent(t); ev.GetMemberJoined().GetUser().GetId() != f.bob.user.GetId() ||
+		f.bob.JoinRoom(t, room.GetId())
+		if ev := sub.nextEvent(t); ev.GetMemberJoined().GetUser().GetId() != f.bob.User.GetId() ||
 			ev.GetMemberJoined().GetRoomId() != room.GetId() || ev.GetMemberJoined().GetTime() == nil {
 			t.Errorf("event = %v, want member_joined of bob", ev)
 		}
-		bobs := f.subscribe(t, f.bob.rpcClients, room.GetId(), 0)
+		bobs := f.subscribe(t, f.bob.Services, room.GetId(), 0)
 		bobs.nextMessage(t)
-		if _, err := f.bob.rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room.GetId()})); err != nil {
+		if _, err := f.bob.Rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room.GetId()})); err != nil {
 			t.Fatalf("LeaveRoom: %v", err)
 		}
-		if ev := sub.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.user.GetId() {
+		if ev := sub.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.User.GetId() {
 			t.Errorf("event = %v, want member_left of bob", ev)
 		}
 		// Leaving ends the leaver's own stream: it may no longer read the room.
-		if ev := bobs.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.user.GetId() {
+		if ev := bobs.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.User.GetId() {
 			t.Errorf("bob's event = %v, want member_left of bob", ev)
 		}
 		wantConnectCode(t, bobs.end(t), connect.CodePermissionDenied)
@@ -697,7 +693,7 @@ var rpcCases = []rpcCase{
 		// Nothing to replay and nothing live: the stream is open but idle,
 		// and a client's Subscribe call returns once the headers arrive,
 		// not at the first heartbeat (15 s).
-		sub := f.subscribe(t, f.alice.rpcClients, room.GetId(), 1)
+		sub := f.subscribe(t, f.alice.Services, room.GetId(), 1)
 		select {
 		case <-sub.opened:
 		case <-time.After(5 * time.Second):
@@ -712,33 +708,33 @@ var rpcCases = []rpcCase{
 	{"SubscribeErrOutOfRange", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		f.send(t, f.alice, room.GetId(), "hi", "c1")
-		wantConnectCode(t, f.subscribe(t, f.alice.rpcClients, room.GetId(), 2).end(t), connect.CodeOutOfRange)
-		wantFieldViolations(t, f.subscribe(t, f.alice.rpcClients, room.GetId(), -1).end(t), "since_seq")
+		wantConnectCode(t, f.subscribe(t, f.alice.Services, room.GetId(), 2).end(t), connect.CodeOutOfRange)
+		wantFieldViolations(t, f.subscribe(t, f.alice.Services, room.GetId(), -1).end(t), "since_seq")
 	}},
 	{"SubscribeErrNotMember", func(t *testing.T, f *rpcFixture) {
 		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		wantConnectCode(t, f.subscribe(t, f.bob.rpcClients, pub.GetId(), 0).end(t), connect.CodePermissionDenied)
+		wantConnectCode(t, f.subscribe(t, f.bob.Services, pub.GetId(), 0).end(t), connect.CodePermissionDenied)
 		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		wantConnectCode(t, f.subscribe(t, f.bob.rpcClients, private.GetId(), 0).end(t), connect.CodeNotFound)
+		wantConnectCode(t, f.subscribe(t, f.bob.Services, private.GetId(), 0).end(t), connect.CodeNotFound)
 	}},
 	{"SubscribeErrNotFound", func(t *testing.T, f *rpcFixture) {
-		wantConnectCode(t, f.subscribe(t, f.alice.rpcClients, "r_missing", 0).end(t), connect.CodeNotFound)
-		wantFieldViolations(t, f.subscribe(t, f.alice.rpcClients, "", 0).end(t), "room_id")
+		wantConnectCode(t, f.subscribe(t, f.alice.Services, "r_missing", 0).end(t), connect.CodeNotFound)
+		wantFieldViolations(t, f.subscribe(t, f.alice.Services, "", 0).end(t), "room_id")
 	}},
 	{"SubscribeErrNoToken", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		wantConnectCode(t, f.subscribe(t, f.anon, room.GetId(), 0).end(t), connect.CodeUnauthenticated)
-		wantConnectCode(t, f.subscribe(t, newRPCClients(f.client, "pt_garbage"), room.GetId(), 0).end(t), connect.CodeUnauthenticated)
+		wantConnectCode(t, f.subscribe(t, f.client.Services("pt_garbage"), room.GetId(), 0).end(t), connect.CodeUnauthenticated)
 	}},
 	{"SignOutEndsOpenStream", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
 		f.send(t, f.alice, room.GetId(), "hi", "c1")
-		session := newRPCClients(f.client, f.signIn(t, f.alice))
+		session := f.client.Services(f.signIn(t, f.alice))
 		doomed := f.subscribe(t, session, room.GetId(), 0)
 		doomed.nextMessage(t)
-		other := f.subscribe(t, f.alice.rpcClients, room.GetId(), 0)
+		other := f.subscribe(t, f.alice.Services, room.GetId(), 0)
 		other.nextMessage(t)
-		if _, err := session.auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
+		if _, err := session.Auth.SignOut(f.ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
 			t.Fatalf("SignOut: %v", err)
 		}
 		wantConnectCode(t, doomed.end(t), connect.CodeUnauthenticated)
@@ -758,18 +754,16 @@ func TestConnectGetListRooms(t *testing.T) {
 	for _, name := range []string{"connect/json/h2c", "connect/proto/h2c"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			c := rpcClient(t, srv, name)
+			c := srv.Client(t, name)
 			ctx := rpcContext(t)
 			username := "get_" + strings.ReplaceAll(strings.TrimSuffix(name, "/h2c"), "/", "_")
-			u := rpcSignUp(t, c, username)
+			u := testserver.SignUp(t, c, username)
 			roomName := "Get-" + username
-			if _, err := u.rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: roomName})); err != nil {
-				t.Fatalf("CreateRoom: %v", err)
-			}
-			get := newRPCClients(c, u.token, connect.WithHTTPGet())
+			u.CreateRoom(t, roomName, parleyv1.Visibility_VISIBILITY_UNSPECIFIED)
+			get := c.Services(u.Token, connect.WithHTTPGet())
 
 			req := connect.NewRequest(&parleyv1.ListRoomsRequest{PageSize: 100})
-			res, err := get.rooms.ListRooms(ctx, req)
+			res, err := get.Rooms.ListRooms(ctx, req)
 			if err != nil {
 				t.Fatalf("ListRooms: %v", err)
 			}
@@ -781,45 +775,16 @@ func TestConnectGetListRooms(t *testing.T) {
 			}
 
 			bad := connect.NewRequest(&parleyv1.ListRoomsRequest{PageSize: 101})
-			_, err = get.rooms.ListRooms(ctx, bad)
+			_, err = get.Rooms.ListRooms(ctx, bad)
 			if bad.HTTPMethod() != "GET" {
 				t.Errorf("invalid ListRooms went as %s, want GET", bad.HTTPMethod())
 			}
 			wantFieldViolations(t, err, "page_size")
 
-			_, err = newRPCClients(c, "", connect.WithHTTPGet()).rooms.ListRooms(ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
+			_, err = c.Services("", connect.WithHTTPGet()).Rooms.ListRooms(ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
 			wantConnectCode(t, err, connect.CodeUnauthenticated)
 		})
 	}
-}
-
-// rpcClients bundles the generated clients of the Parley services, all
-// sending the same bearer token, or none.
-type rpcClients struct {
-	auth     parleyv1connect.AuthServiceClient
-	rooms    parleyv1connect.RoomServiceClient
-	messages parleyv1connect.MessageServiceClient
-}
-
-// newRPCClients builds the Parley clients for one cell of the client matrix.
-// An empty token sends no Authorization header.
-func newRPCClients(c testserver.Client, token string, opts ...connect.ClientOption) rpcClients {
-	opts = append(slices.Clone(c.Options), opts...)
-	if token != "" {
-		opts = append(opts, testserver.WithToken(token))
-	}
-	return rpcClients{
-		auth:     parleyv1connect.NewAuthServiceClient(c.Client, c.BaseURL, opts...),
-		rooms:    parleyv1connect.NewRoomServiceClient(c.Client, c.BaseURL, opts...),
-		messages: parleyv1connect.NewMessageServiceClient(c.Client, c.BaseURL, opts...),
-	}
-}
-
-// rpcUser is a signed-up account with clients that send its token.
-type rpcUser struct {
-	rpcClients
-	user  *parleyv1.User
-	token string
 }
 
 // rpcFixture is one server seen through one client configuration, with
@@ -829,8 +794,8 @@ type rpcUser struct {
 // cases running in parallel never collide) and its own deadline.
 type rpcFixture struct {
 	client            testserver.Client
-	anon              rpcClients
-	alice, bob, carol *rpcUser
+	anon              testserver.Services
+	alice, bob, carol *testserver.User
 
 	prefix string
 	ctx    context.Context
@@ -839,26 +804,14 @@ type rpcFixture struct {
 func newRPCFixture(t *testing.T, clientName string) *rpcFixture {
 	t.Helper()
 	srv := testserver.Start(t)
-	c := rpcClient(t, srv, clientName)
+	c := srv.Client(t, clientName)
 	return &rpcFixture{
 		client: c,
-		anon:   newRPCClients(c, ""),
-		alice:  rpcSignUp(t, c, "alice"),
-		bob:    rpcSignUp(t, c, "bob"),
-		carol:  rpcSignUp(t, c, "carol"),
+		anon:   c.Services(""),
+		alice:  testserver.SignUp(t, c, "alice"),
+		bob:    testserver.SignUp(t, c, "bob"),
+		carol:  testserver.SignUp(t, c, "carol"),
 	}
-}
-
-// rpcClient returns the client configuration named e.g. "grpc/proto/h2c".
-func rpcClient(t *testing.T, srv *testserver.Server, name string) testserver.Client {
-	t.Helper()
-	for _, c := range srv.Clients() {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Fatalf("no client %q in the matrix", name)
-	return testserver.Client{}
 }
 
 // rpcContext bounds a test's calls and streams by rpcTimeout.
@@ -868,28 +821,19 @@ func rpcContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func rpcSignUp(t *testing.T, c testserver.Client, username string) *rpcUser {
-	t.Helper()
-	res, err := newRPCClients(c, "").auth.SignUp(rpcContext(t), connect.NewRequest(&parleyv1.SignUpRequest{Username: username, Password: rpcPassword}))
-	if err != nil {
-		t.Fatalf("SignUp(%s): %v", username, err)
-	}
-	return &rpcUser{rpcClients: newRPCClients(c, res.Msg.GetToken()), user: res.Msg.GetUser(), token: res.Msg.GetToken()}
-}
-
 // signIn starts another session of u and returns its token.
-func (f *rpcFixture) signIn(t *testing.T, u *rpcUser) string {
+func (f *rpcFixture) signIn(t *testing.T, u *testserver.User) string {
 	t.Helper()
-	res, err := f.anon.auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: u.user.GetUsername(), Password: rpcPassword}))
+	res, err := f.anon.Auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: u.User.GetUsername(), Password: testserver.Password}))
 	if err != nil {
-		t.Fatalf("SignIn(%s): %v", u.user.GetUsername(), err)
+		t.Fatalf("SignIn(%s): %v", u.User.GetUsername(), err)
 	}
 	return res.Msg.GetToken()
 }
 
-func (f *rpcFixture) getMe(t *testing.T, c rpcClients) *parleyv1.User {
+func (f *rpcFixture) getMe(t *testing.T, c testserver.Services) *parleyv1.User {
 	t.Helper()
-	res, err := c.auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+	res, err := c.Auth.GetMe(f.ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
 	if err != nil {
 		t.Fatalf("GetMe: %v", err)
 	}
@@ -908,25 +852,15 @@ func (f *rpcFixture) roomName(suffix string) string {
 	return f.prefix + "-" + suffix
 }
 
-func (f *rpcFixture) createRoom(t *testing.T, u *rpcUser, suffix string, v parleyv1.Visibility) *parleyv1.Room {
+// createRoom creates the case's room with the given suffix as u.
+func (f *rpcFixture) createRoom(t *testing.T, u *testserver.User, suffix string, v parleyv1.Visibility) *parleyv1.Room {
 	t.Helper()
-	res, err := u.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: f.roomName(suffix), Visibility: v}))
-	if err != nil {
-		t.Fatalf("CreateRoom(%s): %v", f.roomName(suffix), err)
-	}
-	return res.Msg.GetRoom()
+	return u.CreateRoom(t, f.roomName(suffix), v)
 }
 
-func (f *rpcFixture) join(t *testing.T, u *rpcUser, roomID string) {
+func (f *rpcFixture) add(t *testing.T, u *testserver.User, roomID, username string) {
 	t.Helper()
-	if _, err := u.rooms.JoinRoom(f.ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil {
-		t.Fatalf("JoinRoom: %v", err)
-	}
-}
-
-func (f *rpcFixture) add(t *testing.T, u *rpcUser, roomID, username string) {
-	t.Helper()
-	if _, err := u.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: roomID, Username: username})); err != nil {
+	if _, err := u.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: roomID, Username: username})); err != nil {
 		t.Fatalf("AddMember(%s): %v", username, err)
 	}
 }
@@ -934,7 +868,7 @@ func (f *rpcFixture) add(t *testing.T, u *rpcUser, roomID, username string) {
 // listRooms walks every page of u's ListRooms, checking that pages respect
 // the size, that names ascend across pages, and that only the last page
 // lacks a token. Other cases create rooms meanwhile, so it checks no count.
-func (f *rpcFixture) listRooms(t *testing.T, u *rpcUser, pageSize int32) map[string]*parleyv1.Room {
+func (f *rpcFixture) listRooms(t *testing.T, u *testserver.User, pageSize int32) map[string]*parleyv1.Room {
 	t.Helper()
 	limit := int(pageSize)
 	if limit == 0 {
@@ -943,7 +877,7 @@ func (f *rpcFixture) listRooms(t *testing.T, u *rpcUser, pageSize int32) map[str
 	rooms := make(map[string]*parleyv1.Room)
 	var last, token string
 	for page := 1; ; page++ {
-		res, err := u.rooms.ListRooms(f.ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{PageSize: pageSize, PageToken: token}))
+		res, err := u.Rooms.ListRooms(f.ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{PageSize: pageSize, PageToken: token}))
 		if err != nil {
 			t.Fatalf("ListRooms page %d: %v", page, err)
 		}
@@ -966,9 +900,9 @@ func (f *rpcFixture) listRooms(t *testing.T, u *rpcUser, pageSize int32) map[str
 }
 
 // memberNames lists every member of a room, as u sees them.
-func (f *rpcFixture) memberNames(t *testing.T, u *rpcUser, roomID string) []string {
+func (f *rpcFixture) memberNames(t *testing.T, u *testserver.User, roomID string) []string {
 	t.Helper()
-	res, err := u.rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: roomID}))
+	res, err := u.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: roomID}))
 	if err != nil {
 		t.Fatalf("ListMembers: %v", err)
 	}
@@ -986,19 +920,15 @@ func memberUsernames(members []*parleyv1.Member) []string {
 	return names
 }
 
-func (f *rpcFixture) send(t *testing.T, u *rpcUser, roomID, text, clientMessageID string) *parleyv1.Message {
+// send sends text as u with the case's client message id for the suffix.
+func (f *rpcFixture) send(t *testing.T, u *testserver.User, roomID, text, clientMessageID string) *parleyv1.Message {
 	t.Helper()
-	req := &parleyv1.SendMessageRequest{RoomId: roomID, Text: text, ClientMessageId: f.cmid(clientMessageID)}
-	res, err := u.messages.SendMessage(f.ctx, connect.NewRequest(req))
-	if err != nil {
-		t.Fatalf("SendMessage(%q): %v", req.GetClientMessageId(), err)
-	}
-	return res.Msg.GetMessage()
+	return u.SendMessage(t, roomID, text, f.cmid(clientMessageID))
 }
 
-func (f *rpcFixture) listMessages(t *testing.T, u *rpcUser, req *parleyv1.ListMessagesRequest) *parleyv1.ListMessagesResponse {
+func (f *rpcFixture) listMessages(t *testing.T, u *testserver.User, req *parleyv1.ListMessagesRequest) *parleyv1.ListMessagesResponse {
 	t.Helper()
-	res, err := u.messages.ListMessages(f.ctx, connect.NewRequest(req))
+	res, err := u.Messages.ListMessages(f.ctx, connect.NewRequest(req))
 	if err != nil {
 		t.Fatalf("ListMessages: %v", err)
 	}
@@ -1016,7 +946,7 @@ type rpcStream struct {
 }
 
 // subscribe opens a stream that lasts until the case ends at the latest.
-func (f *rpcFixture) subscribe(t *testing.T, c rpcClients, roomID string, since int64) *rpcStream {
+func (f *rpcFixture) subscribe(t *testing.T, c testserver.Services, roomID string, since int64) *rpcStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(f.ctx)
 	s := &rpcStream{opened: make(chan struct{}), events: make(chan *parleyv1.SubscribeResponse)}
@@ -1028,7 +958,7 @@ func (f *rpcFixture) subscribe(t *testing.T, c rpcClients, roomID string, since 
 	req := connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: roomID, SinceSeq: since})
 	go func() {
 		defer close(s.events)
-		stream, err := c.messages.Subscribe(ctx, req)
+		stream, err := c.Messages.Subscribe(ctx, req)
 		close(s.opened)
 		if err != nil {
 			s.err = err

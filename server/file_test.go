@@ -3,11 +3,8 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	mrand "math/rand/v2"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,14 +20,6 @@ import (
 
 const uploadChunk = 256 << 10
 
-func randomFile(t *testing.T, size int) ([]byte, string) {
-	t.Helper()
-	data := make([]byte, size)
-	_, _ = rand.Read(data)
-	sum := sha256.Sum256(data)
-	return data, hex.EncodeToString(sum[:])
-}
-
 // storedBlobs counts verified contents on disk.
 func storedBlobs(t *testing.T, srv *testserver.Server) int {
 	t.Helper()
@@ -38,22 +27,16 @@ func storedBlobs(t *testing.T, srv *testserver.Server) int {
 	return len(matches)
 }
 
+// fileUser is a signed-up user with a room of their own for files.
 type fileUser struct {
-	ledgerUser
-	files  parleyv1connect.FileServiceClient
+	*testserver.User
 	roomID string
 }
 
 func newFileUser(t testing.TB, srv *testserver.Server, clientName, username string) fileUser {
 	t.Helper()
-	c := ledgerClient(t, srv, clientName)
-	u := newLedgerUser(t, c, username)
-	room, err := u.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "files-" + username}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(c.Options[:len(c.Options):len(c.Options)], testserver.WithToken(u.token))
-	return fileUser{ledgerUser: u, files: parleyv1connect.NewFileServiceClient(c.Client, c.BaseURL, opts...), roomID: room.Msg.GetRoom().GetId()}
+	u := testserver.SignUp(t, srv.Client(t, clientName), username)
+	return fileUser{User: u, roomID: u.CreateRoom(t, "files-"+username, parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()}
 }
 
 // TestUploadStreamResumes uploads 20 MiB by client stream on each protocol,
@@ -64,12 +47,12 @@ func TestUploadStreamResumes(t *testing.T) {
 	t.Parallel()
 	const size = 20 << 20
 	srv := testserver.Start(t)
-	data, sum := randomFile(t, size)
+	data, sum := testserver.RandomContent(size)
 	for i, name := range []string{"grpc/proto/h2c", "connect/proto/h2c", "grpcweb/proto/http1"} {
 		u := newFileUser(t, srv, name, fmt.Sprintf("uploader%d", i))
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		created, err := u.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+		created, err := u.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 			RoomId: u.roomID, Name: "big.bin", ContentType: "application/octet-stream", Size: size, Sha256: sum,
 		}}))
 		if err != nil {
@@ -78,9 +61,9 @@ func TestUploadStreamResumes(t *testing.T) {
 		id := created.Msg.GetUpload().GetUploadId()
 
 		// First attempt: the connection breaks after a random number of chunks.
-		cut := 1 + mrand.IntN(size/uploadChunk-2)
+		cut := 1 + rand.IntN(size/uploadChunk-2)
 		breakCtx, breakStream := context.WithCancel(ctx)
-		stream := u.files.Upload(breakCtx)
+		stream := u.Files.Upload(breakCtx)
 		_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Start{Start: &parleyv1.UploadStart{Target: &parleyv1.UploadStart_UploadId{UploadId: id}}}})
 		for c := range cut {
 			_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Chunk{Chunk: data[c*uploadChunk : (c+1)*uploadChunk]}})
@@ -101,12 +84,12 @@ func TestUploadStreamResumes(t *testing.T) {
 			offset int64
 		)
 		for attempt := 0; ; attempt++ {
-			st, err := u.files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
+			st, err := u.Files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
 			if err != nil {
 				t.Fatalf("%s: GetUpload: %v", name, err)
 			}
 			offset = st.Msg.GetUpload().GetOffset()
-			stream = u.files.Upload(ctx)
+			stream = u.Files.Upload(ctx)
 			_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Start{Start: &parleyv1.UploadStart{
 				Target: &parleyv1.UploadStart_UploadId{UploadId: id}, Offset: offset,
 			}}})
@@ -137,8 +120,8 @@ func TestUploadStreamResumes(t *testing.T) {
 		t.Logf("%s: cut after %d chunks, resumed at %d", name, cut, offset)
 
 		// Download resumed from an offset reassembles the same bytes.
-		got := download(t, ctx, u.files, file.GetId(), 0, 5)
-		got = append(got, download(t, ctx, u.files, file.GetId(), int64(len(got)), -1)...)
+		got := download(t, ctx, u.Files, file.GetId(), 0, 5)
+		got = append(got, download(t, ctx, u.Files, file.GetId(), int64(len(got)), -1)...)
 		if !bytes.Equal(got, data) {
 			t.Fatalf("%s: downloaded %d bytes differ from the upload", name, len(got))
 		}
@@ -178,9 +161,9 @@ func TestUploadChunkResumes(t *testing.T) {
 	const size = 3<<20 + 12345
 	srv := testserver.Start(t)
 	u := newFileUser(t, srv, "connect/json/http1", "chunker")
-	data, sum := randomFile(t, size)
+	data, sum := testserver.RandomContent(size)
 	ctx := context.Background()
-	created, err := u.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+	created, err := u.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 		RoomId: u.roomID, Name: "photo.png", ContentType: "image/png", Size: size, Sha256: sum,
 	}}))
 	if err != nil {
@@ -189,7 +172,7 @@ func TestUploadChunkResumes(t *testing.T) {
 	id := created.Msg.GetUpload().GetUploadId()
 	chunk := func(offset int64) (*parleyv1.UploadStatus, error) {
 		end := min(offset+uploadChunk, size)
-		res, err := u.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Offset: offset, Data: data[offset:end]}))
+		res, err := u.Files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Offset: offset, Data: data[offset:end]}))
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +187,7 @@ func TestUploadChunkResumes(t *testing.T) {
 	if _, err := chunk(7 * uploadChunk); connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("chunk at the wrong offset: %v, want failed_precondition", err)
 	}
-	st, err := u.files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
+	st, err := u.Files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
 	if err != nil || st.Msg.GetUpload().GetOffset() != 5*uploadChunk {
 		t.Fatalf("GetUpload = %v, %v; want offset %d", st, err, 5*uploadChunk)
 	}
@@ -218,7 +201,7 @@ func TestUploadChunkResumes(t *testing.T) {
 		t.Fatalf("final status %v", last)
 	}
 	// The file can be attached to a message in its room.
-	msg, err := u.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+	msg, err := u.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 		RoomId: u.roomID, ClientMessageId: "att", AttachmentIds: []string{last.GetFile().GetId()},
 	}))
 	if err != nil || len(msg.Msg.GetMessage().GetAttachments()) != 1 || msg.Msg.GetMessage().GetAttachments()[0].GetSha256() != sum {
@@ -233,10 +216,10 @@ func TestUploadRefusals(t *testing.T) {
 	srv := testserver.Start(t, server.WithMaxFileBytes(1<<20))
 	u := newFileUser(t, srv, "grpc/proto/h2c", "refused")
 	ctx := context.Background()
-	data, _ := randomFile(t, 100<<10)
-	_, wrong := randomFile(t, 10)
+	data, _ := testserver.RandomContent(100 << 10)
+	_, wrong := testserver.RandomContent(10)
 
-	stream := u.files.Upload(ctx)
+	stream := u.Files.Upload(ctx)
 	_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Start{Start: &parleyv1.UploadStart{Target: &parleyv1.UploadStart_Metadata{
 		Metadata: &parleyv1.UploadMetadata{RoomId: u.roomID, Name: "x.bin", Size: int64(len(data)), Sha256: wrong},
 	}}}})
@@ -252,7 +235,7 @@ func TestUploadRefusals(t *testing.T) {
 		t.Errorf("partial contents left behind: %v", parts)
 	}
 
-	_, err := u.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+	_, err := u.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 		RoomId: u.roomID, Name: "huge.bin", Size: 1<<20 + 1, Sha256: wrong,
 	}}))
 	if connect.CodeOf(err) != connect.CodeResourceExhausted {
@@ -262,7 +245,7 @@ func TestUploadRefusals(t *testing.T) {
 		t.Errorf("oversize upload wrote %d files", len(entries))
 	}
 
-	_, err = u.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+	_, err = u.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 		RoomId: u.roomID, Text: "see", ClientMessageId: "a1", AttachmentIds: []string{"f_nosuchfile"},
 	}))
 	if connect.CodeOf(err) != connect.CodeInvalidArgument {
@@ -276,18 +259,18 @@ func TestDownloadMembersOnly(t *testing.T) {
 	owner := newFileUser(t, srv, "connect/proto/h2c", "fileowner")
 	stranger := newFileUser(t, srv, "connect/proto/h2c", "stranger")
 	ctx := context.Background()
-	data, sum := randomFile(t, 1000)
-	up, err := owner.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+	data, sum := testserver.RandomContent(1000)
+	up, err := owner.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 		RoomId: owner.roomID, Name: "secret.txt", Size: 1000, Sha256: sum,
 	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := owner.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: up.Msg.GetUpload().GetUploadId(), Data: data}))
+	res, err := owner.Files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: up.Msg.GetUpload().GetUploadId(), Data: data}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stream, err := stranger.files.Download(ctx, connect.NewRequest(&parleyv1.DownloadRequest{FileId: res.Msg.GetUpload().GetFile().GetId()}))
+	stream, err := stranger.Files.Download(ctx, connect.NewRequest(&parleyv1.DownloadRequest{FileId: res.Msg.GetUpload().GetFile().GetId()}))
 	if err == nil {
 		for stream.Receive() {
 			t.Fatal("a non-member received file data")
@@ -297,7 +280,7 @@ func TestDownloadMembersOnly(t *testing.T) {
 	if connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("non-member download: %v, want permission_denied", err)
 	}
-	if _, err := stranger.files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: up.Msg.GetUpload().GetUploadId()})); connect.CodeOf(err) != connect.CodeNotFound {
+	if _, err := stranger.Files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: up.Msg.GetUpload().GetUploadId()})); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("someone else's upload: %v, want not_found", err)
 	}
 }

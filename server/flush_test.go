@@ -76,18 +76,11 @@ func TestSubscribeBurstFlushes(t *testing.T) {
 	t.Parallel()
 	const backlog = 150 // more than two holds' worth (maxHeldMessages)
 	srv := testserver.Start(t, server.WithHeartbeat(time.Hour))
-	c := ledgerClient(t, srv, "connect/proto/h2c")
-	u := newLedgerUser(t, c, "burst")
+	u := testserver.SignUp(t, srv.Client(t, "connect/proto/h2c"), "burst")
 	ctx := context.Background()
-	room, err := u.rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "burst"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
+	roomID := u.CreateRoom(t, "burst", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	for i := range backlog {
-		if _, err := u.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: fmt.Sprintf("m%d", i), ClientMessageId: fmt.Sprintf("m%d", i)})); err != nil {
-			t.Fatal(err)
-		}
+		u.SendMessage(t, roomID, fmt.Sprintf("m%d", i), fmt.Sprintf("m%d", i))
 	}
 	held := http.Handler(srv.Handler)
 	unheld := server.WithoutFlushHold(srv.Handler)
@@ -115,7 +108,7 @@ func TestSubscribeBurstFlushes(t *testing.T) {
 			r.ProtoMajor, r.ProtoMinor, r.Proto = 2, 0, "HTTP/2.0"
 			r.Header.Set("Content-Type", tc.contentType)
 			r.Header.Set("Te", "trailers")
-			r.Header.Set("Authorization", "Bearer "+u.token)
+			r.Header.Set("Authorization", "Bearer "+u.Token)
 			rec := &flushRecorder{header: make(http.Header)}
 			done := make(chan struct{})
 			go func() { defer close(done); h.ServeHTTP(rec, r) }()
@@ -156,7 +149,7 @@ func TestSubscribeBurstFlushes(t *testing.T) {
 		live := func() {
 			i++
 			text := fmt.Sprintf("live-%s-%d", tc.name, i)
-			if _, err := u.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: text, ClientMessageId: text})); err != nil {
+			if _, err := u.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: text, ClientMessageId: text})); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -66,7 +66,7 @@ func fuzzSeeds() []proto.Message {
 	return []proto.Message{
 		&helloworld.HelloRequest{Name: "fuzz"},
 		&parleyv1.SignUpRequest{Username: "mallory", Password: "correct horse"},
-		&parleyv1.SignInRequest{Username: "fuzzer", Password: "fuzzer-password"},
+		&parleyv1.SignInRequest{Username: "fuzzer", Password: testserver.Password},
 		&parleyv1.GetMeRequest{},
 		&parleyv1.CreateRoomRequest{Name: "fuzzing", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC},
 		&parleyv1.GetRoomRequest{RoomId: "r1"},
@@ -98,30 +98,13 @@ func newFuzzTarget(f *testing.F) *fuzzTarget {
 	f.Helper()
 	log := &problemLog{}
 	srv := testserver.Start(f, server.WithLogger(slog.New(log)), server.WithReadMaxBytes(64<<10))
-	ctx := context.Background()
-	auth := parleyv1connect.NewAuthServiceClient(testserver.H2CClient(), srv.URL)
-	signUp, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "fuzzer", Password: "fuzzer-password"}))
-	if err != nil {
-		f.Fatal(err)
-	}
-	token := signUp.Msg.GetToken()
-	rooms := parleyv1connect.NewRoomServiceClient(testserver.H2CClient(), srv.URL, testserver.WithToken(token))
-	room, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "fuzz", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC}))
-	if err != nil {
-		f.Fatal(err)
-	}
-	messages := parleyv1connect.NewMessageServiceClient(testserver.H2CClient(), srv.URL, testserver.WithToken(token))
+	u := testserver.SignUp(f, srv.Client(f, "connect/proto/h2c"), "fuzzer")
+	room := u.CreateRoom(f, "fuzz", parleyv1.Visibility_VISIBILITY_PUBLIC)
 	var head int64
 	for i := range 3 {
-		sent, err := messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
-			RoomId: room.Msg.GetRoom().GetId(), Text: fmt.Sprint("message ", i), ClientMessageId: fmt.Sprint("seed-", i),
-		}))
-		if err != nil {
-			f.Fatal(err)
-		}
-		head = sent.Msg.GetMessage().GetSeq()
+		head = u.SendMessage(f, room.GetId(), fmt.Sprint("message ", i), fmt.Sprint("seed-", i)).GetSeq()
 	}
-	return &fuzzTarget{handler: srv.Handler, token: token, roomID: room.Msg.GetRoom().GetId(), head: head, log: log}
+	return &fuzzTarget{handler: srv.Handler, token: u.Token, roomID: room.GetId(), head: head, log: log}
 }
 
 // call sends one request through the handler and fails the test on a hang
@@ -130,22 +113,35 @@ func (ft *fuzzTarget) call(t *testing.T, procedure, contentType string, header h
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req := httptest.NewRequestWithContext(ctx, http.MethodPost, procedure, bytes.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Authorization", "Bearer "+ft.token)
+	req := ft.request(ctx, procedure, contentType, body)
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	rec := httptest.NewRecorder()
+	ft.serve(t, rec, req, procedure)
+	return rec
+}
+
+// request is a call of procedure as the fuzz target's user.
+func (ft *fuzzTarget) request(ctx context.Context, procedure, contentType string, body []byte) *http.Request {
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, procedure, bytes.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+ft.token)
+	return req
+}
+
+// serve runs req through the handler and fails the test, naming what was
+// called, on a hang or on a panic or internal error recorded in the log.
+func (ft *fuzzTarget) serve(t *testing.T, w http.ResponseWriter, req *http.Request, what string) {
+	t.Helper()
 	start := time.Now()
-	ft.handler.ServeHTTP(rec, req)
+	ft.handler.ServeHTTP(w, req)
 	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("%s took %v", procedure, d)
+		t.Fatalf("%s took %v", what, d)
 	}
 	if problem := ft.log.take(); problem != "" {
-		t.Fatalf("%s logged: %s", procedure, problem)
+		t.Fatalf("%s logged: %s", what, problem)
 	}
-	return rec
 }
 
 // problemLog is a slog.Handler that keeps the first panic or internal error
@@ -243,30 +239,13 @@ func checkConnectUnary(t *testing.T, rec *httptest.ResponseRecorder) {
 func checkGRPCStatus(t *testing.T, rec *httptest.ResponseRecorder, web bool) {
 	t.Helper()
 	res := rec.Result()
-	status, message := res.Trailer.Get("Grpc-Status"), res.Trailer.Get("Grpc-Message")
-	if status == "" {
-		status, message = res.Header.Get("Grpc-Status"), res.Header.Get("Grpc-Message")
+	var body []byte
+	if web {
+		body = rec.Body.Bytes()
 	}
-	if status == "" && web {
-		body := rec.Body.Bytes()
-		for len(body) >= 5 {
-			n := int(binary.BigEndian.Uint32(body[1:5]))
-			if len(body) < 5+n {
-				t.Fatalf("truncated gRPC-Web frame: %q", rec.Body.String())
-			}
-			if body[0]&0x80 != 0 {
-				for line := range strings.SplitSeq(string(body[5:5+n]), "\r\n") {
-					name, value, _ := strings.Cut(line, ":")
-					switch strings.ToLower(name) {
-					case "grpc-status":
-						status = strings.TrimSpace(value)
-					case "grpc-message":
-						message = strings.TrimSpace(value)
-					}
-				}
-			}
-			body = body[5+n:]
-		}
+	status, message, truncated := testserver.GRPCStatus(res, body)
+	if truncated {
+		t.Fatalf("truncated gRPC-Web frame: %q", rec.Body.String())
 	}
 	if rec.Code != http.StatusOK {
 		t.Fatalf("HTTP %d (gRPC answers 200): %q", rec.Code, rec.Body.String())
@@ -299,22 +278,19 @@ func addBodySeeds(f *testing.F, marshal func(proto.Message) ([]byte, error), fra
 
 func FuzzConnectProto(f *testing.F) {
 	addBodySeeds(f, proto.Marshal, false)
-	ft := newFuzzTarget(f)
-	f.Fuzz(func(t *testing.T, proc uint8, compress bool, body []byte) {
-		header := http.Header{}
-		if compress {
-			header.Set("Content-Encoding", "gzip")
-			body = gzipped(body)
-		}
-		rec := ft.call(t, fuzzProcedures[pick(proc, len(fuzzProcedures))], "application/proto", header, body)
-		checkConnectUnary(t, rec)
-	})
+	fuzzConnectUnary(f, "application/proto")
 }
 
 func FuzzConnectJSON(f *testing.F) {
 	addBodySeeds(f, protojson.Marshal, false)
 	f.Add(uint8(11), false, []byte(`{"roomId":"r1","text":"\ud800","clientMessageId":"x"}`))
 	f.Add(uint8(12), false, []byte(`{"roomId":"r1","afterSeq":"-9223372036854775808","limit":2147483647}`))
+	fuzzConnectUnary(f, "application/json")
+}
+
+// fuzzConnectUnary fuzzes unary Connect calls with bodies of contentType,
+// gzipped when compress is set, against a new target.
+func fuzzConnectUnary(f *testing.F, contentType string) {
 	ft := newFuzzTarget(f)
 	f.Fuzz(func(t *testing.T, proc uint8, compress bool, body []byte) {
 		header := http.Header{}
@@ -322,7 +298,7 @@ func FuzzConnectJSON(f *testing.F) {
 			header.Set("Content-Encoding", "gzip")
 			body = gzipped(body)
 		}
-		rec := ft.call(t, fuzzProcedures[pick(proc, len(fuzzProcedures))], "application/json", header, body)
+		rec := ft.call(t, fuzzProcedures[pick(proc, len(fuzzProcedures))], contentType, header, body)
 		checkConnectUnary(t, rec)
 	})
 }
@@ -390,17 +366,8 @@ func FuzzSubscribeSince(f *testing.F) {
 			// once its headers are out.
 			w.want = 0
 		}
-		r := httptest.NewRequestWithContext(ctx, http.MethodPost, parleyv1connect.MessageServiceSubscribeProcedure, bytes.NewReader(body))
-		r.Header.Set("Content-Type", contentType)
-		r.Header.Set("Authorization", "Bearer "+ft.token)
-		start := time.Now()
-		ft.handler.ServeHTTP(w, r)
-		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("since %d: Subscribe took %v", since, d)
-		}
-		if problem := ft.log.take(); problem != "" {
-			t.Fatalf("since %d logged: %s", since, problem)
-		}
+		r := ft.request(ctx, parleyv1connect.MessageServiceSubscribeProcedure, contentType, body)
+		ft.serve(t, w, r, fmt.Sprintf("since %d: Subscribe", since))
 		var seqs []int64
 		for _, frame := range w.messages() {
 			var res parleyv1.SubscribeResponse

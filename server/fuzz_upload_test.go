@@ -33,7 +33,7 @@ func FuzzUploadChunkOffset(f *testing.F) {
 	sum := sha256.Sum256(content)
 	f.Fuzz(func(t *testing.T, offset int64, length uint16) {
 		ctx := context.Background()
-		created, err := u.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+		created, err := u.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 			RoomId: u.roomID, Name: "f.bin", Size: size, Sha256: hex.EncodeToString(sum[:]),
 		}}))
 		if err != nil {
@@ -41,14 +41,14 @@ func FuzzUploadChunkOffset(f *testing.F) {
 		}
 		id := created.Msg.GetUpload().GetUploadId()
 		// The first half arrives properly; then the fuzzed chunk.
-		if _, err := u.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Data: content[:size/2]})); err != nil {
+		if _, err := u.Files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Data: content[:size/2]})); err != nil {
 			t.Fatal(err)
 		}
 		data := make([]byte, int(length)%(2*size)+1)
 		if offset >= 0 && offset < size {
 			copy(data, content[offset:])
 		}
-		res, err := u.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Offset: offset, Data: data}))
+		res, err := u.Files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: id, Offset: offset, Data: data}))
 		fits := offset == size/2 && offset+int64(len(data)) <= size
 		switch code := connect.CodeOf(err); {
 		case fits && err != nil && code != connect.CodeDataLoss:
@@ -58,7 +58,7 @@ func FuzzUploadChunkOffset(f *testing.F) {
 		case !fits && code != connect.CodeFailedPrecondition && code != connect.CodeInvalidArgument:
 			t.Fatalf("chunk at %d+%d: %v, want failed_precondition or invalid_argument", offset, len(data), err)
 		}
-		st, err := u.files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
+		st, err := u.Files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: id}))
 		switch {
 		case connect.CodeOf(err) == connect.CodeNotFound:
 			// a completed chunk with the wrong bytes discarded the upload (data_loss)

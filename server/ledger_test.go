@@ -66,49 +66,12 @@ func (l *ledger) checkDeliveries(t *testing.T, who string, got []*parleyv1.Messa
 	}
 }
 
-// ledgerUser is a signed-up user with clients in one protocol.
-type ledgerUser struct {
-	token    string
-	rooms    parleyv1connect.RoomServiceClient
-	messages parleyv1connect.MessageServiceClient
-}
-
-func newLedgerUser(t testing.TB, c testserver.Client, username string) ledgerUser {
-	t.Helper()
-	auth := parleyv1connect.NewAuthServiceClient(c.Client, c.BaseURL, c.Options...)
-	res, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: username, Password: "password-" + username}))
-	if err != nil {
-		t.Fatalf("SignUp %s: %v", username, err)
-	}
-	return asLedgerUser(c, res.Msg.GetToken())
-}
-
-func asLedgerUser(c testserver.Client, token string) ledgerUser {
-	opts := append(c.Options[:len(c.Options):len(c.Options)], testserver.WithToken(token))
-	return ledgerUser{
-		token:    token,
-		rooms:    parleyv1connect.NewRoomServiceClient(c.Client, c.BaseURL, opts...),
-		messages: parleyv1connect.NewMessageServiceClient(c.Client, c.BaseURL, opts...),
-	}
-}
-
-func ledgerClient(t testing.TB, srv *testserver.Server, name string) testserver.Client {
-	t.Helper()
-	for _, c := range srv.Clients() {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Fatalf("no client %s", name)
-	return testserver.Client{}
-}
-
 // ledgerSubscriber collects a Subscribe stream's messages until it has seq `until`,
 // resubscribing from the last seq whenever the stream ends early or, with
 // dropEvery > 0, on purpose after roughly that many messages.
 type ledgerSubscriber struct {
 	name      string
-	user      ledgerUser
+	user      *testserver.User
 	roomID    string
 	dropEvery int
 	got       []*parleyv1.Message
@@ -119,7 +82,7 @@ func (s *ledgerSubscriber) run(ctx context.Context, since, until int64) error {
 	last := since
 	for last < until {
 		streamCtx, cancel := context.WithCancel(ctx)
-		stream, err := s.user.messages.Subscribe(streamCtx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: s.roomID, SinceSeq: last}))
+		stream, err := s.user.Messages.Subscribe(streamCtx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: s.roomID, SinceSeq: last}))
 		if err != nil {
 			cancel()
 			return err
@@ -163,25 +126,16 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 	const senders, perSender = 20, 500
 	const total = senders * perSender
 	srv := testserver.Start(t)
-	h2c := ledgerClient(t, srv, "connect/proto/h2c")
-	owner := newLedgerUser(t, h2c, "owner")
-	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "ledger"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
-	join := func(u ledgerUser) {
-		if _, err := u.rooms.JoinRoom(context.Background(), connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h2c := srv.Client(t, "connect/proto/h2c")
+	owner := testserver.SignUp(t, h2c, "owner")
+	roomID := owner.CreateRoom(t, "ledger", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var subs []*ledgerSubscriber
 	for _, name := range []string{"connect/json/h2c", "connect/proto/http1", "grpc/proto/h2c", "grpcweb/proto/http1", "grpcweb/json/tls", "grpc/json/tls"} {
-		c := ledgerClient(t, srv, name)
-		u := asLedgerUser(c, owner.token)
+		c := srv.Client(t, name)
+		u := owner.Via(c)
 		s := &ledgerSubscriber{name: name, user: u, roomID: roomID}
 		if name == "grpc/json/tls" {
 			s.dropEvery = 1500
@@ -203,19 +157,19 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 	protocols := []string{"connect/proto/h2c", "grpc/proto/h2c", "grpcweb/proto/h2c", "connect/json/h2c"}
 	var sendWG sync.WaitGroup
 	for i := range senders {
-		u := newLedgerUser(t, ledgerClient(t, srv, protocols[i%len(protocols)]), fmt.Sprintf("sender%02d", i))
-		join(u)
+		u := testserver.SignUp(t, srv.Client(t, protocols[i%len(protocols)]), fmt.Sprintf("sender%02d", i))
+		u.JoinRoom(t, roomID)
 		sendWG.Go(func() {
 			for j := range perSender {
 				req := &parleyv1.SendMessageRequest{RoomId: roomID, Text: fmt.Sprintf("s%d-m%d", i, j), ClientMessageId: fmt.Sprintf("c%d", j)}
-				res, err := u.messages.SendMessage(ctx, connect.NewRequest(req))
+				res, err := u.Messages.SendMessage(ctx, connect.NewRequest(req))
 				if err != nil {
 					errs <- fmt.Errorf("sender %d message %d: %w", i, j, err)
 					return
 				}
 				l.ack(t, res.Msg.GetMessage())
 				if j%10 == 0 { // a retry must return the original
-					again, err := u.messages.SendMessage(ctx, connect.NewRequest(req))
+					again, err := u.Messages.SendMessage(ctx, connect.NewRequest(req))
 					if err != nil || again.Msg.GetMessage().GetId() != res.Msg.GetMessage().GetId() {
 						errs <- fmt.Errorf("retry of sender %d message %d: %v, %v", i, j, again, err)
 						return
@@ -240,7 +194,7 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 	if subs[len(subs)-1].drops == 0 {
 		t.Error("the dropping ledgerSubscriber never dropped")
 	}
-	res, err := owner.messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, Limit: 1}))
+	res, err := owner.Messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, Limit: 1}))
 	if err != nil || res.Msg.GetHeadSeq() != total {
 		t.Errorf("head seq %d (%v), want %d: retries must not store anything", res.Msg.GetHeadSeq(), err, total)
 	}
@@ -253,13 +207,9 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 	t.Parallel()
 	const total = 3000
 	srv := testserver.Start(t)
-	c := ledgerClient(t, srv, "connect/proto/h2c")
-	owner := newLedgerUser(t, c, "loader")
-	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "load"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
+	c := srv.Client(t, "connect/proto/h2c")
+	owner := testserver.SignUp(t, c, "loader")
+	roomID := owner.CreateRoom(t, "load", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -280,7 +230,7 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 				defer tick.Stop()
 				for i := w; i < total; i += senders {
 					<-tick.C
-					res, err := owner.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+					res, err := owner.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 						RoomId: roomID, Text: fmt.Sprintf("m%d", i), ClientMessageId: fmt.Sprintf("c%d", i),
 					}))
 					if err != nil {
@@ -306,7 +256,7 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 		if i%2 == 1 {
 			since = rand.Int64N(head.Load() + 1) // resume from somewhere in history
 		}
-		s := &ledgerSubscriber{name: fmt.Sprintf("late%d/%s", i, names[i%len(names)]), user: asLedgerUser(ledgerClient(t, srv, names[i%len(names)]), owner.token), roomID: roomID}
+		s := &ledgerSubscriber{name: fmt.Sprintf("late%d/%s", i, names[i%len(names)]), user: owner.Via(srv.Client(t, names[i%len(names)])), roomID: roomID}
 		wg.Go(func() {
 			if err := s.run(ctx, since, total); err != nil {
 				t.Error(err)
@@ -327,13 +277,9 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
 	const total = 3000
 	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)})
-	c := ledgerClient(t, srv, "connect/proto/h2c")
-	owner := newLedgerUser(t, c, "fastfan")
-	room, err := owner.rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "slow"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
+	c := srv.Client(t, "connect/proto/h2c")
+	owner := testserver.SignUp(t, c, "fastfan")
+	roomID := owner.CreateRoom(t, "slow", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -344,7 +290,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	slowCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+owner.token)
+	slowCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+owner.Token)
 	slow, err := conn.NewStream(slowCtx, &grpc.StreamDesc{ServerStreams: true}, parleyv1connect.MessageServiceSubscribeProcedure)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +315,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	for w := range 4 {
 		senders.Go(func() {
 			for i := w; i < total; i += 4 {
-				res, err := owner.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+				res, err := owner.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 					RoomId: roomID, Text: text, ClientMessageId: fmt.Sprintf("c%d", i),
 				}))
 				if err != nil {

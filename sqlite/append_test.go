@@ -1,8 +1,6 @@
 package sqlite_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -21,18 +19,7 @@ func TestGroupCommitPublishesInSeqOrder(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
-	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rooms []parley.Room
-	for _, name := range []string{"one", "two"} {
-		r, err := s.CreateRoom(ctx, name, parley.Public, alice.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rooms = append(rooms, r)
-	}
+	alice, rooms := aliceIn(t, s, parley.Public, "one", "two")
 
 	var (
 		mu        sync.Mutex
@@ -95,43 +82,13 @@ func TestAppendAfterCloseFails(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
-	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := s.CreateRoom(ctx, "one", parley.Public, alice.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, rooms := aliceIn(t, s, parley.Public, "one")
+	room := rooms[0]
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "late", ClientMessageID: "c1"}, nil)
+	_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "late", ClientMessageID: "c1"}, nil)
 	if err == nil {
 		t.Fatal("AppendMessage after Close succeeded")
-	}
-}
-
-// TestAppendWithEndedContext: a caller whose context has ended gets its
-// error and nothing is stored.
-func TestAppendWithEndedContext(t *testing.T) {
-	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
-	alice, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := s.CreateRoom(t.Context(), "one", parley.Public, alice.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	_, _, err = s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("AppendMessage = %v; want context.Canceled", err)
-	}
-	if r, err := s.RoomByID(t.Context(), room.ID); err != nil || r.HeadSeq != 0 {
-		t.Fatalf("RoomByID = %+v, %v; want head 0", r, err)
 	}
 }

@@ -27,6 +27,25 @@ func open(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
 	return s
 }
 
+// aliceIn stores the user alice and rooms of hers with the given names, or
+// fails the test.
+func aliceIn(t *testing.T, s *sqlite.Store, v parley.Visibility, rooms ...string) (parley.User, []parley.Room) {
+	t.Helper()
+	alice, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
+	if err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	var out []parley.Room
+	for _, name := range rooms {
+		r, err := s.CreateRoom(t.Context(), name, v, alice.ID)
+		if err != nil {
+			t.Fatalf("CreateRoom(%q): %v", name, err)
+		}
+		out = append(out, r)
+	}
+	return alice, out
+}
+
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) parley.Store {
@@ -43,18 +62,12 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	alice, err := s.CreateUser(ctx, "alice", []byte("hash"))
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
+	alice, rooms := aliceIn(t, s, parley.Private, "general")
+	room := rooms[0]
 	expire := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	session := parley.Session{TokenHash: []byte("token"), UserID: alice.ID, CreateTime: expire.Add(-time.Hour), ExpireTime: expire}
 	if err := s.CreateSession(ctx, session); err != nil {
 		t.Fatalf("CreateSession: %v", err)
-	}
-	room, err := s.CreateRoom(ctx, "general", parley.Private, alice.ID)
-	if err != nil {
-		t.Fatalf("CreateRoom: %v", err)
 	}
 	first, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "before", ClientMessageID: "c1"}, nil)
 	if err != nil {
@@ -116,14 +129,8 @@ func TestWithNowStampsExactly(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "parley.db"), sqlite.WithNow(func() time.Time { return now }))
 	ctx := t.Context()
 
-	u, err := s.CreateUser(ctx, "alice", []byte("hash"))
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	r, err := s.CreateRoom(ctx, "general", parley.Public, u.ID)
-	if err != nil {
-		t.Fatalf("CreateRoom: %v", err)
-	}
+	u, rooms := aliceIn(t, s, parley.Public, "general")
+	r := rooms[0]
 	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "c1"}, nil)
 	if err != nil {
 		t.Fatalf("AppendMessage: %v", err)
@@ -141,20 +148,6 @@ func TestWithNowStampsExactly(t *testing.T) {
 	members, err := s.ListMembers(ctx, r.ID, "", 0)
 	if err != nil || len(members) != 1 || members[0].JoinTime != want {
 		t.Errorf("ListMembers = %+v, %v; want alice joined at %v", members, err, want)
-	}
-}
-
-func TestRoomNamesCaseSensitive(t *testing.T) {
-	t.Parallel()
-	s := open(t, filepath.Join(t.TempDir(), "parley.db"))
-	u, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	for _, name := range []string{"go", "Go"} {
-		if _, err := s.CreateRoom(t.Context(), name, parley.Public, u.ID); err != nil {
-			t.Errorf("CreateRoom(%q): %v", name, err)
-		}
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +15,7 @@ import (
 
 func writeRandomFile(t *testing.T, n int) string {
 	t.Helper()
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8([32]byte{7}).Read(b)
+	b, _ := testserver.RandomContent(n)
 	path := filepath.Join(t.TempDir(), "big.bin")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)

@@ -3,16 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -105,37 +98,20 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 	return objs
 }
 
-// startTLS serves the test server's handler over TLS with a certificate
-// from a fresh CA, and returns its URL and the CA's PEM file, as someone
-// running parleyd with --tls-cert would hand out.
+// startTLS serves the test server's handler over TLS with a fresh
+// self-signed certificate, which is its own CA, and returns its URL and the
+// certificate's PEM file, as someone running parleyd with --tls-cert would
+// hand out.
 func startTLS(t *testing.T, srv *testserver.Server) (string, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caFile, keyFile, _ := testserver.SelfSignedCert(t)
+	cert, err := tls.LoadX509KeyPair(caFile, keyFile)
 	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "parley test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(srv.Handler)
 	hs.EnableHTTP2 = true
-	hs.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	hs.StartTLS()
 	t.Cleanup(hs.Close)
 	return hs.URL, caFile

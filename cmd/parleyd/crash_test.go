@@ -14,7 +14,6 @@ import (
 	"connectrpc.com/connect"
 
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
-	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
@@ -71,20 +70,9 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 	cmd, url := startChild(t, dataDir)
-	hc := testserver.H2CClient()
-	auth := parleyv1connect.NewAuthServiceClient(hc, url)
-	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "crasher", Password: "password1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := up.Msg.GetToken()
-	rooms := parleyv1connect.NewRoomServiceClient(hc, url, testserver.WithToken(token))
-	room, err := rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "crash"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
-	messages := parleyv1connect.NewMessageServiceClient(hc, url, testserver.WithToken(token))
+	u := testserver.SignUp(t, testserver.H2C(url), "crasher")
+	roomID := u.CreateRoom(t, "crash", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
+	messages := u.Messages
 
 	var (
 		mu     sync.Mutex
@@ -123,7 +111,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	_ = cmd.Wait()
 
 	_, url = startChild(t, dataDir)
-	messages = parleyv1connect.NewMessageServiceClient(hc, url, testserver.WithToken(token))
+	messages = u.Via(testserver.H2C(url)).Messages
 	var stored []*parleyv1.Message
 	for after := int64(0); ; {
 		res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/gen/helloworld"
+	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
 )
 
@@ -104,28 +105,7 @@ func (rc rawCall) result(res *http.Response) (connect.Code, string, error) {
 		}
 		return code, e.Message, nil
 	}
-	status, message := res.Trailer.Get("Grpc-Status"), res.Trailer.Get("Grpc-Message")
-	if status == "" {
-		status, message = res.Header.Get("Grpc-Status"), res.Header.Get("Grpc-Message")
-	}
-	for rest := body; status == "" && len(rest) >= 5; {
-		n := int(binary.BigEndian.Uint32(rest[1:5]))
-		if len(rest) < 5+n {
-			break
-		}
-		if rest[0]&0x80 != 0 {
-			for line := range strings.SplitSeq(string(rest[5:5+n]), "\r\n") {
-				name, value, _ := strings.Cut(line, ":")
-				switch strings.ToLower(name) {
-				case "grpc-status":
-					status = strings.TrimSpace(value)
-				case "grpc-message":
-					message = strings.TrimSpace(value)
-				}
-			}
-		}
-		rest = rest[5+n:]
-	}
+	status, message, _ := testserver.GRPCStatus(res, body)
 	code, err := strconv.Atoi(status)
 	if err != nil {
 		return 0, "", fmt.Errorf("HTTP %d without grpc-status", res.StatusCode)

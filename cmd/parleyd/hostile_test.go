@@ -3,19 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/metrics"
 	"sync"
@@ -30,6 +23,7 @@ import (
 	"github.com/parley-chat/parley/gen/helloworld"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
 	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
 	"github.com/parley-chat/parley/sqlite"
 )
@@ -83,7 +77,7 @@ func startTarget(t *testing.T, useTLS bool, serverOpts []server.Option, opts ...
 	var certFile, keyFile string
 	if useTLS {
 		var pool *x509.CertPool
-		certFile, keyFile, pool = selfSignedCert(t)
+		certFile, keyFile, pool = testserver.SelfSignedCert(t)
 		tg.clientTLS = &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}}
 	}
 	go func() {
@@ -107,42 +101,6 @@ func (tg *hostileTarget) clientTLSConfig() *tls.Config {
 		return nil
 	}
 	return tg.clientTLS.Clone()
-}
-
-func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		panic(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		panic(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		panic(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return certFile, keyFile, pool
 }
 
 func (tg *hostileTarget) baseURL() string {

@@ -49,6 +49,17 @@ type replica struct {
 }
 
 // startReplica starts parleyd on a free port with --db dbURL.
+// startReplicas starts n replicas on one database, named for prefix, the
+// process and their index.
+func startReplicas(t *testing.T, prefix string, n int, dbURL string) []*replica {
+	t.Helper()
+	var replicas []*replica
+	for i := range n {
+		replicas = append(replicas, startReplica(t, fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), i), dbURL))
+	}
+	return replicas
+}
+
 func startReplica(t *testing.T, name, dbURL string) *replica {
 	t.Helper()
 	r := &replica{t: t, name: name, db: dbURL + "&application_name=" + name, addr: "127.0.0.1:0"}
@@ -151,26 +162,16 @@ type cluster struct {
 func setUpRoom(t *testing.T, replicas []*replica, users int) *cluster {
 	t.Helper()
 	c := &cluster{replicas: replicas, hc: testserver.H2CClient()}
-	ctx := t.Context()
-	auth := parleyv1connect.NewAuthServiceClient(c.hc, replicas[0].url())
+	first := testserver.Client{Client: c.hc, BaseURL: replicas[0].url()}
 	for i := range users {
-		up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: fmt.Sprintf("user%02d", i), Password: "password1"}))
-		if err != nil {
-			t.Fatalf("SignUp: %v", err)
-		}
-		c.tokens = append(c.tokens, up.Msg.GetToken())
-		rooms := parleyv1connect.NewRoomServiceClient(c.hc, replicas[i%len(replicas)].url(), testserver.WithToken(up.Msg.GetToken()))
+		u := testserver.SignUp(t, first, fmt.Sprintf("user%02d", i))
+		c.tokens = append(c.tokens, u.Token)
+		u = u.Via(testserver.Client{Client: c.hc, BaseURL: replicas[i%len(replicas)].url()})
 		if i == 0 {
-			res, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "replicas", Visibility: parleyv1.Visibility_VISIBILITY_PUBLIC}))
-			if err != nil {
-				t.Fatalf("CreateRoom: %v", err)
-			}
-			c.roomID = res.Msg.GetRoom().GetId()
+			c.roomID = u.CreateRoom(t, "replicas", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 			continue
 		}
-		if _, err := rooms.JoinRoom(ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: c.roomID})); err != nil {
-			t.Fatalf("JoinRoom: %v", err)
-		}
+		u.JoinRoom(t, c.roomID)
 	}
 	return c
 }
@@ -299,6 +300,35 @@ func (s *subscriber) last() int64 {
 	return s.seqs[len(s.seqs)-1]
 }
 
+// followAll follows the room with two subscribers per replica, each as
+// another user, until ctx ends; with failover they move to another
+// replica when their stream ends. followers.Wait waits for them to stop.
+func (c *cluster) followAll(ctx context.Context, failover bool) (subs []*subscriber, followers *sync.WaitGroup) {
+	followers = new(sync.WaitGroup)
+	for i := range 2 * len(c.replicas) {
+		name := fmt.Sprintf("subscriber %d on %s", i, c.replicas[i%len(c.replicas)].name)
+		if failover {
+			name = fmt.Sprintf("subscriber %d (first on %s)", i, c.replicas[i%len(c.replicas)].name)
+		}
+		s := &subscriber{name: name, failover: failover}
+		subs = append(subs, s)
+		followers.Go(func() { c.follow(ctx, s, c.tokens[i], i%len(c.replicas)) })
+	}
+	return subs, followers
+}
+
+// allAt reports whether every subscriber has reached seq head.
+func allAt(subs []*subscriber, head int64) func() bool {
+	return func() bool {
+		for _, s := range subs {
+			if s.last() < head {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 func (c *cluster) follow(ctx context.Context, s *subscriber, token string, first int) {
 	for i := first; ctx.Err() == nil; {
 		r := c.replicas[i%len(c.replicas)]
@@ -401,22 +431,13 @@ func (c *cluster) headSeq(t *testing.T, r *replica) int64 {
 func TestReplicasDeliverInOrder(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	var replicas []*replica
-	for i := range 3 {
-		replicas = append(replicas, startReplica(t, fmt.Sprintf("ledger-%d-%d", os.Getpid(), i), db))
-	}
+	replicas := startReplicas(t, "ledger", 3, db)
 	const senders, perSender = 20, 25
 	c := setUpRoom(t, replicas, senders)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var subs []*subscriber
-	var followers sync.WaitGroup
-	for i := range 2 * len(replicas) {
-		s := &subscriber{name: fmt.Sprintf("subscriber %d on %s", i, replicas[i%len(replicas)].name)}
-		subs = append(subs, s)
-		followers.Go(func() { c.follow(ctx, s, c.tokens[i], i%len(replicas)) })
-	}
+	subs, followers := c.followAll(ctx, false)
 
 	conn := roundRobin(t, replicas)
 	l := newLedger()
@@ -432,14 +453,7 @@ func TestReplicasDeliverInOrder(t *testing.T) {
 	wg.Wait()
 	sent := time.Since(start)
 	const total = senders * perSender
-	if !waitFor(30*time.Second, func() bool {
-		for _, s := range subs {
-			if s.last() < total {
-				return false
-			}
-		}
-		return true
-	}) {
+	if !waitFor(30*time.Second, allAt(subs, total)) {
 		t.Error("subscribers did not all reach the head within 30s")
 	}
 	delivered := time.Since(start)
@@ -468,22 +482,13 @@ func TestReplicasDeliverInOrder(t *testing.T) {
 func TestRollingRestartLosesNothing(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	var replicas []*replica
-	for i := range 3 {
-		replicas = append(replicas, startReplica(t, fmt.Sprintf("rolling-%d-%d", os.Getpid(), i), db))
-	}
+	replicas := startReplicas(t, "rolling", 3, db)
 	const senders, rate = 20, 200 // messages a second, offered whatever the latency
 	c := setUpRoom(t, replicas, senders)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var subs []*subscriber
-	var followers sync.WaitGroup
-	for i := range 2 * len(replicas) {
-		s := &subscriber{name: fmt.Sprintf("subscriber %d (first on %s)", i, replicas[i%len(replicas)].name), failover: true}
-		subs = append(subs, s)
-		followers.Go(func() { c.follow(ctx, s, c.tokens[i], i%len(replicas)) })
-	}
+	subs, followers := c.followAll(ctx, true)
 
 	conn := roundRobin(t, replicas)
 	l := newLedger()
@@ -541,14 +546,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	elapsed := time.Since(start)
 
 	head := c.headSeq(t, replicas[0])
-	if !waitFor(30*time.Second, func() bool {
-		for _, s := range subs {
-			if s.last() < head {
-				return false
-			}
-		}
-		return true
-	}) {
+	if !waitFor(30*time.Second, allAt(subs, head)) {
 		t.Errorf("subscribers did not all reach head %d within 30s", head)
 	}
 	cancel()
@@ -575,6 +573,33 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	for _, s := range subs {
 		t.Logf("%s: %d events over %d streams", s.name, len(s.seqs), s.streams)
 	}
+}
+
+// serveTCP listens on a free loopback port until the test ends and hands
+// each connection to serve, on a goroutine of its own.
+func serveTCP(t *testing.T, serve func(net.Conn)) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(in)
+		}
+	}()
+	return ln
+}
+
+// splice copies between in and out both ways until in's peer is done.
+func splice(in, out net.Conn) {
+	go func() { _, _ = io.Copy(out, in); out.Close() }()
+	_, _ = io.Copy(in, out)
 }
 
 // TestReplicaRecoversFromDatabaseCut runs two replicas, the second reaching
@@ -753,21 +778,8 @@ type balancer struct {
 
 func startBalancer(t *testing.T, replicas []*replica) *balancer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &balancer{ln: ln, replicas: replicas, accepted: map[string]int{}}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go b.serve(in)
-		}
-	}()
+	b := &balancer{replicas: replicas, accepted: map[string]int{}}
+	b.ln = serveTCP(t, b.serve)
 	return b
 }
 
@@ -785,8 +797,7 @@ func (b *balancer) serve(in net.Conn) {
 		b.mu.Lock()
 		b.accepted[r.name]++
 		b.mu.Unlock()
-		go func() { _, _ = io.Copy(out, in); out.Close() }()
-		_, _ = io.Copy(in, out)
+		splice(in, out)
 		return
 	}
 }
@@ -800,10 +811,7 @@ func (b *balancer) serve(in net.Conn) {
 func TestGoClientFollowsReplicasBehindBalancer(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	var replicas []*replica
-	for i := range 3 {
-		replicas = append(replicas, startReplica(t, fmt.Sprintf("balanced-%d-%d", os.Getpid(), i), db))
-	}
+	replicas := startReplicas(t, "balanced", 3, db)
 	lb := startBalancer(t, replicas)
 	followReplicas(t, replicas, "http://"+lb.ln.Addr().String())
 	lb.mu.Lock()
@@ -824,11 +832,9 @@ func TestGoClientFollowsReplicasBehindBalancer(t *testing.T) {
 func TestGoClientFailsOverToAnotherReplica(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	var replicas []*replica
+	replicas := startReplicas(t, "listed", 3, db)
 	var urls []string
-	for i := range 3 {
-		r := startReplica(t, fmt.Sprintf("listed-%d-%d", os.Getpid(), i), db)
-		replicas = append(replicas, r)
+	for _, r := range replicas {
 		urls = append(urls, "http://"+r.addr)
 	}
 	c := followReplicas(t, replicas, urls[0], client.WithReplicas(urls[1:]...))

@@ -71,24 +71,12 @@ func startParleyd(t *testing.T, args ...string) (string, func() (error, time.Dur
 func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 	t.Parallel()
 	url, stop := startParleyd(t)
-	hc := testserver.H2CClient()
-	auth := parleyv1connect.NewAuthServiceClient(hc, url)
-	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "drainer", Password: "password1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := testserver.WithToken(up.Msg.GetToken())
-	rooms := parleyv1connect.NewRoomServiceClient(hc, url, token)
-	room, err := rooms.CreateRoom(context.Background(), connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "drain"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
-	messages := parleyv1connect.NewMessageServiceClient(hc, url, token)
-	_, err = messages.SendMessage(context.Background(), connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: "hi", ClientMessageId: "c1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testserver.H2C(url)
+	hc := c.Client
+	u := testserver.SignUp(t, c, "drainer")
+	roomID := u.CreateRoom(t, "drain", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
+	u.SendMessage(t, roomID, "hi", "c1")
+	token := testserver.WithToken(u.Token)
 
 	protocols := map[string][]connect.ClientOption{
 		"connect": nil,

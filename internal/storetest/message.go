@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -142,6 +145,35 @@ var messageTests = []storeTest{
 		}
 		if head != 1 || len(msgs) != 1 {
 			t.Errorf("after a retry: %d messages, head %d; want 1, 1", len(msgs), head)
+		}
+	}},
+	{"AttachmentsKept", func(t *testing.T, s parley.Store) {
+		// The store keeps the attachments it is given, as they are: files
+		// never change, so a message shows them as they were when sent.
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var files []parley.File
+		for i := range parley.MaxAttachments {
+			files = append(files, parley.File{
+				ID: fmt.Sprintf("f_%d", i), RoomID: r.ID, Name: fmt.Sprintf("file %d.txt", i), ContentType: "text/plain",
+				Size: int64(i + 1), SHA256: fmt.Sprintf("%064x", i), Uploader: alice, CreateTime: baseTime.Add(time.Duration(i) * time.Second),
+			})
+		}
+		m := parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, ClientMessageID: "c1", Attachments: files}
+		sent, _, err := s.AppendMessage(t.Context(), m, nil)
+		if err != nil {
+			t.Fatalf("AppendMessage: %v", err)
+		}
+		if !sameFiles(sent.Attachments, files) {
+			t.Fatalf("AppendMessage attachments = %+v, want %+v", sent.Attachments, files)
+		}
+		retry, created, err := s.AppendMessage(t.Context(), m, nil)
+		if err != nil || created || !sameMessage(retry, sent) {
+			t.Errorf("retry = %+v, created %v, %v; want the original with its attachments", retry, created, err)
+		}
+		msgs, _, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{})
+		if err != nil || len(msgs) != 1 || !sameMessage(msgs[0], sent) {
+			t.Errorf("ListMessages = %+v, %v; want [%+v]", msgs, err, sent)
 		}
 	}},
 	{"ClientIDScopedToSender", func(t *testing.T, s parley.Store) {
@@ -297,6 +329,21 @@ var messageTests = []storeTest{
 		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
 		if err != nil || head != 0 || len(msgs) != 0 {
 			t.Errorf("ListMessages = %v, head %d, %v; want none, head 0", msgs, head, err)
+		}
+	}},
+	{"AppendErrCanceled", func(t *testing.T, s parley.Store) {
+		// A caller whose context has ended gets its error, and nothing is
+		// stored.
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("AppendMessage = %v; want context.Canceled", err)
+		}
+		if got, err := s.RoomByID(t.Context(), r.ID); err != nil || got.HeadSeq != 0 {
+			t.Fatalf("RoomByID = %+v, %v; want head 0", got, err)
 		}
 	}},
 	{"ErrRoomNotFound", func(t *testing.T, s parley.Store) {

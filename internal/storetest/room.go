@@ -54,6 +54,14 @@ var roomTests = []storeTest{
 			t.Errorf("a failed CreateRoom left %d rooms, want 1", len(rooms))
 		}
 	}},
+	{"NamesCaseSensitive", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		for _, name := range []string{"go", "Go"} {
+			if _, err := s.CreateRoom(t.Context(), name, parley.Public, alice.ID); err != nil {
+				t.Errorf("CreateRoom(%q): %v", name, err)
+			}
+		}
+	}},
 	{"ErrNotFound", func(t *testing.T, s parley.Store) {
 		_, err := s.RoomByID(t.Context(), "r_missing")
 		wantCode(t, err, parley.ENOTFOUND)

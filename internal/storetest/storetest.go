@@ -1,7 +1,8 @@
-// Package storetest is the conformance suite for parley.Store (Run) and
-// parley.Broker (RunBroker): every storage engine and broker runs it from
-// its own tests, so all of them mean the same thing by the domain's doc
-// comments.
+// Package storetest is the conformance suite for parley.Store (Run, with
+// parley.FileStore for engines that keep files), parley.BlobStore (RunBlobs)
+// and parley.Broker (RunBroker): every storage engine, blob store and broker
+// runs it from its own tests, so all of them mean the same thing by the
+// domain's doc comments.
 package storetest
 
 import (
@@ -15,7 +16,8 @@ import (
 
 // Run runs the suite against the engine that open returns. Subtests run in
 // parallel and each calls open once, so open must return a new, empty store
-// each time and close it with t.Cleanup.
+// each time and close it with t.Cleanup. The File group runs when the
+// engine also implements parley.FileStore and is skipped otherwise.
 //
 // The suite controls time only where the interfaces take it (sessions); it
 // checks that stamps the engine sets are non-zero and read back unchanged.
@@ -44,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 			}
 		})
 	}
+	t.Run("File", func(t *testing.T) {
+		t.Parallel()
+		runFiles(t, open)
+	})
 }
 
 // storeTest is one subtest, named for the outcome it checks.
@@ -115,7 +121,8 @@ func sameRoom(a, b parley.Room) bool {
 
 func sameMessage(a, b parley.Message) bool {
 	return a.ID == b.ID && a.RoomID == b.RoomID && a.Seq == b.Seq && sameUser(a.Sender, b.Sender) &&
-		a.Text == b.Text && a.ClientMessageID == b.ClientMessageID && a.CreateTime.Equal(b.CreateTime)
+		a.Text == b.Text && a.ClientMessageID == b.ClientMessageID && a.CreateTime.Equal(b.CreateTime) &&
+		sameFiles(a.Attachments, b.Attachments)
 }
 
 // baseTime is where the suite's own times start.
