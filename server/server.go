@@ -23,6 +23,7 @@ type Server struct {
 	store   parley.Store
 	broker  parley.Broker
 	health  *grpchealth.StaticChecker
+	storage storageHealth // what health reports about storage (health.go)
 	handler http.Handler
 	streams *streamRegistry
 	locks   *striped.Locks // an upload's chunks, one at a time
