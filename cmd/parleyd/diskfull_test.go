@@ -197,6 +197,18 @@ func TestDiskFull(t *testing.T) {
 	if fullAt.IsZero() {
 		t.Fatalf("the whole %d-byte upload fit in %d bytes", len(big), leave)
 	}
+	// The Upload stream gets the same answer, with where to continue.
+	stream := files.Upload(ctx)
+	_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Start{Start: &parleyv1.UploadStart{
+		Target: &parleyv1.UploadStart_UploadId{UploadId: bigID}, Offset: offset,
+	}}})
+	_ = stream.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Chunk{Chunk: big[offset : offset+256<<10]}})
+	_, err = stream.CloseAndReceive()
+	code, msg, pos := codeAndDetail(err)
+	t.Logf("Upload stream at offset %d KiB: %v %q, UploadPosition %v", offset>>10, code, msg, pos)
+	if code != connect.CodeResourceExhausted || pos.GetUploadId() != bigID || pos.GetOffset() != offset {
+		t.Errorf("Upload stream on a full disk: %v, position %v; want resource_exhausted at offset %d", err, pos, offset)
+	}
 	// Sends fill what is left of the database's room.
 	sentWhileFilling := 0
 	for ; ; next++ {
