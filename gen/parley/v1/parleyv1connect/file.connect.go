@@ -56,7 +56,8 @@ type FileServiceClient interface {
 	// an upload_id with the offset to continue at), then chunks.
 	//
 	// A stream may carry, after decompression, the bytes still missing from
-	// the upload plus 1/64 of them and 64 KiB for framing; more ends it with
+	// the upload plus 1/16 of them and 64 KiB for framing (a third more in
+	// JSON, which carries bytes as base64); more ends it with
 	// resource_exhausted. Server shutdown ends it with unavailable, also
 	// while it waits for the next chunk. Once the upload is known, an error
 	// that ends the stream carries an UploadPosition detail: continue from
@@ -166,7 +167,8 @@ type FileServiceHandler interface {
 	// an upload_id with the offset to continue at), then chunks.
 	//
 	// A stream may carry, after decompression, the bytes still missing from
-	// the upload plus 1/64 of them and 64 KiB for framing; more ends it with
+	// the upload plus 1/16 of them and 64 KiB for framing (a third more in
+	// JSON, which carries bytes as base64); more ends it with
 	// resource_exhausted. Server shutdown ends it with unavailable, also
 	// while it waits for the next chunk. Once the upload is known, an error
 	// that ends the stream carries an UploadPosition detail: continue from
