@@ -16,15 +16,19 @@ const drainWriteGrace = time.Second
 // handlers select on the drain, but a handler blocked reading the client's
 // next frame (an idle Upload) or writing to a peer that does not read (a
 // stalled Download) would not see it, and Shutdown would wait for them to
-// its deadline. So at Drain every stream still running gets a read
-// deadline of now, which ends a pending read at once (the handler then
-// finds the server draining and ends with unavailable and its resume
-// point), and a write deadline drainWriteGrace away. Unary calls are left
+// its deadline. So at Drain every stream still running gets a write
+// deadline drainWriteGrace away and, if the client streams (Upload, Chat),
+// a read deadline of now, which ends a pending read at once (the handler
+// then finds the server draining and ends with unavailable and its resume
+// point). A server stream's request body is read already, and on HTTP/1.1
+// a read deadline would fail net/http's background read and cancel the
+// request's context, racing the drain's unavailable. Unary calls are left
 // alone: they get --shutdown-timeout to finish.
 func (s *Server) endStreamsAtDrain(h http.Handler) http.Handler {
-	unary := unaryProcedures(s.serviceList)
+	streams := clientStreamProcedures(s.serviceList)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isUnary, ok := unary[r.URL.Path]; !ok || isUnary {
+		clientStreams, ok := streams[r.URL.Path]
+		if !ok {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -40,7 +44,9 @@ func (s *Server) endStreamsAtDrain(h http.Handler) http.Handler {
 			defer mu.Unlock()
 			if !returned {
 				now := time.Now()
-				_ = rc.SetReadDeadline(now)
+				if clientStreams {
+					_ = rc.SetReadDeadline(now)
+				}
 				_ = rc.SetWriteDeadline(now.Add(drainWriteGrace))
 			}
 		})

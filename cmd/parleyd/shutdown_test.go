@@ -49,8 +49,9 @@ func positions(err error) (streams []string, upload *parleyv1.UploadPosition) {
 }
 
 // TestShutdownEndsIdleStreams starts parleyd as a child process, opens on
-// each protocol an idle Subscribe stream, an idle Chat stream that joined
-// two rooms and an idle Upload stream that sent one chunk, and sends
+// each protocol an idle Subscribe stream (also over HTTP/1.1), an idle
+// Chat stream that joined two rooms and an idle Upload stream that sent one
+// chunk, and sends
 // SIGTERM: each stream ends with unavailable and its resume point (a
 // StreamPosition for Subscribe, one per room for Chat, an UploadPosition
 // for Upload), and parleyd exits 0 well within --shutdown-timeout.
@@ -92,7 +93,30 @@ func TestShutdownEndsIdleStreams(t *testing.T) {
 		{"grpc", []connect.ClientOption{token, connect.WithGRPC()}},
 		{"grpcweb", []connect.ClientOption{token, connect.WithGRPCWeb()}},
 	}
-	ended := make(chan streamEnd, 3*len(protocols))
+	// Browsers on plain http speak HTTP/1.1: Subscribe there too.
+	http1 := []struct {
+		name string
+		opts []connect.ClientOption
+	}{
+		{"connect/http1", []connect.ClientOption{token}},
+		{"grpcweb/http1", []connect.ClientOption{token, connect.WithGRPCWeb()}},
+	}
+	ended := make(chan streamEnd, 3*len(protocols)+len(http1))
+	for _, proto := range http1 {
+		messages := parleyv1connect.NewMessageServiceClient(testserver.HTTP1Client(), url, proto.opts...)
+		sub, err := messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: roomIDs[1], SinceSeq: 4}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sub.Receive() || sub.Msg().GetMessage().GetSeq() != 5 {
+			t.Fatalf("%s: Subscribe: %v, %v; want seq 5", proto.name, sub.Msg(), sub.Err())
+		}
+		go func() {
+			for sub.Receive() {
+			}
+			ended <- streamEnd{proto.name + " Subscribe", sub.Err(), time.Now()}
+		}()
+	}
 	wantUpload := map[string]string{} // stream name -> upload id
 	const chunk = 64 << 10
 	for _, proto := range protocols {
@@ -190,7 +214,7 @@ func TestShutdownEndsIdleStreams(t *testing.T) {
 		t.Errorf("exit took %v, want well within %v", took, shutdownTimeout)
 	}
 
-	for range 3 * len(protocols) {
+	for range 3*len(protocols) + len(http1) {
 		var e streamEnd
 		select {
 		case e = <-ended:
