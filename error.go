@@ -20,6 +20,7 @@ const (
 	EFORBIDDEN      ErrorCode = "forbidden"       // authenticated but not allowed
 	EUNAUTHORIZED   ErrorCode = "unauthenticated" // missing, wrong, expired or revoked credentials
 	EUNAVAILABLE    ErrorCode = "unavailable"     // try again later (shutdown, storage down)
+	ESTORAGEFULL    ErrorCode = "storage_full"    // no space left for writes; nothing was stored
 	ESLOWCONSUMER   ErrorCode = "slow_consumer"   // a reader fell too far behind and was cut off
 	ENOTIMPLEMENTED ErrorCode = "not_implemented" // the operation is not supported here
 	ETOOLARGE       ErrorCode = "too_large"       // over a configured size limit
@@ -36,7 +37,25 @@ type Error struct {
 	// EUNAVAILABLE) stopped, so its client resumes from there; nil when the
 	// error did not end a stream or the position is unknown.
 	Position *StreamPosition
+	// Positions are Position for a stream over several rooms (Chat): one
+	// per room it had joined.
+	Positions []StreamPosition
+	// Upload is how far an Upload stream that ended early got, so its
+	// client continues from there; nil when the upload was not known yet.
+	Upload *UploadPosition
 }
+
+// UploadPosition is how far an upload got: the bytes of it stored.
+type UploadPosition struct {
+	UploadID string
+	Offset   int64
+}
+
+// ErrStorageFull is what storage engines report, wrapping their own error,
+// when a write failed for lack of space (a full disk or quota, SQLite's
+// SQLITE_FULL, PostgreSQL's disk_full): the write was undone, reads still
+// work, and the same write succeeds once space is freed.
+var ErrStorageFull = &Error{Code: ESTORAGEFULL, Message: "server storage is full: nothing was stored; try again later"}
 
 // StreamPosition is a point in a room's sequence: the room and the last
 // seq delivered on a stream (0 before the first message).

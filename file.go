@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits on files.
@@ -104,10 +106,16 @@ func ValidateUploadMeta(prefix string, m UploadMeta) []FieldViolation {
 		v = append(v, FieldViolation{prefix + "name", "is required"})
 	case len(m.Name) > FileNameMaxLen:
 		v = append(v, FieldViolation{prefix + "name", "must be at most 255 bytes"})
-	case strings.ContainsAny(m.Name, "/\x00") || m.Name == "." || m.Name == "..":
+	case strings.ContainsRune(m.Name, '/') || m.Name == "." || m.Name == "..":
 		v = append(v, FieldViolation{prefix + "name", "must be a file name, not a path"})
+	case !utf8.ValidString(m.Name):
+		v = append(v, FieldViolation{prefix + "name", "must be valid UTF-8"})
+	case strings.ContainsFunc(m.Name, isLineOrControl):
+		v = append(v, FieldViolation{prefix + "name", "must not contain control characters (such as NUL, CR or LF) or line separators"})
+	case strings.ContainsFunc(m.Name, isBidiControl):
+		v = append(v, FieldViolation{prefix + "name", "must not contain bidirectional formatting characters (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C)"})
 	}
-	if len(m.ContentType) > 255 || strings.ContainsAny(m.ContentType, "\r\n") {
+	if len(m.ContentType) > 255 || strings.ContainsFunc(m.ContentType, isLineOrControl) {
 		v = append(v, FieldViolation{prefix + "content_type", "must be a MIME type"})
 	}
 	if m.Size <= 0 {
@@ -118,6 +126,20 @@ func ValidateUploadMeta(prefix string, m UploadMeta) []FieldViolation {
 	}
 	return v
 }
+
+// isLineOrControl reports the characters that would break a file name
+// across lines or smuggle terminal and header control codes: Unicode Cc
+// (C0, DEL, C1; CR and LF among them) and the line and paragraph
+// separators U+2028 and U+2029.
+func isLineOrControl(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+}
+
+// isBidiControl reports Unicode's Bidi_Control characters: the embeddings
+// and overrides U+202A to U+202E, the isolates U+2066 to U+2069 and the
+// marks U+200E, U+200F and U+061C. In a file name they make
+// "invoice\u202Efdp.exe" display as "invoiceexe.pdf".
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
 
 func isHexSHA256(s string) bool {
 	if len(s) != 64 {

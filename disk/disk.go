@@ -63,7 +63,7 @@ func (s *Store) Append(uploadID string, offset int64, data []byte) (int64, error
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("open upload part: %w", err)
+		return 0, wrap("open upload part", err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
@@ -73,11 +73,16 @@ func (s *Store) Append(uploadID string, offset int64, data []byte) (int64, error
 	if size := info.Size(); offset != size {
 		return size, parley.Errorf(parley.EPRECONDITION, "upload continues at offset %d, not %d", size, offset)
 	}
+	// A failed write or sync may have left part of the chunk behind: cut
+	// it off, so the part ends where the last acknowledged chunk did and
+	// the client continues from there (truncating needs no free space).
 	if _, err := f.WriteAt(data, offset); err != nil {
-		return 0, fmt.Errorf("write upload part: %w", err)
+		_ = f.Truncate(offset)
+		return 0, wrap("write upload part", err)
 	}
 	if err := f.Sync(); err != nil {
-		return 0, fmt.Errorf("sync upload part: %w", err)
+		_ = f.Truncate(offset)
+		return 0, wrap("sync upload part", err)
 	}
 	return offset + int64(len(data)), nil
 }
@@ -120,10 +125,10 @@ func (s *Store) Commit(uploadID, sum string) error {
 		return os.Remove(part) // the same content is already stored
 	}
 	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
-		return fmt.Errorf("create blob directory: %w", err)
+		return wrap("create blob directory", err)
 	}
 	if err := os.Rename(part, target); err != nil {
-		return fmt.Errorf("store blob: %w", err)
+		return wrap("store blob", err)
 	}
 	return syncDir(filepath.Dir(target))
 }
@@ -179,7 +184,7 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory: %w", err)
+		return wrap("sync directory", err)
 	}
 	return nil
 }

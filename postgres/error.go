@@ -16,6 +16,7 @@ import (
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeDiskFull            = "53100" // class 53, insufficient resources
 )
 
 // errUnavailable is the domain error for a database that cannot be reached;
@@ -39,14 +40,18 @@ func isForeignKey(err error) bool { return pgCode(err) == codeForeignKeyViolatio
 
 // isUnreachable reports whether err means the database could not be reached
 // or the connection was lost: a failed dial, a broken connection, the server
-// shutting down or terminating our backend (SQLSTATE classes 08 and 57P).
+// shutting down or terminating our backend (SQLSTATE classes 08 and 57P),
+// or short of memory or connections (class 53 but disk_full).
 // A canceled or expired caller context is not one: that is the caller's.
 func isUnreachable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
 	if code := pgCode(err); code != "" {
-		return code[:2] == "08" || code == "57P01" || code == "57P02" || code == "57P03"
+		// Class 53 but disk_full (out of memory, too many connections,
+		// a configuration limit) passes once load goes down: try again.
+		return code[:2] == "08" || code == "57P01" || code == "57P02" || code == "57P03" ||
+			code[:2] == "53" && code != codeDiskFull
 	}
 	var (
 		connectErr *pgconn.ConnectError
@@ -58,8 +63,12 @@ func isUnreachable(err error) bool {
 }
 
 // wrap adds context to err and, when the database is unreachable, the
-// EUNAVAILABLE domain code, keeping the cause in the chain for the log.
+// EUNAVAILABLE domain code, or when its disk is full (SQLSTATE 53100),
+// parley.ErrStorageFull, keeping the cause in the chain for the log.
 func wrap(what string, err error) error {
+	if pgCode(err) == codeDiskFull {
+		return fmt.Errorf("%s: %w: %w", what, parley.ErrStorageFull, err)
+	}
 	if isUnreachable(err) {
 		return fmt.Errorf("%s: %w: %w", what, errUnavailable, err)
 	}

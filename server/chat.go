@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,11 +48,14 @@ type chatCommand struct {
 	roomID   string          // join, leave and typing
 	sinceSeq int64           // join
 	send     outgoingMessage // send
+	size     int64           // what the frame took on the stream after decompression (chatBytes)
 }
 
-// chatReply is one frame to the client: exactly one field is set.
+// chatReply is one frame to the client: exactly one of event, ack,
+// failure and heartbeat is set.
 type chatReply struct {
 	event     *parley.Event // a room event of a joined room
+	room      *chatRoom     // the room event's, to track what was sent
 	ack       *chatAck
 	failure   *chatFailure
 	heartbeat time.Time
@@ -108,14 +113,17 @@ func (s *Server) chat(ctx context.Context, p *principal, conn chatConn) error {
 			if cause := sessionEnded(ctx); cause != nil {
 				return cause
 			}
+			if s.draining() != nil { // a feed, or the reader, saw it first
+				return c.ended(errDraining)
+			}
 			if cause := context.Cause(ctx); errors.Is(cause, errClientClosed) {
 				return c.flush(conn)
 			} else if cause != nil && !errors.Is(cause, context.Canceled) {
-				return cause
+				return c.ended(cause)
 			}
 			return ctx.Err()
 		case <-s.drain.Done():
-			return errDraining
+			return c.ended(errDraining)
 		}
 	}
 }
@@ -132,10 +140,13 @@ type chatSession struct {
 	rooms map[string]*chatRoom
 }
 
-// chatRoom is a joined room: its feed's goroutine and how to stop it.
+// chatRoom is a joined room: its feed's goroutine and how to stop it, and
+// the seq of the last of its messages sent to the client (the since_seq
+// of the join until one is), which only the handler goroutine touches.
 type chatRoom struct {
 	stop context.CancelFunc
 	done chan struct{}
+	sent int64
 }
 
 // send sends reply and then, with flushes held (see flushHold), up to
@@ -147,7 +158,7 @@ func (c *chatSession) send(conn chatConn, reply chatReply, flush *flushHold) err
 	flush.hold()
 	defer flush.release()
 	for sent := 1; ; sent++ {
-		if err := conn.Send(reply); err != nil {
+		if err := c.sendOne(conn, reply); err != nil {
 			return err
 		}
 		if len(c.out) == 0 || sent == maxHeldMessages {
@@ -157,13 +168,26 @@ func (c *chatSession) send(conn chatConn, reply chatReply, flush *flushHold) err
 	}
 }
 
+// sendOne sends a reply and notes how far its room got.
+func (c *chatSession) sendOne(conn chatConn, reply chatReply) error {
+	if err := conn.Send(reply); err != nil {
+		return err
+	}
+	if reply.room != nil {
+		if seq := reply.event.Seq(); seq > reply.room.sent {
+			reply.room.sent = seq
+		}
+	}
+	return nil
+}
+
 // flush sends the replies already queued: the answers to every frame the
 // client sent before closing its side.
 func (c *chatSession) flush(conn chatConn) error {
 	for {
 		select {
 		case reply := <-c.out:
-			if err := conn.Send(reply); err != nil {
+			if err := c.sendOne(conn, reply); err != nil {
 				return err
 			}
 		default:
@@ -172,12 +196,44 @@ func (c *chatSession) flush(conn chatConn) error {
 	}
 }
 
-// read handles the client's commands until it closes its side or fails.
+// ended decides how a Chat stream that ends early ends: an error the
+// client should rejoin after (shutdown, a reader too slow in a room, too
+// many bytes from the client) carries a StreamPosition per room joined,
+// the last seq sent to the client in each, sorted by room. Only the
+// handler goroutine calls it.
+func (c *chatSession) ended(err error) error {
+	var perr *parley.Error
+	if !errors.As(err, &perr) {
+		return err
+	}
+	switch perr.Code {
+	case parley.EUNAVAILABLE, parley.ESLOWCONSUMER, parley.ETOOLARGE:
+	default:
+		return err
+	}
+	e := *perr
+	e.Position = nil // a feed's own: what it queued, not what was sent
+	c.mu.Lock()
+	for id, room := range c.rooms {
+		e.Positions = append(e.Positions, parley.StreamPosition{RoomID: id, LastSeq: room.sent})
+	}
+	c.mu.Unlock()
+	slices.SortFunc(e.Positions, func(a, b parley.StreamPosition) int { return strings.Compare(a.RoomID, b.RoomID) })
+	return &e
+}
+
+// read handles the client's commands until it closes its side or fails,
+// or sends more than chatBytes allows.
 func (c *chatSession) read(conn chatConn) {
+	budget := newByteBucket(chatBurstBytes, chatBytesPerSecond, c.s.now())
 	for {
 		cmd, err := conn.Receive()
 		if err != nil {
 			c.cancel(errClientClosed) // io.EOF, or the connection is gone
+			return
+		}
+		if !budget.take(c.s.now(), cmd.size) {
+			c.cancel(errChatTooManyBytes)
 			return
 		}
 		if reply, ok := c.handle(cmd); ok && !c.emit(reply) {
@@ -248,12 +304,13 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 		return 0, err
 	}
 	ctx, stop := context.WithCancel(c.ctx)
+	room := &chatRoom{stop: stop, done: make(chan struct{}), sent: since}
 	deliver := func(ev *parley.Event) error {
 		if ev.Kind == parley.EventTyping && ev.User.ID == c.p.user.ID {
 			return nil
 		}
 		select {
-		case c.out <- chatReply{event: ev}:
+		case c.out <- chatReply{event: ev, room: room}:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -264,7 +321,6 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 		stop()
 		return 0, err
 	}
-	room := &chatRoom{stop: stop, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.rooms == nil { // the stream is ending
 		c.mu.Unlock()
@@ -278,18 +334,20 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 		defer close(room.done)
 		defer feed.Close()
 		err := feed.run(nil, nil)
-		c.mu.Lock()
-		if c.rooms[roomID] == room {
-			delete(c.rooms, roomID)
-		}
-		c.mu.Unlock()
 		switch {
 		case ctx.Err() != nil:
 			// left, or the whole stream ended
 		case errors.Is(err, errLeftRoom):
+			c.mu.Lock()
+			if c.rooms[roomID] == room {
+				delete(c.rooms, roomID)
+			}
+			c.mu.Unlock()
 			c.emit(chatReply{failure: &chatFailure{err: err}})
 		default:
-			c.cancel(err) // e.g. too slow: end the stream, with the position
+			// Too slow, or the server drains: end the stream. The room
+			// stays listed, so the end carries its position (ended).
+			c.cancel(err)
 		}
 	}()
 	return head, nil

@@ -17,7 +17,7 @@ func (h *messageHandler) Chat(ctx context.Context, stream *connect.BidiStream[pa
 	if err != nil {
 		return err
 	}
-	return h.s.chat(ctx, p, &chatStream{s: h.s, ctx: ctx, stream: stream})
+	return h.s.chat(ctx, p, &chatStream{s: h.s, ctx: ctx, stream: stream, bytes: streamBytesFrom(ctx)})
 }
 
 // chatStream is a chatConn over a Connect bidi stream.
@@ -25,6 +25,7 @@ type chatStream struct {
 	s      *Server
 	ctx    context.Context
 	stream *connect.BidiStream[parleyv1.ChatRequest, parleyv1.ChatResponse]
+	bytes  *streamBytes
 }
 
 func (c *chatStream) Open() error { return c.stream.Send(nil) }
@@ -34,7 +35,7 @@ func (c *chatStream) Receive() (chatCommand, error) {
 	if err != nil {
 		return chatCommand{}, err
 	}
-	cmd := chatCommand{frameID: req.GetFrameId()}
+	cmd := chatCommand{frameID: req.GetFrameId(), size: c.bytes.next()}
 	switch frame := req.GetFrame().(type) {
 	case *parleyv1.ChatRequest_Join:
 		cmd.kind, cmd.roomID, cmd.sinceSeq = chatJoin, frame.Join.GetRoomId(), frame.Join.GetSinceSeq()

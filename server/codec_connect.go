@@ -82,7 +82,13 @@ func (c *sharingCodec) marshalAppend(dst []byte, m proto.Message) ([]byte, error
 	return proto.MarshalOptions{}.MarshalAppend(dst, m)
 }
 
+// Unmarshal decodes a message, also one wrapped in a sizedFrame, whose
+// size it records (countStreamBytes).
 func (c *sharingCodec) Unmarshal(data []byte, msg any) error {
+	if f, ok := msg.(*sizedFrame); ok {
+		f.size = len(data)
+		msg = f.msg
+	}
 	pm, ok := msg.(proto.Message)
 	if !ok {
 		return fmt.Errorf("%T is not a protobuf message", msg)

@@ -26,6 +26,7 @@ var codes = map[parley.ErrorCode]connect.Code{
 	parley.EFORBIDDEN:      connect.CodePermissionDenied,
 	parley.EUNAUTHORIZED:   connect.CodeUnauthenticated,
 	parley.EUNAVAILABLE:    connect.CodeUnavailable,
+	parley.ESTORAGEFULL:    connect.CodeResourceExhausted,
 	parley.ESLOWCONSUMER:   connect.CodeResourceExhausted,
 	parley.ENOTIMPLEMENTED: connect.CodeUnimplemented,
 	parley.ETOOLARGE:       connect.CodeResourceExhausted,
@@ -34,7 +35,9 @@ var codes = map[parley.ErrorCode]connect.Code{
 
 // connectError converts err for the wire. Domain errors keep their message
 // and gain details: google.rpc.BadRequest field violations for invalid input,
-// a parley.v1.StreamPosition for streams that ended early. Errors that are
+// a parley.v1.StreamPosition per room for streams that ended early, a
+// parley.v1.UploadPosition for an Upload stream that did. A write that
+// failed for lack of space is reported to health (storageFull). Errors that are
 // already Connect errors pass through. Anything else is an internal error:
 // logged in full, sent as "internal error".
 func (s *Server) connectError(ctx context.Context, err error) error {
@@ -55,6 +58,9 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 		s.logger().ErrorContext(ctx, "internal error", "err", err)
 		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	}
+	if perr.Code == parley.ESTORAGEFULL {
+		s.storageFull(ctx, err)
+	}
 	code, ok := codes[perr.Code]
 	if !ok {
 		s.logger().ErrorContext(ctx, "unmapped domain error code", "err", err)
@@ -71,6 +77,12 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 	}
 	if pos := perr.Position; pos != nil {
 		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
+	}
+	for _, pos := range perr.Positions {
+		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
+	}
+	if up := perr.Upload; up != nil {
+		addDetail(cerr, &parleyv1.UploadPosition{UploadId: up.UploadID, Offset: up.Offset})
 	}
 	return cerr
 }

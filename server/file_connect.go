@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -17,8 +18,6 @@ import (
 type fileHandler struct{ s *Server }
 
 var _ parleyv1connect.FileServiceHandler = (*fileHandler)(nil)
-
-var errNoUploadStart = parley.Invalid([]parley.FieldViolation{{Field: "start", Description: "the first frame must be an UploadStart"}})
 
 func (h *fileHandler) CreateUpload(ctx context.Context, req *connect.Request[parleyv1.CreateUploadRequest]) (*connect.Response[parleyv1.CreateUploadResponse], error) {
 	p, err := h.caller(ctx)
@@ -37,42 +36,45 @@ func (h *fileHandler) Upload(ctx context.Context, stream *connect.ClientStream[p
 	if err != nil {
 		return nil, err
 	}
-	if !stream.Receive() {
-		if err := stream.Err(); err != nil {
-			return nil, err
-		}
-		return nil, errNoUploadStart
-	}
-	start := stream.Msg().GetStart()
-	if start == nil {
-		return nil, errNoUploadStart
-	}
-	var up parley.Upload
-	if meta := start.GetMetadata(); meta != nil {
-		up, err = h.s.createUpload(ctx, p, "start.metadata.", uploadMetaFromProto(meta))
-	} else {
-		up, err = h.s.ownUpload(ctx, p, start.GetUploadId())
-	}
-	if err != nil {
-		return nil, err
-	}
-	offset := start.GetOffset()
-	for stream.Receive() {
-		if stream.Msg().GetStart() != nil {
-			return nil, parley.Invalid([]parley.FieldViolation{{Field: "start", Description: "only the first frame may be an UploadStart"}})
-		}
-		if offset, _, err = h.s.appendChunk(ctx, up, offset, stream.Msg().GetChunk()); err != nil {
-			return nil, err
-		}
-	}
-	if err := stream.Err(); err != nil {
-		return nil, err // what arrived is kept: GetUpload tells where to resume
-	}
-	status, err := h.s.uploadStatus(ctx, up.ID)
+	status, err := h.s.uploadStream(ctx, p, &uploadStream{stream: stream, bytes: streamBytesFrom(ctx)})
 	if err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&parleyv1.UploadResponse{Upload: uploadToProto(status)}), nil
+}
+
+// uploadStream is an uploadConn over a Connect client stream.
+//
+// Text is whether the codec is JSON, from the Content-Type (e.g.
+// application/grpc+json, application/connect+json).
+type uploadStream struct {
+	stream *connect.ClientStream[parleyv1.UploadRequest]
+	bytes  *streamBytes
+}
+
+func (u *uploadStream) Text() bool {
+	return strings.Contains(u.stream.RequestHeader().Get("Content-Type"), "json")
+}
+
+func (u *uploadStream) Receive() (uploadFrame, error) {
+	if !u.stream.Receive() {
+		if err := u.stream.Err(); err != nil {
+			return uploadFrame{}, err
+		}
+		return uploadFrame{}, io.EOF
+	}
+	f := uploadFrame{size: u.bytes.next()}
+	switch frame := u.stream.Msg().GetFrame().(type) {
+	case *parleyv1.UploadRequest_Start:
+		f.start = &uploadStart{uploadID: frame.Start.GetUploadId(), offset: frame.Start.GetOffset()}
+		if m := frame.Start.GetMetadata(); m != nil {
+			meta := uploadMetaFromProto(m)
+			f.start.meta = &meta
+		}
+	case *parleyv1.UploadRequest_Chunk:
+		f.chunk = frame.Chunk
+	}
+	return f, nil
 }
 
 func (h *fileHandler) UploadChunk(ctx context.Context, req *connect.Request[parleyv1.UploadChunkRequest]) (*connect.Response[parleyv1.UploadChunkResponse], error) {

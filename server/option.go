@@ -69,9 +69,12 @@ func WithWebApp(h http.Handler) Option {
 }
 
 // DefaultAllowedOrigins are the origins allowed to call the API from a
-// browser by default: the Vite dev server of web/. The app served by parleyd
-// itself is same-origin and needs no CORS.
-var DefaultAllowedOrigins = []string{"http://localhost:5173", "http://127.0.0.1:5173"}
+// browser by default: none. The app served by parleyd itself is
+// same-origin and needs no CORS; a development server on another origin
+// is allowed by name (parleyd --cors-origins http://localhost:5173, see
+// web/README.md), never by default, since any page on a developer's
+// machine could otherwise call a production server in their name.
+var DefaultAllowedOrigins []string
 
 // DefaultReadMaxBytes is the largest request message accepted by default,
 // after decompression.

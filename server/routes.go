@@ -24,8 +24,11 @@ func (s *Server) routes() http.Handler {
 	mux.handle(helloworldconnect.NewGreeterHandler(greeter{}, common...))
 	mux.handle(parleyv1connect.NewAuthServiceHandler(&authHandler{s}, parleyOpts...))
 	mux.handle(parleyv1connect.NewRoomServiceHandler(&roomHandler{s}, parleyOpts...))
-	mux.handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, parleyOpts...))
-	mux.handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, parleyOpts...))
+	// The services with client streams (Chat, Upload) count what each
+	// stream carries, to cap it (streambytes_connect.go).
+	streamOpts := append(parleyOpts[:len(parleyOpts):len(parleyOpts)], streamBytesOptions()...)
+	mux.handle(parleyv1connect.NewMessageServiceHandler(&messageHandler{s: s}, streamOpts...))
+	mux.handle(parleyv1connect.NewFileServiceHandler(&fileHandler{s: s}, streamOpts...))
 	// Subscribe is built by hand so its frames can carry events encoded once
 	// and shared by every subscriber (see codec_connect.go). Its exact path wins
 	// over the service's prefix above.

@@ -23,6 +23,7 @@ type Server struct {
 	store   parley.Store
 	broker  parley.Broker
 	health  *grpchealth.StaticChecker
+	storage storageHealth // what health reports about storage (health.go)
 	handler http.Handler
 	streams *streamRegistry
 	locks   *striped.Locks // an upload's chunks, one at a time
@@ -56,6 +57,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	s.observers = append(s.observers, cfg.observers...)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
 	s.handler = holdStreamFlushes(s.routes())
+	s.handler = s.endStreamsAtDrain(s.handler) // after routes: it needs s.serviceList
 	return s
 }
 
@@ -65,7 +67,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Drain prepares for shutdown: health checks report NOT_SERVING and every
-// open stream ends with unavailable (carrying the position to resume from).
+// open stream ends with unavailable, carrying the position to resume from
+// (a StreamPosition per room for Subscribe and Chat, an UploadPosition for
+// Upload), also streams waiting for their client (endStreamsAtDrain).
 // Register it with http.Server.RegisterOnShutdown, since Shutdown itself
 // neither cancels handler contexts nor waits for them to notice.
 func (s *Server) Drain() {

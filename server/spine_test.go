@@ -105,7 +105,8 @@ func TestReflectionListsAndDescribesGreeter(t *testing.T) {
 
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	srv := testserver.Start(t)
+	const devOrigin = "http://localhost:5173"
+	srv := testserver.Start(t, server.WithAllowedOrigins([]string{devOrigin}))
 	procedure := srv.URL + helloworldconnect.GreeterSayHelloProcedure
 	preflight := func(origin string) *http.Response {
 		req, _ := http.NewRequest(http.MethodOptions, procedure, nil)
@@ -131,8 +132,8 @@ func TestCORS(t *testing.T) {
 		return res
 	}
 	t.Run("AllowedOrigin", func(t *testing.T) {
-		res := preflight(server.DefaultAllowedOrigins[0])
-		if got := res.Header.Get("Access-Control-Allow-Origin"); got != server.DefaultAllowedOrigins[0] {
+		res := preflight(devOrigin)
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != devOrigin {
 			t.Errorf("Allow-Origin = %q", got)
 		}
 		allowed := strings.ToLower(res.Header.Get("Access-Control-Allow-Headers"))
@@ -141,7 +142,7 @@ func TestCORS(t *testing.T) {
 				t.Errorf("Allow-Headers %q lacks %s", allowed, h)
 			}
 		}
-		exposed := strings.ToLower(actual(server.DefaultAllowedOrigins[0]).Header.Get("Access-Control-Expose-Headers"))
+		exposed := strings.ToLower(actual(devOrigin).Header.Get("Access-Control-Expose-Headers"))
 		for _, h := range []string{"grpc-status", "grpc-message", "grpc-status-details-bin"} {
 			if !strings.Contains(exposed, h) {
 				t.Errorf("Expose-Headers %q lacks %s", exposed, h)
@@ -157,6 +158,29 @@ func TestCORS(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestCORSDefaultAllowsNoOrigin: by default no origin may call, not even
+// the development server's.
+func TestCORSDefaultAllowsNoOrigin(t *testing.T) {
+	t.Parallel()
+	if len(server.DefaultAllowedOrigins) != 0 {
+		t.Fatalf("DefaultAllowedOrigins = %q, want none", server.DefaultAllowedOrigins)
+	}
+	srv := testserver.Start(t)
+	for _, origin := range []string{"http://localhost:5173", "http://127.0.0.1:5173", "https://evil.example"} {
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+helloworldconnect.GreeterSayHelloProcedure, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("preflight from %s: Allow-Origin %q, want none", origin, got)
+		}
+	}
 }
 
 func TestErrorsOnEveryProtocol(t *testing.T) {

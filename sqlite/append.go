@@ -118,7 +118,7 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 				continue
 			}
 			results[i] = s.appendInSavepoint(tx, req.m)
-			if err := results[i].err; err != nil && parley.ErrorCodeOf(err) == parley.EINTERNAL {
+			if err := classify(results[i].err); err != nil && (parley.ErrorCodeOf(err) == parley.EINTERNAL || parley.ErrorCodeOf(err) == parley.ESTORAGEFULL) {
 				// Not the append's own fault (I/O, disk full, ...): SQLite
 				// may have rolled the whole transaction back already, so
 				// no later append may run outside it. Fail the batch.

@@ -2,9 +2,12 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/parley-chat/parley"
 )
 
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
@@ -20,4 +23,21 @@ func isUnique(err error) bool {
 func isForeignKey(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// isFull reports whether err is SQLITE_FULL: the disk (or the file size
+// limit) has no room for the write. SQLite reports a short write with
+// ENOSPC as SQLITE_FULL, and rolls the statement or transaction back.
+func isFull(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
+}
+
+// classify adds parley.ErrStorageFull to a write's error when SQLite ran
+// out of space, keeping the cause in the chain for the log.
+func classify(err error) error {
+	if isFull(err) && !errors.Is(err, parley.ErrStorageFull) {
+		return fmt.Errorf("%w: %w", parley.ErrStorageFull, err)
+	}
+	return err
 }

@@ -70,12 +70,15 @@ func (d *preparedDB) QueryContext(ctx context.Context, query string, args ...any
 	return st.QueryContext(ctx, args...)
 }
 
+// ExecContext runs a statement; SQLITE_FULL comes back as
+// parley.ErrStorageFull (see classify), as from every write path.
 func (d *preparedDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := d.prepare(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, classify(err)
 	}
-	return st.ExecContext(ctx, args...)
+	res, err := st.ExecContext(ctx, args...)
+	return res, classify(err)
 }
 
 // BeginTx starts a transaction whose queries use the pool's prepared
@@ -136,15 +139,19 @@ func (t *preparedTx) QueryContext(ctx context.Context, query string, args ...any
 
 func (t *preparedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		return res, classify(err)
 	}
-	return t.Tx.ExecContext(ctx, query, args...)
+	res, err := t.Tx.ExecContext(ctx, query, args...)
+	return res, classify(err)
 }
 
+// Commit commits; in WAL mode that is where a write needs new space, so
+// SQLITE_FULL comes back as parley.ErrStorageFull.
 func (t *preparedTx) Commit() error {
 	err := t.Tx.Commit()
 	t.prepareMissed()
-	return err
+	return classify(err)
 }
 
 func (t *preparedTx) Rollback() error {

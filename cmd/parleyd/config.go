@@ -51,7 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "TLS certificate file; with --tls-key serves HTTPS with HTTP/2 by ALPN")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&origins, "cors-origins", strings.Join(server.DefaultAllowedOrigins, ","),
-		`comma-separated origins browsers may call from; "none" for no cross-origin calls`)
+		`comma-separated origins browsers may call from, e.g. http://localhost:5173 for a development server; empty or "none" for no cross-origin calls`)
 	cfg.maxMessageBytes = server.DefaultReadMaxBytes
 	fs.Var((*byteCount)(&cfg.maxMessageBytes), "max-message-bytes", "largest request message accepted, in `bytes`, after decompression")
 	cfg.maxFileBytes = parley.DefaultMaxFileBytes

@@ -28,14 +28,15 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// startChild runs parleyd as a child process on a free port over dataDir.
-func startChild(t *testing.T, dataDir string) (*exec.Cmd, string) {
+// startChild runs parleyd as a child process on a free port over dataDir,
+// with any further flags in args.
+func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn")
+	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -29,7 +29,10 @@ type File struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// room_id of the room the file belongs to.
 	RoomId string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// name is the file name, 1 to 255 bytes, without '/'.
+	// name is the file name, 1 to 255 bytes of UTF-8, without '/', control
+	// characters (Unicode Cc, such as NUL, CR and LF), the line and paragraph
+	// separators U+2028 and U+2029, or bidirectional formatting characters
+	// (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C).
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// content_type is a MIME type, e.g. "image/png"; empty means
 	// application/octet-stream.
@@ -609,6 +612,65 @@ func (x *UploadResponse) GetUpload() *UploadStatus {
 	return nil
 }
 
+// UploadPosition is attached as an error detail when an Upload stream ends
+// early (unavailable at server shutdown; resource_exhausted when the
+// server's storage is full or the stream carried more than its upload
+// needs): continue the upload at offset.
+type UploadPosition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// upload_id of the upload.
+	UploadId string `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	// offset is how many bytes of the upload are stored: the next chunk's
+	// offset.
+	Offset        int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadPosition) Reset() {
+	*x = UploadPosition{}
+	mi := &file_parley_v1_file_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadPosition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadPosition) ProtoMessage() {}
+
+func (x *UploadPosition) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_file_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadPosition.ProtoReflect.Descriptor instead.
+func (*UploadPosition) Descriptor() ([]byte, []int) {
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UploadPosition) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *UploadPosition) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
 // UploadChunkRequest is one chunk.
 type UploadChunkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -624,7 +686,7 @@ type UploadChunkRequest struct {
 
 func (x *UploadChunkRequest) Reset() {
 	*x = UploadChunkRequest{}
-	mi := &file_parley_v1_file_proto_msgTypes[8]
+	mi := &file_parley_v1_file_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +698,7 @@ func (x *UploadChunkRequest) String() string {
 func (*UploadChunkRequest) ProtoMessage() {}
 
 func (x *UploadChunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[8]
+	mi := &file_parley_v1_file_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +711,7 @@ func (x *UploadChunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadChunkRequest.ProtoReflect.Descriptor instead.
 func (*UploadChunkRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{8}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadChunkRequest) GetUploadId() string {
@@ -684,7 +746,7 @@ type UploadChunkResponse struct {
 
 func (x *UploadChunkResponse) Reset() {
 	*x = UploadChunkResponse{}
-	mi := &file_parley_v1_file_proto_msgTypes[9]
+	mi := &file_parley_v1_file_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +758,7 @@ func (x *UploadChunkResponse) String() string {
 func (*UploadChunkResponse) ProtoMessage() {}
 
 func (x *UploadChunkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[9]
+	mi := &file_parley_v1_file_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +771,7 @@ func (x *UploadChunkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadChunkResponse.ProtoReflect.Descriptor instead.
 func (*UploadChunkResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{9}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadChunkResponse) GetUpload() *UploadStatus {
@@ -730,7 +792,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_parley_v1_file_proto_msgTypes[10]
+	mi := &file_parley_v1_file_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +804,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[10]
+	mi := &file_parley_v1_file_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +817,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{10}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetUploadRequest) GetUploadId() string {
@@ -776,7 +838,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_parley_v1_file_proto_msgTypes[11]
+	mi := &file_parley_v1_file_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +850,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[11]
+	mi := &file_parley_v1_file_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +863,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{11}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetUploadResponse) GetUpload() *UploadStatus {
@@ -824,7 +886,7 @@ type DownloadRequest struct {
 
 func (x *DownloadRequest) Reset() {
 	*x = DownloadRequest{}
-	mi := &file_parley_v1_file_proto_msgTypes[12]
+	mi := &file_parley_v1_file_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +898,7 @@ func (x *DownloadRequest) String() string {
 func (*DownloadRequest) ProtoMessage() {}
 
 func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[12]
+	mi := &file_parley_v1_file_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +911,7 @@ func (x *DownloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadRequest.ProtoReflect.Descriptor instead.
 func (*DownloadRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{12}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DownloadRequest) GetFileId() string {
@@ -881,7 +943,7 @@ type DownloadResponse struct {
 
 func (x *DownloadResponse) Reset() {
 	*x = DownloadResponse{}
-	mi := &file_parley_v1_file_proto_msgTypes[13]
+	mi := &file_parley_v1_file_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +955,7 @@ func (x *DownloadResponse) String() string {
 func (*DownloadResponse) ProtoMessage() {}
 
 func (x *DownloadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_file_proto_msgTypes[13]
+	mi := &file_parley_v1_file_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +968,7 @@ func (x *DownloadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadResponse.ProtoReflect.Descriptor instead.
 func (*DownloadResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_file_proto_rawDescGZIP(), []int{13}
+	return file_parley_v1_file_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DownloadResponse) GetFile() *File {
@@ -970,7 +1032,10 @@ const file_parley_v1_file_proto_rawDesc = "" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offsetB\b\n" +
 	"\x06target\"A\n" +
 	"\x0eUploadResponse\x12/\n" +
-	"\x06upload\x18\x01 \x01(\v2\x17.parley.v1.UploadStatusR\x06upload\"]\n" +
+	"\x06upload\x18\x01 \x01(\v2\x17.parley.v1.UploadStatusR\x06upload\"E\n" +
+	"\x0eUploadPosition\x12\x1b\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\"]\n" +
 	"\x12UploadChunkRequest\x12\x1b\n" +
 	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
@@ -1009,7 +1074,7 @@ func file_parley_v1_file_proto_rawDescGZIP() []byte {
 	return file_parley_v1_file_proto_rawDescData
 }
 
-var file_parley_v1_file_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_parley_v1_file_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_parley_v1_file_proto_goTypes = []any{
 	(*File)(nil),                  // 0: parley.v1.File
 	(*UploadMetadata)(nil),        // 1: parley.v1.UploadMetadata
@@ -1019,18 +1084,19 @@ var file_parley_v1_file_proto_goTypes = []any{
 	(*UploadRequest)(nil),         // 5: parley.v1.UploadRequest
 	(*UploadStart)(nil),           // 6: parley.v1.UploadStart
 	(*UploadResponse)(nil),        // 7: parley.v1.UploadResponse
-	(*UploadChunkRequest)(nil),    // 8: parley.v1.UploadChunkRequest
-	(*UploadChunkResponse)(nil),   // 9: parley.v1.UploadChunkResponse
-	(*GetUploadRequest)(nil),      // 10: parley.v1.GetUploadRequest
-	(*GetUploadResponse)(nil),     // 11: parley.v1.GetUploadResponse
-	(*DownloadRequest)(nil),       // 12: parley.v1.DownloadRequest
-	(*DownloadResponse)(nil),      // 13: parley.v1.DownloadResponse
-	(*User)(nil),                  // 14: parley.v1.User
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*UploadPosition)(nil),        // 8: parley.v1.UploadPosition
+	(*UploadChunkRequest)(nil),    // 9: parley.v1.UploadChunkRequest
+	(*UploadChunkResponse)(nil),   // 10: parley.v1.UploadChunkResponse
+	(*GetUploadRequest)(nil),      // 11: parley.v1.GetUploadRequest
+	(*GetUploadResponse)(nil),     // 12: parley.v1.GetUploadResponse
+	(*DownloadRequest)(nil),       // 13: parley.v1.DownloadRequest
+	(*DownloadResponse)(nil),      // 14: parley.v1.DownloadResponse
+	(*User)(nil),                  // 15: parley.v1.User
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_parley_v1_file_proto_depIdxs = []int32{
-	14, // 0: parley.v1.File.uploader:type_name -> parley.v1.User
-	15, // 1: parley.v1.File.create_time:type_name -> google.protobuf.Timestamp
+	15, // 0: parley.v1.File.uploader:type_name -> parley.v1.User
+	16, // 1: parley.v1.File.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: parley.v1.UploadStatus.metadata:type_name -> parley.v1.UploadMetadata
 	0,  // 3: parley.v1.UploadStatus.file:type_name -> parley.v1.File
 	1,  // 4: parley.v1.CreateUploadRequest.metadata:type_name -> parley.v1.UploadMetadata
@@ -1043,14 +1109,14 @@ var file_parley_v1_file_proto_depIdxs = []int32{
 	0,  // 11: parley.v1.DownloadResponse.file:type_name -> parley.v1.File
 	3,  // 12: parley.v1.FileService.CreateUpload:input_type -> parley.v1.CreateUploadRequest
 	5,  // 13: parley.v1.FileService.Upload:input_type -> parley.v1.UploadRequest
-	8,  // 14: parley.v1.FileService.UploadChunk:input_type -> parley.v1.UploadChunkRequest
-	10, // 15: parley.v1.FileService.GetUpload:input_type -> parley.v1.GetUploadRequest
-	12, // 16: parley.v1.FileService.Download:input_type -> parley.v1.DownloadRequest
+	9,  // 14: parley.v1.FileService.UploadChunk:input_type -> parley.v1.UploadChunkRequest
+	11, // 15: parley.v1.FileService.GetUpload:input_type -> parley.v1.GetUploadRequest
+	13, // 16: parley.v1.FileService.Download:input_type -> parley.v1.DownloadRequest
 	4,  // 17: parley.v1.FileService.CreateUpload:output_type -> parley.v1.CreateUploadResponse
 	7,  // 18: parley.v1.FileService.Upload:output_type -> parley.v1.UploadResponse
-	9,  // 19: parley.v1.FileService.UploadChunk:output_type -> parley.v1.UploadChunkResponse
-	11, // 20: parley.v1.FileService.GetUpload:output_type -> parley.v1.GetUploadResponse
-	13, // 21: parley.v1.FileService.Download:output_type -> parley.v1.DownloadResponse
+	10, // 19: parley.v1.FileService.UploadChunk:output_type -> parley.v1.UploadChunkResponse
+	12, // 20: parley.v1.FileService.GetUpload:output_type -> parley.v1.GetUploadResponse
+	14, // 21: parley.v1.FileService.Download:output_type -> parley.v1.DownloadResponse
 	17, // [17:22] is the sub-list for method output_type
 	12, // [12:17] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
@@ -1078,7 +1144,7 @@ func file_parley_v1_file_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_v1_file_proto_rawDesc), len(file_parley_v1_file_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

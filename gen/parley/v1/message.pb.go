@@ -749,7 +749,8 @@ func (x *Heartbeat) GetLastSeq() int64 {
 
 // StreamPosition is attached as an error detail when a stream ends early
 // (resource_exhausted for a slow reader, unavailable at shutdown): subscribe
-// again with since_seq = last_seq to continue without a gap.
+// again with since_seq = last_seq to continue without a gap. A Chat stream
+// carries one per room joined.
 type StreamPosition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the stream.

@@ -54,12 +54,22 @@ type FileServiceClient interface {
 	CreateUpload(context.Context, *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error)
 	// Upload sends a file as a stream: first an UploadStart (new metadata or
 	// an upload_id with the offset to continue at), then chunks.
+	//
+	// A stream may carry, after decompression, the bytes still missing from
+	// the upload plus 1/16 of them and 64 KiB for framing (a third more in
+	// JSON, which carries bytes as base64); more ends it with
+	// resource_exhausted. Server shutdown ends it with unavailable, also
+	// while it waits for the next chunk. Once the upload is known, an error
+	// that ends the stream carries an UploadPosition detail: continue from
+	// its offset (GetUpload tells the same).
 	// Errors: as CreateUpload and UploadChunk.
 	Upload(context.Context) *connect.ClientStreamForClient[v1.UploadRequest, v1.UploadResponse]
 	// UploadChunk sends one chunk (at most 1 MiB) at an offset.
 	// Errors: failed_precondition (offset is not where the upload stands;
 	// GetUpload tells), data_loss (the completed file's SHA-256 does not match:
-	// the upload is discarded), invalid_argument (bytes beyond the size).
+	// the upload is discarded), invalid_argument (bytes beyond the size),
+	// resource_exhausted (the server's storage is full: nothing of the chunk
+	// was kept; try again later).
 	UploadChunk(context.Context, *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error)
 	// GetUpload tells how far an upload got.
 	GetUpload(context.Context, *connect.Request[v1.GetUploadRequest]) (*connect.Response[v1.GetUploadResponse], error)
@@ -155,12 +165,22 @@ type FileServiceHandler interface {
 	CreateUpload(context.Context, *connect.Request[v1.CreateUploadRequest]) (*connect.Response[v1.CreateUploadResponse], error)
 	// Upload sends a file as a stream: first an UploadStart (new metadata or
 	// an upload_id with the offset to continue at), then chunks.
+	//
+	// A stream may carry, after decompression, the bytes still missing from
+	// the upload plus 1/16 of them and 64 KiB for framing (a third more in
+	// JSON, which carries bytes as base64); more ends it with
+	// resource_exhausted. Server shutdown ends it with unavailable, also
+	// while it waits for the next chunk. Once the upload is known, an error
+	// that ends the stream carries an UploadPosition detail: continue from
+	// its offset (GetUpload tells the same).
 	// Errors: as CreateUpload and UploadChunk.
 	Upload(context.Context, *connect.ClientStream[v1.UploadRequest]) (*connect.Response[v1.UploadResponse], error)
 	// UploadChunk sends one chunk (at most 1 MiB) at an offset.
 	// Errors: failed_precondition (offset is not where the upload stands;
 	// GetUpload tells), data_loss (the completed file's SHA-256 does not match:
-	// the upload is discarded), invalid_argument (bytes beyond the size).
+	// the upload is discarded), invalid_argument (bytes beyond the size),
+	// resource_exhausted (the server's storage is full: nothing of the chunk
+	// was kept; try again later).
 	UploadChunk(context.Context, *connect.Request[v1.UploadChunkRequest]) (*connect.Response[v1.UploadChunkResponse], error)
 	// GetUpload tells how far an upload got.
 	GetUpload(context.Context, *connect.Request[v1.GetUploadRequest]) (*connect.Response[v1.GetUploadResponse], error)

@@ -51,7 +51,9 @@ type MessageServiceClient interface {
 	// SendMessage posts a message to a room the caller is a member of.
 	// Retrying with the same client_message_id returns the original message and
 	// stores nothing new, even when the retries race.
-	// Errors: invalid_argument, not_found, permission_denied.
+	// Errors: invalid_argument, not_found, permission_denied,
+	// resource_exhausted (the server's storage is full: nothing was stored;
+	// try again later).
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
 	// ListMessages reads a room's history by seq.
 	// Errors: invalid_argument, not_found, permission_denied.
@@ -70,6 +72,13 @@ type MessageServiceClient interface {
 	// notices, and receive everything happening in the joined rooms. Each room
 	// joined has the same delivery guarantees as Subscribe. A frame with bad
 	// input is answered with a ChatError frame and the stream lives on.
+	//
+	// Server shutdown ends the stream with unavailable; a reader too far
+	// behind in any room ends it with resource_exhausted. Either carries one
+	// StreamPosition detail per room joined: join each again with since_seq =
+	// last_seq. A client may send 1 MiB of frames (after decompression) at
+	// once and 64 KiB per second after that; more ends the stream with
+	// resource_exhausted, with the same details.
 	//
 	// Needs HTTP/2: over HTTP/1.1 the server answers 505 HTTP Version Not
 	// Supported (clients see unknown or unavailable, depending on protocol).
@@ -150,7 +159,9 @@ type MessageServiceHandler interface {
 	// SendMessage posts a message to a room the caller is a member of.
 	// Retrying with the same client_message_id returns the original message and
 	// stores nothing new, even when the retries race.
-	// Errors: invalid_argument, not_found, permission_denied.
+	// Errors: invalid_argument, not_found, permission_denied,
+	// resource_exhausted (the server's storage is full: nothing was stored;
+	// try again later).
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
 	// ListMessages reads a room's history by seq.
 	// Errors: invalid_argument, not_found, permission_denied.
@@ -169,6 +180,13 @@ type MessageServiceHandler interface {
 	// notices, and receive everything happening in the joined rooms. Each room
 	// joined has the same delivery guarantees as Subscribe. A frame with bad
 	// input is answered with a ChatError frame and the stream lives on.
+	//
+	// Server shutdown ends the stream with unavailable; a reader too far
+	// behind in any room ends it with resource_exhausted. Either carries one
+	// StreamPosition detail per room joined: join each again with since_seq =
+	// last_seq. A client may send 1 MiB of frames (after decompression) at
+	// once and 64 KiB per second after that; more ends the stream with
+	// resource_exhausted, with the same details.
 	//
 	// Needs HTTP/2: over HTTP/1.1 the server answers 505 HTTP Version Not
 	// Supported (clients see unknown or unavailable, depending on protocol).

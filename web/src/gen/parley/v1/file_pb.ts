@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file parley/v1/file.proto.
  */
 export const file_parley_v1_file: GenFile = /*@__PURE__*/
-  fileDesc("ChRwYXJsZXkvdjEvZmlsZS5wcm90bxIJcGFybGV5LnYxIrkBCgRGaWxlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSDAoEc2l6ZRgFIAEoAxIOCgZzaGEyNTYYBiABKAkSIQoIdXBsb2FkZXIYByABKAsyDy5wYXJsZXkudjEuVXNlchIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoOVXBsb2FkTWV0YWRhdGESDwoHcm9vbV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRzaXplGAQgASgDEg4KBnNoYTI1NhgFIAEoCSJ9CgxVcGxvYWRTdGF0dXMSEQoJdXBsb2FkX2lkGAEgASgJEisKCG1ldGFkYXRhGAIgASgLMhkucGFybGV5LnYxLlVwbG9hZE1ldGFkYXRhEg4KBm9mZnNldBgDIAEoAxIdCgRmaWxlGAQgASgLMg8ucGFybGV5LnYxLkZpbGUiQgoTQ3JlYXRlVXBsb2FkUmVxdWVzdBIrCghtZXRhZGF0YRgBIAEoCzIZLnBhcmxleS52MS5VcGxvYWRNZXRhZGF0YSI/ChRDcmVhdGVVcGxvYWRSZXNwb25zZRInCgZ1cGxvYWQYASABKAsyFy5wYXJsZXkudjEuVXBsb2FkU3RhdHVzIlIKDVVwbG9hZFJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5wYXJsZXkudjEuVXBsb2FkU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAQgcKBWZyYW1lImsKC1VwbG9hZFN0YXJ0Ei0KCG1ldGFkYXRhGAEgASgLMhkucGFybGV5LnYxLlVwbG9hZE1ldGFkYXRhSAASEwoJdXBsb2FkX2lkGAIgASgJSAASDgoGb2Zmc2V0GAMgASgDQggKBnRhcmdldCI5Cg5VcGxvYWRSZXNwb25zZRInCgZ1cGxvYWQYASABKAsyFy5wYXJsZXkudjEuVXBsb2FkU3RhdHVzIkUKElVwbG9hZENodW5rUmVxdWVzdBIRCgl1cGxvYWRfaWQYASABKAkSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwiPgoTVXBsb2FkQ2h1bmtSZXNwb25zZRInCgZ1cGxvYWQYASABKAsyFy5wYXJsZXkudjEuVXBsb2FkU3RhdHVzIiUKEEdldFVwbG9hZFJlcXVlc3QSEQoJdXBsb2FkX2lkGAEgASgJIjwKEUdldFVwbG9hZFJlc3BvbnNlEicKBnVwbG9hZBgBIAEoCzIXLnBhcmxleS52MS5VcGxvYWRTdGF0dXMiMgoPRG93bmxvYWRSZXF1ZXN0Eg8KB2ZpbGVfaWQYASABKAkSDgoGb2Zmc2V0GAIgASgDIk8KEERvd25sb2FkUmVzcG9uc2USHQoEZmlsZRgBIAEoCzIPLnBhcmxleS52MS5GaWxlEg4KBm9mZnNldBgCIAEoAxIMCgRkYXRhGAMgASgMMoYDCgtGaWxlU2VydmljZRJPCgxDcmVhdGVVcGxvYWQSHi5wYXJsZXkudjEuQ3JlYXRlVXBsb2FkUmVxdWVzdBofLnBhcmxleS52MS5DcmVhdGVVcGxvYWRSZXNwb25zZRI/CgZVcGxvYWQSGC5wYXJsZXkudjEuVXBsb2FkUmVxdWVzdBoZLnBhcmxleS52MS5VcGxvYWRSZXNwb25zZSgBEkwKC1VwbG9hZENodW5rEh0ucGFybGV5LnYxLlVwbG9hZENodW5rUmVxdWVzdBoeLnBhcmxleS52MS5VcGxvYWRDaHVua1Jlc3BvbnNlEksKCUdldFVwbG9hZBIbLnBhcmxleS52MS5HZXRVcGxvYWRSZXF1ZXN0GhwucGFybGV5LnYxLkdldFVwbG9hZFJlc3BvbnNlIgOQAgESSgoIRG93bmxvYWQSGi5wYXJsZXkudjEuRG93bmxvYWRSZXF1ZXN0GhsucGFybGV5LnYxLkRvd25sb2FkUmVzcG9uc2UiA5ACATABQpUBCg1jb20ucGFybGV5LnYxQglGaWxlUHJvdG9QAVo0Z2l0aHViLmNvbS9wYXJsZXktY2hhdC9wYXJsZXkvZ2VuL3BhcmxleS92MTtwYXJsZXl2MaICA1BYWKoCCVBhcmxleS5WMcoCCVBhcmxleVxWMeICFVBhcmxleVxWMVxHUEJNZXRhZGF0YeoCClBhcmxleTo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_parley_v1_auth]);
+  fileDesc("ChRwYXJsZXkvdjEvZmlsZS5wcm90bxIJcGFybGV5LnYxIrkBCgRGaWxlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSDAoEbmFtZRgDIAEoCRIUCgxjb250ZW50X3R5cGUYBCABKAkSDAoEc2l6ZRgFIAEoAxIOCgZzaGEyNTYYBiABKAkSIQoIdXBsb2FkZXIYByABKAsyDy5wYXJsZXkudjEuVXNlchIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoOVXBsb2FkTWV0YWRhdGESDwoHcm9vbV9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIMCgRzaXplGAQgASgDEg4KBnNoYTI1NhgFIAEoCSJ9CgxVcGxvYWRTdGF0dXMSEQoJdXBsb2FkX2lkGAEgASgJEisKCG1ldGFkYXRhGAIgASgLMhkucGFybGV5LnYxLlVwbG9hZE1ldGFkYXRhEg4KBm9mZnNldBgDIAEoAxIdCgRmaWxlGAQgASgLMg8ucGFybGV5LnYxLkZpbGUiQgoTQ3JlYXRlVXBsb2FkUmVxdWVzdBIrCghtZXRhZGF0YRgBIAEoCzIZLnBhcmxleS52MS5VcGxvYWRNZXRhZGF0YSI/ChRDcmVhdGVVcGxvYWRSZXNwb25zZRInCgZ1cGxvYWQYASABKAsyFy5wYXJsZXkudjEuVXBsb2FkU3RhdHVzIlIKDVVwbG9hZFJlcXVlc3QSJwoFc3RhcnQYASABKAsyFi5wYXJsZXkudjEuVXBsb2FkU3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAQgcKBWZyYW1lImsKC1VwbG9hZFN0YXJ0Ei0KCG1ldGFkYXRhGAEgASgLMhkucGFybGV5LnYxLlVwbG9hZE1ldGFkYXRhSAASEwoJdXBsb2FkX2lkGAIgASgJSAASDgoGb2Zmc2V0GAMgASgDQggKBnRhcmdldCI5Cg5VcGxvYWRSZXNwb25zZRInCgZ1cGxvYWQYASABKAsyFy5wYXJsZXkudjEuVXBsb2FkU3RhdHVzIjMKDlVwbG9hZFBvc2l0aW9uEhEKCXVwbG9hZF9pZBgBIAEoCRIOCgZvZmZzZXQYAiABKAMiRQoSVXBsb2FkQ2h1bmtSZXF1ZXN0EhEKCXVwbG9hZF9pZBgBIAEoCRIOCgZvZmZzZXQYAiABKAMSDAoEZGF0YRgDIAEoDCI+ChNVcGxvYWRDaHVua1Jlc3BvbnNlEicKBnVwbG9hZBgBIAEoCzIXLnBhcmxleS52MS5VcGxvYWRTdGF0dXMiJQoQR2V0VXBsb2FkUmVxdWVzdBIRCgl1cGxvYWRfaWQYASABKAkiPAoRR2V0VXBsb2FkUmVzcG9uc2USJwoGdXBsb2FkGAEgASgLMhcucGFybGV5LnYxLlVwbG9hZFN0YXR1cyIyCg9Eb3dubG9hZFJlcXVlc3QSDwoHZmlsZV9pZBgBIAEoCRIOCgZvZmZzZXQYAiABKAMiTwoQRG93bmxvYWRSZXNwb25zZRIdCgRmaWxlGAEgASgLMg8ucGFybGV5LnYxLkZpbGUSDgoGb2Zmc2V0GAIgASgDEgwKBGRhdGEYAyABKAwyhgMKC0ZpbGVTZXJ2aWNlEk8KDENyZWF0ZVVwbG9hZBIeLnBhcmxleS52MS5DcmVhdGVVcGxvYWRSZXF1ZXN0Gh8ucGFybGV5LnYxLkNyZWF0ZVVwbG9hZFJlc3BvbnNlEj8KBlVwbG9hZBIYLnBhcmxleS52MS5VcGxvYWRSZXF1ZXN0GhkucGFybGV5LnYxLlVwbG9hZFJlc3BvbnNlKAESTAoLVXBsb2FkQ2h1bmsSHS5wYXJsZXkudjEuVXBsb2FkQ2h1bmtSZXF1ZXN0Gh4ucGFybGV5LnYxLlVwbG9hZENodW5rUmVzcG9uc2USSwoJR2V0VXBsb2FkEhsucGFybGV5LnYxLkdldFVwbG9hZFJlcXVlc3QaHC5wYXJsZXkudjEuR2V0VXBsb2FkUmVzcG9uc2UiA5ACARJKCghEb3dubG9hZBIaLnBhcmxleS52MS5Eb3dubG9hZFJlcXVlc3QaGy5wYXJsZXkudjEuRG93bmxvYWRSZXNwb25zZSIDkAIBMAFClQEKDWNvbS5wYXJsZXkudjFCCUZpbGVQcm90b1ABWjRnaXRodWIuY29tL3BhcmxleS1jaGF0L3BhcmxleS9nZW4vcGFybGV5L3YxO3BhcmxleXYxogIDUFhYqgIJUGFybGV5LlYxygIJUGFybGV5XFYx4gIVUGFybGV5XFYxXEdQQk1ldGFkYXRh6gIKUGFybGV5OjpWMWIGcHJvdG8z", [file_google_protobuf_timestamp, file_parley_v1_auth]);
 
 /**
  * File is a stored, verified file.
@@ -37,7 +37,10 @@ export type File = Message<"parley.v1.File"> & {
   roomId: string;
 
   /**
-   * name is the file name, 1 to 255 bytes, without '/'.
+   * name is the file name, 1 to 255 bytes of UTF-8, without '/', control
+   * characters (Unicode Cc, such as NUL, CR and LF), the line and paragraph
+   * separators U+2028 and U+2029, or bidirectional formatting characters
+   * (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C).
    *
    * @generated from field: string name = 3;
    */
@@ -324,6 +327,38 @@ export const UploadResponseSchema: GenMessage<UploadResponse> = /*@__PURE__*/
   messageDesc(file_parley_v1_file, 7);
 
 /**
+ * UploadPosition is attached as an error detail when an Upload stream ends
+ * early (unavailable at server shutdown; resource_exhausted when the
+ * server's storage is full or the stream carried more than its upload
+ * needs): continue the upload at offset.
+ *
+ * @generated from message parley.v1.UploadPosition
+ */
+export type UploadPosition = Message<"parley.v1.UploadPosition"> & {
+  /**
+   * upload_id of the upload.
+   *
+   * @generated from field: string upload_id = 1;
+   */
+  uploadId: string;
+
+  /**
+   * offset is how many bytes of the upload are stored: the next chunk's
+   * offset.
+   *
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+};
+
+/**
+ * Describes the message parley.v1.UploadPosition.
+ * Use `create(UploadPositionSchema)` to create a new message.
+ */
+export const UploadPositionSchema: GenMessage<UploadPosition> = /*@__PURE__*/
+  messageDesc(file_parley_v1_file, 8);
+
+/**
  * UploadChunkRequest is one chunk.
  *
  * @generated from message parley.v1.UploadChunkRequest
@@ -356,7 +391,7 @@ export type UploadChunkRequest = Message<"parley.v1.UploadChunkRequest"> & {
  * Use `create(UploadChunkRequestSchema)` to create a new message.
  */
 export const UploadChunkRequestSchema: GenMessage<UploadChunkRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 8);
+  messageDesc(file_parley_v1_file, 9);
 
 /**
  * UploadChunkResponse tells how far the upload got.
@@ -377,7 +412,7 @@ export type UploadChunkResponse = Message<"parley.v1.UploadChunkResponse"> & {
  * Use `create(UploadChunkResponseSchema)` to create a new message.
  */
 export const UploadChunkResponseSchema: GenMessage<UploadChunkResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 9);
+  messageDesc(file_parley_v1_file, 10);
 
 /**
  * GetUploadRequest names an upload.
@@ -398,7 +433,7 @@ export type GetUploadRequest = Message<"parley.v1.GetUploadRequest"> & {
  * Use `create(GetUploadRequestSchema)` to create a new message.
  */
 export const GetUploadRequestSchema: GenMessage<GetUploadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 10);
+  messageDesc(file_parley_v1_file, 11);
 
 /**
  * GetUploadResponse tells how far the upload got.
@@ -419,7 +454,7 @@ export type GetUploadResponse = Message<"parley.v1.GetUploadResponse"> & {
  * Use `create(GetUploadResponseSchema)` to create a new message.
  */
 export const GetUploadResponseSchema: GenMessage<GetUploadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 11);
+  messageDesc(file_parley_v1_file, 12);
 
 /**
  * DownloadRequest names a file and where to start.
@@ -447,7 +482,7 @@ export type DownloadRequest = Message<"parley.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 12);
+  messageDesc(file_parley_v1_file, 13);
 
 /**
  * DownloadResponse is one chunk of a file.
@@ -482,7 +517,7 @@ export type DownloadResponse = Message<"parley.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_file, 13);
+  messageDesc(file_parley_v1_file, 14);
 
 /**
  * FileService uploads and downloads files shared in rooms.
@@ -513,6 +548,14 @@ export const FileService: GenService<{
   /**
    * Upload sends a file as a stream: first an UploadStart (new metadata or
    * an upload_id with the offset to continue at), then chunks.
+   *
+   * A stream may carry, after decompression, the bytes still missing from
+   * the upload plus 1/16 of them and 64 KiB for framing (a third more in
+   * JSON, which carries bytes as base64); more ends it with
+   * resource_exhausted. Server shutdown ends it with unavailable, also
+   * while it waits for the next chunk. Once the upload is known, an error
+   * that ends the stream carries an UploadPosition detail: continue from
+   * its offset (GetUpload tells the same).
    * Errors: as CreateUpload and UploadChunk.
    *
    * @generated from rpc parley.v1.FileService.Upload
@@ -526,7 +569,9 @@ export const FileService: GenService<{
    * UploadChunk sends one chunk (at most 1 MiB) at an offset.
    * Errors: failed_precondition (offset is not where the upload stands;
    * GetUpload tells), data_loss (the completed file's SHA-256 does not match:
-   * the upload is discarded), invalid_argument (bytes beyond the size).
+   * the upload is discarded), invalid_argument (bytes beyond the size),
+   * resource_exhausted (the server's storage is full: nothing of the chunk
+   * was kept; try again later).
    *
    * @generated from rpc parley.v1.FileService.UploadChunk
    */

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// drainWriteGrace is how long a stream may take, once Drain has begun, to
+// write what is left (its final status, carrying where to resume); a write
+// blocked longer, by a peer that does not read, fails then.
+const drainWriteGrace = time.Second
+
+// endStreamsAtDrain lets Drain reach streams wherever they wait. Stream
+// handlers select on the drain, but a handler blocked reading the client's
+// next frame (an idle Upload) or writing to a peer that does not read (a
+// stalled Download) would not see it, and Shutdown would wait for them to
+// its deadline. So at Drain every stream still running gets a write
+// deadline drainWriteGrace away and, if the client streams (Upload, Chat),
+// a read deadline of now, which ends a pending read at once (the handler
+// then finds the server draining and ends with unavailable and its resume
+// point). A server stream's request body is read already, and on HTTP/1.1
+// a read deadline would fail net/http's background read and cancel the
+// request's context, racing the drain's unavailable. Unary calls are left
+// alone: they get --shutdown-timeout to finish.
+func (s *Server) endStreamsAtDrain(h http.Handler) http.Handler {
+	streams := clientStreamProcedures(s.serviceList)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clientStreams, ok := streams[r.URL.Path]
+		if !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		// The deadlines must not be set once the handler has returned:
+		// the ResponseWriter is no longer ours then.
+		var (
+			mu       sync.Mutex
+			returned bool
+		)
+		rc := http.NewResponseController(w)
+		stop := context.AfterFunc(s.drain, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if !returned {
+				now := time.Now()
+				if clientStreams {
+					_ = rc.SetReadDeadline(now)
+				}
+				_ = rc.SetWriteDeadline(now.Add(drainWriteGrace))
+			}
+		})
+		defer func() {
+			stop()
+			mu.Lock()
+			returned = true
+			mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
