@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
@@ -30,11 +31,13 @@ var codes = map[parley.ErrorCode]connect.Code{
 	parley.ENOTIMPLEMENTED: connect.CodeUnimplemented,
 	parley.ETOOLARGE:       connect.CodeResourceExhausted,
 	parley.ECORRUPT:        connect.CodeDataLoss,
+	parley.ERATELIMITED:    connect.CodeResourceExhausted,
 }
 
 // connectError converts err for the wire. Domain errors keep their message
 // and gain details: google.rpc.BadRequest field violations for invalid input,
-// a parley.v1.StreamPosition for streams that ended early. Errors that are
+// a parley.v1.StreamPosition for streams that ended early, google.rpc.RetryInfo
+// for rate limits and quotas. Errors that are
 // already Connect errors pass through. Anything else is an internal error:
 // logged in full, sent as "internal error".
 func (s *Server) connectError(ctx context.Context, err error) error {
@@ -71,6 +74,9 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 	}
 	if pos := perr.Position; pos != nil {
 		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
+	}
+	if perr.RetryAfter > 0 {
+		addDetail(cerr, &errdetails.RetryInfo{RetryDelay: durationpb.New(perr.RetryAfter)})
 	}
 	return cerr
 }
