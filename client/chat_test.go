@@ -33,7 +33,7 @@ func TestChat(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
 			user := fmt.Sprintf("a%x", len(name)) + fmt.Sprint(time.Now().UnixNano()%1e9)
-			if _, err := c.SignUp(ctx, user, "password1"); err != nil {
+			if _, err := c.SignUp(ctx, user, "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			room, err := c.CreateRoom(ctx, "chat-"+user, parley.Public)
@@ -90,7 +90,7 @@ func TestChatSurvivesRestart(t *testing.T) {
 			srv := startRestartable(t)
 			ctx := testContext(t)
 			c := mustClient(t, srv.URL(), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
-			if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+			if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			room, _ := c.CreateRoom(ctx, "general", parley.Public)
@@ -131,7 +131,7 @@ func TestChatEndsWithContext(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL)
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+	if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 		t.Fatal(err)
 	}
 	room, _ := c.CreateRoom(ctx, "general", parley.Public)
@@ -168,7 +168,7 @@ func TestChatOverHTTP1(t *testing.T) {
 	wantCode(t, err, parley.ENOTIMPLEMENTED)
 
 	c := mustClient(t, srv.URL, client.WithHTTPClient(testserver.HTTP1Client()))
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+	if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 		t.Fatal(err)
 	}
 	room, _ := c.CreateRoom(ctx, "general", parley.Public)

@@ -60,7 +60,7 @@ func TestClient(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
 			user := "u" + strings.NewReplacer("/", "-").Replace(name)
-			s, err := c.SignUp(ctx, user, "password1")
+			s, err := c.SignUp(ctx, user, "parley-test-pass")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCode(t, firstErr(c.SendMessage(ctx, room.ID, "gone")), parley.ENOTFOUND) // private: invisible now
-			if _, err := c.SignIn(ctx, user, "password1"); err != nil {
+			if _, err := c.SignIn(ctx, user, "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.SignOut(ctx); err != nil {
@@ -156,7 +156,7 @@ func TestMembership(t *testing.T) {
 	ctx := testContext(t)
 	ada, bob := mustClient(t, srv.URL), mustClient(t, srv.URL)
 	for c, name := range map[*client.Client]string{ada: "ada", bob: "bob"} {
-		if _, err := c.SignUp(ctx, name, "password1"); err != nil {
+		if _, err := c.SignUp(ctx, name, "parley-test-pass"); err != nil {
 			t.Fatal(err)
 		}
 	}

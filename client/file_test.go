@@ -39,7 +39,7 @@ func TestFiles(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
 			user := "f" + strings.NewReplacer("/", "-").Replace(name)
-			if _, err := c.SignUp(ctx, user, "password1"); err != nil {
+			if _, err := c.SignUp(ctx, user, "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			room, err := c.CreateRoom(ctx, "files-"+user, parley.Public)
@@ -99,7 +99,7 @@ func TestUploadResumes(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL)
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+	if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 		t.Fatal(err)
 	}
 	room, _ := c.CreateRoom(ctx, "general", parley.Public)
@@ -152,7 +152,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	srv := startRestartable(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL(), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+	if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 		t.Fatal(err)
 	}
 	room, _ := c.CreateRoom(ctx, "general", parley.Public)

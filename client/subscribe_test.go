@@ -31,7 +31,7 @@ func TestSubscribeSurvivesRestart(t *testing.T) {
 			ctx := testContext(t)
 			opts := append([]client.Option{client.WithBackoff(20*time.Millisecond, 200*time.Millisecond)}, tc.opts...)
 			c := mustClient(t, srv.URL(), opts...)
-			if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+			if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			room, err := c.CreateRoom(ctx, "general", parley.Public)
@@ -86,7 +86,7 @@ func TestSubscribeEndsOnPermanentErrors(t *testing.T) {
 	srv := startRestartable(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL())
-	if _, err := c.SignUp(ctx, "ada", "password1"); err != nil {
+	if _, err := c.SignUp(ctx, "ada", "parley-test-pass"); err != nil {
 		t.Fatal(err)
 	}
 	sub := c.Subscribe(ctx, "r_nope", 0)

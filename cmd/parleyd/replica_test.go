@@ -73,8 +73,9 @@ func (r *replica) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	// One user sends 100 messages a second: not a test of the send limit.
 	cmd := exec.Command(exe, "--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
-		"--log-level", "warn", "--shutdown-timeout", "5s")
+		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off")
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -155,7 +156,7 @@ func setUpRoom(t *testing.T, replicas []*replica, users int) *cluster {
 	ctx := t.Context()
 	auth := parleyv1connect.NewAuthServiceClient(c.hc, replicas[0].url())
 	for i := range users {
-		up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: fmt.Sprintf("user%02d", i), Password: "password1"}))
+		up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: fmt.Sprintf("user%02d", i), Password: "parley-test-pass"}))
 		if err != nil {
 			t.Fatalf("SignUp: %v", err)
 		}

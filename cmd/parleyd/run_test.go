@@ -73,7 +73,7 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 	url, stop := startParleyd(t)
 	hc := testserver.H2CClient()
 	auth := parleyv1connect.NewAuthServiceClient(hc, url)
-	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "drainer", Password: "password1"}))
+	up, err := auth.SignUp(context.Background(), connect.NewRequest(&parleyv1.SignUpRequest{Username: "drainer", Password: "parley-test-pass"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,9 @@ type Server struct {
 	tlsConfig *tls.Config
 }
 
-// Start runs a server until the test ends. Options go to server.New; the
-// broker's queue size can be set with BrokerOptions.
+// Start runs a server until the test ends. Options go to server.New, with
+// rate limits and quotas off unless an option sets them (server.WithLimits);
+// the broker's queue size can be set with StartWithBroker.
 func Start(tb testing.TB, opts ...server.Option) *Server {
 	return StartWithBroker(tb, nil, opts...)
 }
@@ -55,7 +56,9 @@ func StartWithBroker(tb testing.TB, brokerOpts []inmem.Option, opts ...server.Op
 		tb.Fatal(err)
 	}
 	broker := inmem.NewBroker(brokerOpts...)
-	opts = append([]server.Option{server.WithFiles(store, blobs)}, opts...)
+	// Limits off unless the test sets them: load tests send thousands of
+	// messages a second as one user; the limits have tests of their own.
+	opts = append([]server.Option{server.WithFiles(store, blobs), server.WithLimits(server.Limits{})}, opts...)
 	h := server.New(store, broker, opts...)
 
 	plain := httptest.NewUnstartedServer(h)
