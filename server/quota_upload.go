@@ -26,11 +26,13 @@ func (q *quotas) limitUploads(files parley.FileStore) parley.FileStore {
 }
 
 func (u *uploadQuota) CreateUpload(ctx context.Context, uploaderID string, meta parley.UploadMeta) (parley.Upload, error) {
-	if err := u.q.allow(u.q.uploads, u.q.limits.UploadsPerUser, uploaderID, "too many uploads started"); err != nil {
-		return parley.Upload{}, err
-	}
+	// The cap first, so that a refused upload does not spend the rate.
 	slot, err := u.q.open.reserve(uploaderID, u.q.now())
 	if err != nil {
+		return parley.Upload{}, err
+	}
+	if err := u.q.allow(u.q.uploads, u.q.limits.UploadsPerUser, uploaderID, "too many uploads started"); err != nil {
+		slot.cancel()
 		return parley.Upload{}, err
 	}
 	up, err := u.FileStore.CreateUpload(ctx, uploaderID, meta)

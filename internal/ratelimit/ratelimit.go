@@ -90,7 +90,10 @@ func (k *Keyed) wait(b *bucket, now time.Time) time.Duration {
 	if k.limit <= 0 {
 		return time.Duration(math.MaxInt64)
 	}
-	return time.Duration(math.Ceil((1 - free) / float64(k.limit) * float64(time.Second)))
+	// Rounded up to the nanosecond, less a float's error: 1/60 a second
+	// is a minute, not a minute and a nanosecond.
+	ns := (1 - free) / float64(k.limit) * float64(time.Second)
+	return time.Duration(math.Ceil(ns * (1 - 1e-12)))
 }
 
 // Len is how many buckets the Keyed holds.

@@ -7,6 +7,7 @@ package testserver
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -184,4 +185,17 @@ func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 
 func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// From returns the same cell with a client that dials from the local
+// address ip, so that the server sees another client address. Loopback
+// accepts any source in 127.0.0.0/8: From("127.0.0.2") is a second client
+// machine, as far as per-address limits can tell.
+func (c Client) From(ip string) Client {
+	t := c.Client.Transport.(*http.Transport).Clone()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	t.DialContext = dialer.DialContext
+	c.Client = &http.Client{Transport: t}
+	c.Name += " from " + ip
+	return c
 }
