@@ -53,6 +53,9 @@ func (k *Keyed) Allow(key string, now time.Time) time.Duration {
 	}
 	var wait time.Duration
 	k.table.update(key, now, k.init, func(b *bucket, _ bool) {
+		if b.pending == 0 && b.lim.AllowN(now, 1) {
+			return
+		}
 		if wait = k.wait(b, now); wait == 0 {
 			b.lim.AllowN(now, 1)
 		}

@@ -65,19 +65,22 @@ func (t *table[V]) update(key string, now time.Time, init func(*V), f func(v *V,
 	s := t.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sweep(now, t.idle)
 	e, ok := s.entries[key]
-	if ok {
+	s.sweep(now, t.idle, e)
+	switch {
+	case ok && s.lru.next == e: // already the most recent (a hot key)
+	case ok:
 		s.unlink(e)
-	} else {
+		s.pushFront(e)
+	default:
 		if len(s.entries) >= s.max {
 			s.evict(now, t.idle)
 		}
 		e = &entry[V]{key: key}
 		init(&e.value)
 		s.entries[key] = e
+		s.pushFront(e)
 	}
-	s.pushFront(e)
 	f(&e.value, !ok)
 }
 
@@ -105,11 +108,12 @@ func (t *table[V]) len() int {
 	return n
 }
 
-// sweep drops idle entries from the back of the list.
-func (s *shard[V]) sweep(now time.Time, idle func(*V, time.Time) bool) {
+// sweep drops idle entries from the back of the list, but not keep (the
+// entry about to be used).
+func (s *shard[V]) sweep(now time.Time, idle func(*V, time.Time) bool, keep *entry[V]) {
 	for range sweepPerCall {
 		e := s.lru.prev
-		if e == &s.lru || !idle(&e.value, now) {
+		if e == &s.lru || e == keep || !idle(&e.value, now) {
 			return
 		}
 		s.remove(e)
