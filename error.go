@@ -3,6 +3,7 @@ package parley
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrorCode classifies a domain error. The server maps each code to exactly
@@ -25,6 +26,7 @@ const (
 	ENOTIMPLEMENTED ErrorCode = "not_implemented" // the operation is not supported here
 	ETOOLARGE       ErrorCode = "too_large"       // over a configured size limit
 	ECORRUPT        ErrorCode = "corrupt"         // data does not match its checksum
+	ERATELIMITED    ErrorCode = "rate_limited"    // over a rate limit or quota; see Error.RetryAfter
 )
 
 // Error is the domain error. Message is safe to show to clients; internal
@@ -43,6 +45,9 @@ type Error struct {
 	// Upload is how far an Upload stream that ended early got, so its
 	// client continues from there; nil when the upload was not known yet.
 	Upload *UploadPosition
+	// RetryAfter is how long to wait before the same call may succeed, set
+	// with ERATELIMITED.
+	RetryAfter time.Duration
 }
 
 // UploadPosition is how far an upload got: the bytes of it stored.
@@ -78,6 +83,12 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// RateLimited returns an ERATELIMITED error: the caller may try again
+// after retryAfter.
+func RateLimited(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Code: ERATELIMITED, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
 }
 
 // Invalid returns an EINVALID error carrying the given field violations.

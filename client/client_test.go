@@ -60,7 +60,7 @@ func TestClient(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
 			user := "u" + strings.NewReplacer("/", "-").Replace(name)
-			s, err := c.SignUp(ctx, user, "password1")
+			s, err := c.SignUp(ctx, user, "parley-test-pass")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCode(t, firstErr(c.SendMessage(ctx, room.ID, "gone")), parley.ENOTFOUND) // private: invisible now
-			if _, err := c.SignIn(ctx, user, "password1"); err != nil {
+			if _, err := c.SignIn(ctx, user, "parley-test-pass"); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.SignOut(ctx); err != nil {
@@ -188,7 +188,7 @@ func mustClient(t *testing.T, url string, opts ...client.Option) *client.Client 
 // signUp signs c up as username, failing the test if it cannot.
 func signUp(t *testing.T, ctx context.Context, c *client.Client, username string) {
 	t.Helper()
-	if _, err := c.SignUp(ctx, username, "password1"); err != nil {
+	if _, err := c.SignUp(ctx, username, "parley-test-pass"); err != nil {
 		t.Fatalf("SignUp(%s): %v", username, err)
 	}
 }

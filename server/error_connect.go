@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
@@ -31,12 +32,14 @@ var codes = map[parley.ErrorCode]connect.Code{
 	parley.ENOTIMPLEMENTED: connect.CodeUnimplemented,
 	parley.ETOOLARGE:       connect.CodeResourceExhausted,
 	parley.ECORRUPT:        connect.CodeDataLoss,
+	parley.ERATELIMITED:    connect.CodeResourceExhausted,
 }
 
 // connectError converts err for the wire. Domain errors keep their message
 // and gain details: google.rpc.BadRequest field violations for invalid input,
 // a parley.v1.StreamPosition per room for streams that ended early, a
-// parley.v1.UploadPosition for an Upload stream that did. A write that
+// parley.v1.UploadPosition for an Upload stream that did,
+// google.rpc.RetryInfo for rate limits and quotas. A write that
 // failed for lack of space is reported to health (storageFull). Errors that are
 // already Connect errors pass through. Anything else is an internal error:
 // logged in full, sent as "internal error".
@@ -83,6 +86,9 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 	}
 	if up := perr.Upload; up != nil {
 		addDetail(cerr, &parleyv1.UploadPosition{UploadId: up.UploadID, Offset: up.Offset})
+	}
+	if perr.RetryAfter > 0 {
+		addDetail(cerr, &errdetails.RetryInfo{RetryDelay: durationpb.New(perr.RetryAfter)})
 	}
 	return cerr
 }

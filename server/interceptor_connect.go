@@ -9,9 +9,9 @@ import (
 	"connectrpc.com/connect"
 )
 
-// rpcInterceptor caps unary calls at the configured duration, turns domain
-// errors into Connect errors (error.go) and records each call's code for
-// the request log.
+// rpcInterceptor caps unary calls at the configured duration, counts each
+// user's open streams (quota.go), turns domain errors into Connect errors
+// (error.go) and records each call's code for the request log.
 type rpcInterceptor struct{ s *Server }
 
 var _ connect.Interceptor = (*rpcInterceptor)(nil)
@@ -39,7 +39,12 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		err := i.s.connectError(ctx, next(ctx, conn))
+		release, err := i.s.openStream(ctx)
+		if err == nil {
+			defer release()
+			err = next(ctx, conn)
+		}
+		err = i.s.connectError(ctx, err)
 		i.s.record(ctx, err)
 		return err
 	}

@@ -31,6 +31,7 @@ type config struct {
 	maxFileBytes   int64
 	maxUnary       time.Duration
 	observers      []CallObserver
+	limits         Limits
 }
 
 // WithFiles enables FileService and message attachments, keeping metadata
@@ -90,6 +91,7 @@ func defaultConfig() config {
 		now:            time.Now,
 		maxFileBytes:   parley.DefaultMaxFileBytes,
 		maxUnary:       30 * time.Second,
+		limits:         DefaultLimits(),
 	}
 }
 

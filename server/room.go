@@ -19,6 +19,9 @@ func (s *Server) createRoom(ctx context.Context, p *principal, name string, visi
 	if err := parley.Invalid(v); err != nil {
 		return parley.Room{}, err
 	}
+	if err := s.quotas.createRoom(p.user.ID); err != nil {
+		return parley.Room{}, err
+	}
 	return s.store.CreateRoom(ctx, name, visibility, p.user.ID)
 }
 
@@ -72,9 +75,14 @@ func (s *Server) joinRoom(ctx context.Context, p *principal, roomID string) (par
 }
 
 // addMember makes another user a member of a room the caller belongs to.
+// Whether it succeeds tells whether the username exists, so it is limited
+// per caller (quota.go).
 func (s *Server) addMember(ctx context.Context, p *principal, roomID, username string) (parley.Member, error) {
 	v := append(validateID("room_id", roomID), parley.ValidateUsername("username", username)...)
 	if err := parley.Invalid(v); err != nil {
+		return parley.Member{}, err
+	}
+	if err := s.quotas.addMember(p.user.ID); err != nil {
 		return parley.Member{}, err
 	}
 	room, err := s.memberRoom(ctx, roomID, p.user.ID)

@@ -14,7 +14,8 @@ import (
 
 // routes builds the whole API. Middleware runs outside in: CORS, the
 // observers of every request (the request log), authentication (before any
-// body is read), the wire-size cap, then the mux. Authorization is a
+// body is read), the client address for per-address limits, the wire-size
+// cap, then the mux. Authorization is a
 // request gate on the Parley services, decided on the parsed procedure.
 func (s *Server) routes() http.Handler {
 	common := s.handlerOptions()
@@ -68,6 +69,7 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
+	h = withClientIP(h)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
 	h = s.observeCalls(h)
 	h = s.cors(h)

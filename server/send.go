@@ -31,6 +31,9 @@ func (s *Server) sendMessage(ctx context.Context, p *principal, m outgoingMessag
 	if err := parley.Invalid(v); err != nil {
 		return parley.Message{}, err
 	}
+	if err := s.quotas.send(p.user.ID); err != nil {
+		return parley.Message{}, err
+	}
 	if _, err := s.memberRoom(ctx, m.roomID, p.user.ID); err != nil {
 		return parley.Message{}, err
 	}

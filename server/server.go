@@ -27,6 +27,7 @@ type Server struct {
 	handler http.Handler
 	streams *streamRegistry
 	locks   *striped.Locks // an upload's chunks, one at a time
+	quotas  *quotas        // rate limits and quotas (quota.go)
 
 	observers []CallObserver // told of every request (observeCalls, record)
 
@@ -48,7 +49,9 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		broker:  broker,
 		streams: newStreamRegistry(),
 		locks:   &striped.Locks{},
+		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL),
 	}
+	s.cfg.files = s.quotas.limitUploads(s.cfg.files)
 	// Calls are logged only at error level and above, so a logger that
 	// drops errors drops every request line.
 	if s.logger().Enabled(context.Background(), slog.LevelError) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -49,10 +50,16 @@ func (s *Server) principalForToken(ctx context.Context, token string) (*principa
 	return &principal{user: user, tokenHash: hash, expires: session.ExpireTime}, nil
 }
 
-// signUp creates a user and a first session for it.
+// signUp creates a user and a first session for it. A taken username is
+// already_exists, which tells that the user exists: sign-ups are therefore
+// limited per client address, as failed sign-ins are (quota.go).
 func (s *Server) signUp(ctx context.Context, username, pass string) (parley.User, issuedToken, error) {
-	v := append(parley.ValidateUsername("username", username), parley.ValidatePassword("password", pass)...)
+	v := append(parley.ValidateUsername("username", username), validateNewPassword("password", pass)...)
 	if err := parley.Invalid(v); err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	ip := clientIPFrom(ctx)
+	if err := s.quotas.signUp(ip); err != nil {
 		return parley.User{}, issuedToken{}, err
 	}
 	hash, err := password.Hash(pass)
@@ -63,33 +70,69 @@ func (s *Server) signUp(ctx context.Context, username, pass string) (parley.User
 	if err != nil {
 		return parley.User{}, issuedToken{}, err
 	}
+	s.quotas.knownSignIn(ip, username)
 	token, err := s.startSession(ctx, user)
 	return user, token, err
 }
 
+// validateNewPassword reports what is wrong with a new password, if
+// anything: parley.ValidatePassword's length, and not one of the
+// password.CommonCount most used passwords.
+func validateNewPassword(field, pass string) []parley.FieldViolation {
+	if v := parley.ValidatePassword(field, pass); v != nil {
+		return v
+	}
+	if password.IsCommon(pass) {
+		return []parley.FieldViolation{{Field: field, Description: "is too common: it is one of the 10,000 most used passwords"}}
+	}
+	return nil
+}
+
 // signIn checks a username and password and starts a session. An unknown
-// user and a wrong password get the same error, after the same work.
+// user and a wrong password get the same error, after the same work, and
+// count the same against the sign-in limits (quota_signin.go), which are
+// checked before the username is looked up.
 func (s *Server) signIn(ctx context.Context, username, pass string) (parley.User, issuedToken, error) {
 	if len(username) > parley.UsernameMaxLen || len(pass) > parley.PasswordMaxLen {
 		return parley.User{}, issuedToken{}, errWrongCredentials
 	}
+	attempt, err := s.quotas.beginSignIn(clientIPFrom(ctx), username)
+	if err != nil {
+		return parley.User{}, issuedToken{}, err
+	}
+	user, err := s.checkPassword(ctx, username, pass)
+	switch {
+	case errors.Is(err, errWrongCredentials):
+		attempt.failed()
+		return parley.User{}, issuedToken{}, err
+	case err != nil:
+		attempt.abandon()
+		return parley.User{}, issuedToken{}, err
+	}
+	attempt.succeeded()
+	token, err := s.startSession(ctx, user)
+	return user, token, err
+}
+
+// checkPassword returns the user if the password is theirs, and
+// errWrongCredentials if it is not or there is no such user.
+func (s *Server) checkPassword(ctx context.Context, username, pass string) (parley.User, error) {
 	user, hash, err := s.store.UserByUsername(ctx, username)
 	if parley.ErrorCodeOf(err) == parley.ENOTFOUND {
 		// Hash anyway, so an unknown user takes as long as a wrong password.
 		_, _ = password.Verify(dummyHash(), pass)
-		return parley.User{}, issuedToken{}, errWrongCredentials
+		return parley.User{}, errWrongCredentials
 	} else if err != nil {
-		return parley.User{}, issuedToken{}, err
+		return parley.User{}, err
 	}
 	ok, err := password.Verify(hash, pass)
 	if err != nil {
-		return parley.User{}, issuedToken{}, err
+		return parley.User{}, err
 	}
 	if !ok {
-		return parley.User{}, issuedToken{}, errWrongCredentials
+		return parley.User{}, errWrongCredentials
 	}
-	token, err := s.startSession(ctx, user)
-	return user, token, err
+	return user, nil
 }
 
 // signOut ends the caller's session and every stream opened with it.

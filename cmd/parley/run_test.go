@@ -65,7 +65,7 @@ func (u *user) fails(args ...string) string {
 
 func (u *user) signup(name string) {
 	u.t.Helper()
-	out, errOut, err := u.run(testContext(u.t), "password1\n", "signup", name)
+	out, errOut, err := u.run(testContext(u.t), "parley-test-pass\n", "signup", name)
 	if err != nil || !strings.Contains(out, "Signed up as "+name) {
 		u.t.Fatalf("signup %s: %v\n%s%s", name, err, out, errOut)
 	}
@@ -199,7 +199,7 @@ func TestCommands(t *testing.T) {
 			}
 			contains(t, ada.ok("signout"), "Signed out")
 			contains(t, ada.fails("whoami"), "not signed in")
-			out, _, err := ada.run(testContext(t), "password1\n", "signin", "--json", name)
+			out, _, err := ada.run(testContext(t), "parley-test-pass\n", "signin", "--json", name)
 			if err != nil || jsonLines(t, out)[0]["user"].(map[string]any)["username"] != name {
 				t.Fatalf("signin --json: %v %s", err, out)
 			}
@@ -228,7 +228,7 @@ func TestCredentials(t *testing.T) {
 		t.Errorf("config directory mode %v, want 0700", dir.Mode().Perm())
 	}
 	contains(t, ada.fails("--server", other.URL, "whoami"), "not signed in to "+other.URL)
-	out, _, err := ada.run(testContext(t), "password1\n", "--server", other.URL, "signup", "ada2")
+	out, _, err := ada.run(testContext(t), "parley-test-pass\n", "--server", other.URL, "signup", "ada2")
 	if err != nil {
 		t.Fatal(err, out)
 	}

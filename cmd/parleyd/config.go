@@ -29,6 +29,7 @@ type config struct {
 	shutdownTimeout  time.Duration
 	logLevel         slog.Level
 	logJSON          bool
+	limits           server.Limits
 }
 
 // parseConfig reads the configuration from args, falling back for each
@@ -64,6 +65,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var((*gracePeriod)(&cfg.shutdownTimeout), "shutdown-timeout", "how long shutdown waits for unary calls in flight (a `duration`; 0 for not at all)")
 	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
 	fs.Var(logFormat{&cfg.logJSON}, "log-format", "log `format`: text or json")
+	limitFlags(fs, &cfg.limits)
 
 	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {

@@ -108,6 +108,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, maxUnaryDuration: 90 * time.Second,
 		heartbeat: 2 * time.Second, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
+		limits: server.DefaultLimits(),
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {
 		t.Errorf("corsOrigins = %q, want the default", cfg.corsOrigins)

@@ -116,7 +116,7 @@ func TestDiskFull(t *testing.T) {
 	ctx := context.Background()
 	hc := testserver.H2CClient()
 	auth := parleyv1connect.NewAuthServiceClient(hc, url)
-	up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "filler", Password: "password1"}))
+	up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "filler", Password: "parley-test-pass"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,8 +83,9 @@ func (r *replica) start() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	// One user sends 100 messages a second: not a test of the send limit.
 	cmd := exec.Command(exe, "--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
-		"--log-level", "warn", "--shutdown-timeout", "5s")
+		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off")
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

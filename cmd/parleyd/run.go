@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithHeartbeat(cfg.heartbeat),
 		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
+		server.WithLimits(cfg.limits),
 		server.WithWebApp(web.Handler()),
 	}
 	fileOpts, err := fileStorage(cfg, store, logger)

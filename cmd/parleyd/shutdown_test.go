@@ -61,7 +61,7 @@ func TestShutdownEndsIdleStreams(t *testing.T) {
 	cmd, url := startChild(t, t.TempDir(), "--shutdown-timeout", shutdownTimeout.String())
 	ctx := context.Background()
 	hc := testserver.H2CClient()
-	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "stopper", Password: "password1"}))
+	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "stopper", Password: "parley-test-pass"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestShutdownEndsStalledDownload(t *testing.T) {
 	cmd, url := startChild(t, t.TempDir(), "--shutdown-timeout", shutdownTimeout.String())
 	ctx := context.Background()
 	hc := testserver.H2CClient()
-	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "staller", Password: "password1"}))
+	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "staller", Password: "parley-test-pass"}))
 	if err != nil {
 		t.Fatal(err)
 	}

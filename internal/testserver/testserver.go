@@ -7,6 +7,7 @@ package testserver
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -35,8 +36,9 @@ type Server struct {
 	tlsConfig *tls.Config
 }
 
-// Start runs a server until the test ends. Options go to server.New; the
-// broker's queue size can be set with BrokerOptions.
+// Start runs a server until the test ends. Options go to server.New, with
+// rate limits and quotas off unless an option sets them (server.WithLimits);
+// the broker's queue size can be set with StartWithBroker.
 func Start(tb testing.TB, opts ...server.Option) *Server {
 	return StartWithBroker(tb, nil, opts...)
 }
@@ -55,7 +57,9 @@ func StartWithBroker(tb testing.TB, brokerOpts []inmem.Option, opts ...server.Op
 		tb.Fatal(err)
 	}
 	broker := inmem.NewBroker(brokerOpts...)
-	opts = append([]server.Option{server.WithFiles(store, blobs)}, opts...)
+	// Limits off unless the test sets them: load tests send thousands of
+	// messages a second as one user; the limits have tests of their own.
+	opts = append([]server.Option{server.WithFiles(store, blobs), server.WithLimits(server.Limits{})}, opts...)
 	h := server.New(store, broker, opts...)
 
 	plain := httptest.NewUnstartedServer(h)
@@ -181,4 +185,17 @@ func (b bearer) WrapStreamingClient(next connect.StreamingClientFunc) connect.St
 
 func (b bearer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return next
+}
+
+// From returns the same cell with a client that dials from the local
+// address ip, so that the server sees another client address. Loopback
+// accepts any source in 127.0.0.0/8: From("127.0.0.2") is a second client
+// machine, as far as per-address limits can tell.
+func (c Client) From(ip string) Client {
+	t := c.Client.Transport.(*http.Transport).Clone()
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	t.DialContext = dialer.DialContext
+	c.Client = &http.Client{Transport: t}
+	c.Name += " from " + ip
+	return c
 }

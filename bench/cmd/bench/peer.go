@@ -177,8 +177,9 @@ func runPeer(name string) error {
 		}
 		// server.WithLogger defaults to discarding logs: logging is off.
 		// The bench service is mounted for the stream scenario; it is one
-		// more route and does not touch Parley's own services.
-		opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench)}
+		// more route and does not touch Parley's own services. Rate limits
+		// are off: one user sends thousands of messages a second here.
+		opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench), server.WithLimits(server.Limits{})}
 		if name == peerParleyNoLog {
 			opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
 		}
