@@ -21,7 +21,7 @@ type guessTally struct {
 }
 
 func (g *guessTally) guess(ctx context.Context, c testserver.Client, username string, i int) {
-	_, err := newRPCClients(c, "").auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: fmt.Sprintf("guess-%04d", i)}))
+	_, err := c.Services("").Auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: fmt.Sprintf("guess-%04d", i)}))
 	switch connect.CodeOf(err) {
 	case connect.CodeUnauthenticated:
 		g.checked.Add(1) // reached the password check
@@ -36,7 +36,7 @@ func (g *guessTally) guess(ctx context.Context, c testserver.Client, username st
 func signInAs(t *testing.T, ctx context.Context, c testserver.Client, username string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	_, err := newRPCClients(c, "").auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: rpcPassword}))
+	_, err := c.Services("").Auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: testserver.Password}))
 	if err != nil {
 		t.Errorf("%s signing in from %s: %v", username, c.Name, err)
 	}
@@ -51,10 +51,10 @@ func signInAs(t *testing.T, ctx context.Context, c testserver.Client, username s
 func TestSignInBruteForceFromOneAddress(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t, server.WithLimits(server.DefaultLimits()))
-	base := rpcClient(t, srv, "connect/proto/h2c")
+	base := srv.Client(t, "connect/proto/h2c")
 	home, attacker, travel := base.From("127.0.0.2"), base.From("127.0.0.1"), base.From("127.0.0.3")
 	ctx := t.Context()
-	if _, err := newRPCClients(home, "").auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "victim", Password: rpcPassword})); err != nil {
+	if _, err := home.Services("").Auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "victim", Password: testserver.Password})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,10 +103,10 @@ func TestSignInGuessingFromManyAddresses(t *testing.T) {
 	limits := server.DefaultLimits()
 	limits.SignInFailuresPerUser.Burst = 20
 	srv := testserver.Start(t, server.WithLimits(limits))
-	base := rpcClient(t, srv, "connect/proto/h2c")
+	base := srv.Client(t, "connect/proto/h2c")
 	home := base.From("127.0.0.2")
 	ctx := t.Context()
-	if _, err := newRPCClients(home, "").auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "victim", Password: rpcPassword})); err != nil {
+	if _, err := home.Services("").Auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "victim", Password: testserver.Password})); err != nil {
 		t.Fatal(err)
 	}
 	var tally guessTally
@@ -121,7 +121,7 @@ func TestSignInGuessingFromManyAddresses(t *testing.T) {
 	}
 	guesses.Wait()
 	took := signInAs(t, ctx, home, "victim")
-	_, err := newRPCClients(base.From("127.0.0.9"), "").auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: "victim", Password: rpcPassword}))
+	_, err := base.From("127.0.0.9").Services("").Auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: "victim", Password: testserver.Password}))
 	delay := wantRetry(t, err, 0)
 	t.Logf("90 wrong passwords from 30 addresses: %d reached a password check, %d refused, %d other; the victim signed in from 127.0.0.2 in %v, and from the new 127.0.0.9 was told to retry in %v",
 		tally.checked.Load(), tally.refused.Load(), tally.other.Load(), took.Round(time.Millisecond), delay)
@@ -138,7 +138,7 @@ func TestCommonPasswordsRefused(t *testing.T) {
 	for _, protocol := range rpcProtocols {
 		t.Run(protocol, func(t *testing.T) {
 			t.Parallel()
-			auth := newRPCClients(rpcClient(t, srv, protocol), "").auth
+			auth := srv.Client(t, protocol).Services("").Auth
 			for i, pass := range []string{"12345678", "password", "password1", "Password1", "iloveyou1", "qwertyuiop"} {
 				_, err := auth.SignUp(t.Context(), connect.NewRequest(&parleyv1.SignUpRequest{Username: fmt.Sprintf("weak%d-%d", i, len(protocol)), Password: pass}))
 				wantFieldViolations(t, err, "password")

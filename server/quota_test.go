@@ -72,7 +72,7 @@ func newQuotaFixture(t *testing.T, clientName string, limits server.Limits) *quo
 	t.Helper()
 	clk := &clock{now: time.Now()}
 	srv := testserver.Start(t, server.WithLimits(limits), server.WithNow(clk.Now), server.WithHeartbeat(50*time.Millisecond))
-	return &quotaFixture{srv: srv, client: rpcClient(t, srv, clientName), clock: clk, ctx: t.Context()}
+	return &quotaFixture{srv: srv, client: srv.Client(t, clientName), clock: clk, ctx: t.Context()}
 }
 
 // from returns the fixture's client dialing from a new address.
@@ -84,14 +84,14 @@ func (f *quotaFixture) from() testserver.Client {
 // quotaUser is a signed-up user with clients for every service.
 type quotaUser struct {
 	name, token string
-	rpcClients
+	testserver.Services
 	files parleyv1connect.FileServiceClient
 }
 
 func (f *quotaFixture) user(t *testing.T, name string) *quotaUser {
 	t.Helper()
 	c := f.from()
-	res, err := newRPCClients(c, "").auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: name, Password: rpcPassword}))
+	res, err := c.Services("").Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: name, Password: testserver.Password}))
 	if err != nil {
 		t.Fatalf("SignUp %s: %v", name, err)
 	}
@@ -101,14 +101,14 @@ func (f *quotaFixture) user(t *testing.T, name string) *quotaUser {
 func (f *quotaFixture) as(c testserver.Client, name, token string) *quotaUser {
 	opts := append(c.Options[:len(c.Options):len(c.Options)], testserver.WithToken(token))
 	return &quotaUser{
-		name: name, token: token, rpcClients: newRPCClients(c, token),
+		name: name, token: token, Services: c.Services(token),
 		files: parleyv1connect.NewFileServiceClient(c.Client, c.BaseURL, opts...),
 	}
 }
 
 func (f *quotaFixture) room(t *testing.T, u *quotaUser) string {
 	t.Helper()
-	res, err := u.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "room-of-" + u.name}))
+	res, err := u.Rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "room-of-" + u.name}))
 	if err != nil {
 		t.Fatalf("CreateRoom: %v", err)
 	}
@@ -151,7 +151,7 @@ var quotaCases = []struct {
 		u := f.user(t, "sender")
 		room := f.room(t, u)
 		send := func(id string) error {
-			_, err := u.messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: room, Text: "hi", ClientMessageId: id}))
+			_, err := u.Messages.SendMessage(f.ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: room, Text: "hi", ClientMessageId: id}))
 			return err
 		}
 		for _, id := range []string{"m1", "m2"} {
@@ -177,7 +177,7 @@ var quotaCases = []struct {
 		room := f.room(t, u)
 		ctx, cancel := context.WithCancel(f.ctx)
 		defer cancel()
-		chat := u.messages.Chat(ctx)
+		chat := u.Messages.Chat(ctx)
 		send := func(id string) *parleyv1.ChatResponse {
 			t.Helper()
 			err := chat.Send(&parleyv1.ChatRequest{FrameId: id, Frame: &parleyv1.ChatRequest_Send{Send: &parleyv1.SendMessageRequest{RoomId: room, Text: "hi", ClientMessageId: id}}})
@@ -208,7 +208,7 @@ var quotaCases = []struct {
 	{"RoomsPerUser", func(t *testing.T, f *quotaFixture) {
 		u := f.user(t, "roomer")
 		create := func(name string) error {
-			_, err := u.rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: name}))
+			_, err := u.Rooms.CreateRoom(f.ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: name}))
 			return err
 		}
 		for _, name := range []string{"r1", "r2"} {
@@ -225,7 +225,7 @@ var quotaCases = []struct {
 			f.user(t, name)
 		}
 		add := func(name string) error {
-			_, err := owner.rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room, Username: name}))
+			_, err := owner.Rooms.AddMember(f.ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: room, Username: name}))
 			return err
 		}
 		if err := add("guest1"); err != nil {
@@ -238,9 +238,9 @@ var quotaCases = []struct {
 	}},
 	{"SignUpsPerIP", func(t *testing.T, f *quotaFixture) {
 		f.user(t, "taken")
-		c := newRPCClients(f.from(), "")
+		c := f.from().Services("")
 		signUp := func(name string) error {
-			_, err := c.auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: name, Password: rpcPassword}))
+			_, err := c.Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: name, Password: testserver.Password}))
 			return err
 		}
 		if err := signUp("newbie"); err != nil {
@@ -253,15 +253,15 @@ var quotaCases = []struct {
 		// Invalid input is refused first, and does not count.
 		wantConnectCode(t, signUp("X"), connect.CodeInvalidArgument)
 		// Another address may sign up.
-		if _, err := newRPCClients(f.from(), "").auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "newbie3", Password: rpcPassword})); err != nil {
+		if _, err := f.from().Services("").Auth.SignUp(f.ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "newbie3", Password: testserver.Password})); err != nil {
 			t.Errorf("SignUp from another address: %v", err)
 		}
 	}},
 	{"SignInFailures", func(t *testing.T, f *quotaFixture) {
 		f.user(t, "victim") // signs up from an address now known for it
-		attacker := newRPCClients(f.from(), "")
-		signIn := func(c rpcClients, name, pass string) error {
-			_, err := c.auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: name, Password: pass}))
+		attacker := f.from().Services("")
+		signIn := func(c testserver.Services, name, pass string) error {
+			_, err := c.Auth.SignIn(f.ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: name, Password: pass}))
 			return err
 		}
 		var refusals []string
@@ -278,9 +278,9 @@ var quotaCases = []struct {
 			t.Errorf("refusals differ for a user and no user:\n%s\n%s", refusals[0], refusals[1])
 		}
 		// Even the right password is refused from the attacker's address...
-		wantRetry(t, signIn(attacker, "victim", rpcPassword), time.Minute)
+		wantRetry(t, signIn(attacker, "victim", testserver.Password), time.Minute)
 		// ...but not from another one.
-		if err := signIn(newRPCClients(f.from(), ""), "victim", rpcPassword); err != nil {
+		if err := signIn(f.from().Services(""), "victim", testserver.Password); err != nil {
 			t.Errorf("SignIn by the victim from another address: %v", err)
 		}
 	}},
@@ -297,7 +297,7 @@ var quotaCases = []struct {
 		subscribe := func() error {
 			ctx, cancel := context.WithCancel(f.ctx)
 			cancels = append(cancels, cancel)
-			stream, err := u.messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: room}))
+			stream, err := u.Messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: room}))
 			if err != nil {
 				return err
 			}
@@ -327,7 +327,7 @@ var quotaCases = []struct {
 			_, err = upload.CloseAndReceive()
 			wantRetry(t, err, time.Second)
 
-			chat := u.messages.Chat(f.ctx)
+			chat := u.Messages.Chat(f.ctx)
 			_ = chat.Send(nil)
 			_, err = chat.Receive()
 			wantRetry(t, err, time.Second)
