@@ -31,8 +31,12 @@ type File struct {
 	RoomId string `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// name is the file name, 1 to 255 bytes, without '/'.
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	// content_type is a MIME type, e.g. "image/png"; empty means
-	// application/octet-stream.
+	// content_type is the type to treat the content as: the uploader's
+	// declared type, lowercased and without parameters, when it is one no
+	// browser runs as script (image/png, image/jpeg, image/gif, image/webp,
+	// image/avif, application/pdf, text/plain with a utf-8, us-ascii or
+	// iso-8859-1 charset), else application/octet-stream (HTML and SVG
+	// included), so a file opened in a browser is saved, never run.
 	ContentType string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// size in bytes.
 	Size int64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
@@ -139,7 +143,9 @@ type UploadMetadata struct {
 	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// name: see File.name.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// content_type: see File.content_type.
+	// content_type is a MIME type as the uploader declares it, e.g.
+	// "image/png"; empty means application/octet-stream. Files report it as
+	// File.content_type says.
 	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// size in bytes, 1 to the server's limit.
 	Size int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
