@@ -24,19 +24,27 @@ var publicProcedures = map[string]bool{
 type caller struct {
 	principal *principal
 	err       error
+	web       webRequest // what the request allows about session cookies
+	viaCookie bool       // the token came from the session cookie
 }
 
 // authenticate is the authn middleware's function: it runs before anything
 // of the body is read. A request without a token is anonymous; a token is
 // checked against the store. The verdict is left for authorize, which knows
-// the parsed procedure, so a stale token does not block SignIn.
+// the parsed procedure, so a stale token does not block SignIn. The token
+// is the bearer token, or else the session cookie where the request may
+// use one (session_cookie.go).
 func (s *Server) authenticate(ctx context.Context, r *http.Request) (any, error) {
+	c := &caller{web: webRequestOf(r)}
 	token, ok := authn.BearerToken(r)
 	if !ok {
-		return nil, nil //nolint:nilnil // anonymous: no info, no error
+		token, c.viaCookie = sessionCookieToken(r, c.web)
+		if !c.viaCookie {
+			return c, nil // anonymous
+		}
 	}
-	p, err := s.principalForToken(ctx, token)
-	return &caller{principal: p, err: err}, nil
+	c.principal, c.err = s.principalForToken(ctx, token)
+	return c, nil
 }
 
 // authorize is a request gate on the Parley services, decided on the parsed
@@ -47,7 +55,7 @@ func (s *Server) authorize(ctx context.Context, spec connect.Spec, _ connect.Pee
 	}
 	c, _ := authn.GetInfo(ctx).(*caller)
 	switch {
-	case c == nil:
+	case c == nil || c.principal == nil && c.err == nil:
 		return nil, s.connectError(ctx, errMissingToken)
 	case c.err != nil:
 		return nil, s.connectError(ctx, c.err)
@@ -59,10 +67,18 @@ var errMissingToken = parley.Errorf(parley.EUNAUTHORIZED, "missing bearer token:
 
 // principalFrom returns the authenticated caller of a gated procedure.
 func principalFrom(ctx context.Context) (*principal, error) {
-	if c, ok := authn.GetInfo(ctx).(*caller); ok && c.principal != nil {
+	if c := callerFrom(ctx); c.principal != nil {
 		return c.principal, nil
 	}
 	return nil, errNoPrincipal
+}
+
+// callerFrom returns what authenticate learned (never nil).
+func callerFrom(ctx context.Context) *caller {
+	if c, ok := authn.GetInfo(ctx).(*caller); ok {
+		return c
+	}
+	return &caller{}
 }
 
 // authHandler serves parley.v1.AuthService over Connect, gRPC and
@@ -72,19 +88,35 @@ type authHandler struct{ s *Server }
 var _ parleyv1connect.AuthServiceHandler = (*authHandler)(nil)
 
 func (h *authHandler) SignUp(ctx context.Context, req *connect.Request[parleyv1.SignUpRequest]) (*connect.Response[parleyv1.SignUpResponse], error) {
+	cookie, err := wantsSessionCookie(req.Header(), callerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
 	user, token, err := h.s.signUp(ctx, req.Msg.GetUsername(), req.Msg.GetPassword())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&parleyv1.SignUpResponse{User: userToProto(user), Token: token.token, ExpireTime: timeToProto(token.expires)}), nil
+	res := connect.NewResponse(&parleyv1.SignUpResponse{User: userToProto(user), Token: token.token, ExpireTime: timeToProto(token.expires)})
+	if cookie {
+		res.Msg.Token = h.s.deliverSessionCookie(ctx, res.Header(), token)
+	}
+	return res, nil
 }
 
 func (h *authHandler) SignIn(ctx context.Context, req *connect.Request[parleyv1.SignInRequest]) (*connect.Response[parleyv1.SignInResponse], error) {
+	cookie, err := wantsSessionCookie(req.Header(), callerFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
 	user, token, err := h.s.signIn(ctx, req.Msg.GetUsername(), req.Msg.GetPassword())
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&parleyv1.SignInResponse{User: userToProto(user), Token: token.token, ExpireTime: timeToProto(token.expires)}), nil
+	res := connect.NewResponse(&parleyv1.SignInResponse{User: userToProto(user), Token: token.token, ExpireTime: timeToProto(token.expires)})
+	if cookie {
+		res.Msg.Token = h.s.deliverSessionCookie(ctx, res.Header(), token)
+	}
+	return res, nil
 }
 
 func (h *authHandler) SignOut(ctx context.Context, _ *connect.Request[parleyv1.SignOutRequest]) (*connect.Response[parleyv1.SignOutResponse], error) {
@@ -95,7 +127,9 @@ func (h *authHandler) SignOut(ctx context.Context, _ *connect.Request[parleyv1.S
 	if err := h.s.signOut(ctx, p); err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&parleyv1.SignOutResponse{}), nil
+	res := connect.NewResponse(&parleyv1.SignOutResponse{})
+	clearSessionCookie(ctx, res.Header())
+	return res, nil
 }
 
 func (h *authHandler) GetMe(ctx context.Context, _ *connect.Request[parleyv1.GetMeRequest]) (*connect.Response[parleyv1.GetMeResponse], error) {

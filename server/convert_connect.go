@@ -110,7 +110,7 @@ func fileToProto(f parley.File) *parleyv1.File {
 		Id:          f.ID,
 		RoomId:      f.RoomID,
 		Name:        f.Name,
-		ContentType: f.ContentType,
+		ContentType: f.ServedContentType(), // never the declared type: see parley.ServedContentType
 		Size:        f.Size,
 		Sha256:      f.SHA256,
 		Uploader:    userToProto(f.Uploader),

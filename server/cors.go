@@ -9,8 +9,10 @@ import (
 
 // cors lets browsers on the allowed origins call every protocol: the
 // Connect/gRPC-Web request headers plus Authorization are allowed, and the
-// gRPC-Web status headers exposed. No credentials (cookies) are involved:
-// tokens travel in the Authorization header.
+// gRPC-Web status headers exposed. Credentials are never allowed: other
+// origins send tokens in the Authorization header, and the preflight of a
+// credentialed request fails, which keeps the browser app's session cookie
+// (session_cookie.go) to its own origin.
 func (s *Server) cors(h http.Handler) http.Handler {
 	if len(s.cfg.allowedOrigins) == 0 {
 		// rs/cors treats an empty list as "every origin"; we mean none.

@@ -76,6 +76,7 @@ func TestBrowser(t *testing.T) {
 		"restart",
 		"offline",
 		"attachment",
+		"xss",
 		"keyboard",
 		"screenshots",
 	} {

@@ -27,10 +27,17 @@ const (
 	cacheRevalidate = "no-cache"
 )
 
-// contentSecurityPolicy allows only this origin's scripts, styles and API,
-// and blob: images (downloaded attachments).
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; " +
-	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+// contentSecurityPolicy allows only this origin's script files (no inline
+// script, no eval), styles and API; images also from blob: (attachments,
+// only of inert raster types: src/attachment.ts) and data: (the empty
+// favicon). No plugins, frames, workers, <base> or form posts elsewhere;
+// no page may frame the app; and Trusted Types with no policy, so no
+// string ever reaches an HTML or script sink (the app builds the DOM with
+// createElement and textContent only).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' blob: data:; connect-src 'self'; font-src 'self'; media-src 'none'; " +
+	"object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; form-action 'self'; " +
+	"frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 
 type file struct {
 	data []byte

@@ -92,8 +92,12 @@ function assertContiguous(items, what) {
   assert(new Set(texts).size === texts.length, `${what}: a message is shown twice: ${JSON.stringify(texts)}`);
 }
 
+// token reads the session token the way only the browser itself can: from
+// the HttpOnly cookie, which page script cannot see.
 async function token(page) {
-  return page.evaluate(() => localStorage.getItem("parley.token"));
+  const cookie = (await page.context().cookies(url)).find((c) => c.name === "parley_session");
+  assert(cookie, "no session cookie");
+  return cookie.value;
 }
 
 async function roomId(page) {
@@ -273,6 +277,148 @@ async function attachment(browser) {
   console.log(`downloaded ${got.length} bytes, sha256 matches; image shown inline`);
 }
 
+// xssPayload is script that, wherever it runs, reports what it could read
+// (document.cookie, localStorage) every way it can: a request to
+// /xss-report (the test intercepts it), a mark in localStorage, a property
+// on its opener or top window, a console line and the page title.
+const xssPayload = `(function(){var r={origin:location.origin,href:location.href,cookie:document.cookie,storage:{}};` +
+  `try{for(var i=0;i<localStorage.length;i++){var k=localStorage.key(i);r.storage[k]=localStorage.getItem(k)}}catch(e){}` +
+  `var j=JSON.stringify(r);try{localStorage.setItem("parley.xss",j)}catch(e){}` +
+  `try{if(window.opener)window.opener.xssRan=j}catch(e){}try{if(top!==window)top.xssRan=j}catch(e){}` +
+  `console.log("XSS-RAN "+j);try{navigator.sendBeacon("/xss-report",j)}catch(e){}` +
+  `try{new Image().src="/xss-report?"+encodeURIComponent(j)}catch(e){}try{document.title="PWNED"}catch(e){}})()`;
+const evilHTML = `<!doctype html><title>evil</title><h1>evil page</h1><script>${xssPayload}</script>` +
+  `<img src="data:," onerror='${xssPayload}'><svg onload='${xssPayload}'></svg>`;
+const evilSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="240" height="80" onload='${xssPayload}'>` +
+  `<script>${xssPayload.replace(/</g, "&lt;")}</script><text x="10" y="40">evil svg</text></svg>`;
+
+// xss: an attacker uploads HTML and SVG carrying script (declared
+// text/html, image/svg+xml, and HTML declared image/png); the victim opens
+// each every way the app offers: clicking the link, the link's URL in a
+// new tab and as a popup of the app, the inline image and its URL in a
+// tab. No script of the uploader runs in the app's origin, and the
+// session token is out of page script's reach.
+async function xss(browser) {
+  const mallory = await user(browser, `mal-${tag}`);
+  const room = `xss-${tag}`;
+  await createRoom(mallory.page, room);
+  const victim = await user(browser, `vic-${tag}`);
+  await openRoom(victim.page, room);
+  const { context, page } = victim;
+
+  // Every way the payload reports, on every page of the victim's context.
+  const reports = [];
+  await context.route("**/xss-report**", (r) => { reports.push(r.request().postData() || r.request().url()); return r.fulfill({ status: 204 }); });
+  const watch = (p) => p.on("console", (m) => { if (m.text().startsWith("XSS-RAN")) reports.push(m.text()); });
+  context.on("page", watch);
+  watch(page);
+  const ran = async () => {
+    await page.waitForTimeout(500);
+    const opened = [];
+    for (const p of context.pages()) opened.push(await p.title().catch(() => ""));
+    const marks = await page.evaluate(() => ({ mark: localStorage.getItem("parley.xss"), opener: window.xssRan ?? null }));
+    return [...reports, ...opened.filter((t) => t === "PWNED").map(() => "a page titled PWNED"), ...[marks.mark, marks.opener].filter(Boolean)];
+  };
+
+  // The oracles work: the same HTML opened as a blob: of this origin from a
+  // page without the app's CSP (a 404) runs and is seen.
+  {
+    const probe = await context.newPage();
+    await probe.goto(`${url}/no-such-file.txt`);
+    const popup = context.waitForEvent("page");
+    await probe.evaluate((html) => window.open(URL.createObjectURL(new Blob([html], { type: "text/html" }))), evilHTML);
+    const opened = await popup;
+    await opened.waitForLoadState();
+    await shot(opened, "xss-control-unprotected-blob");
+    const seen = await ran();
+    assert(seen.length > 0, "the control payload ran unnoticed: the oracles do not work");
+    console.log(`control: an unprotected blob: document of this origin ran the payload (${seen.length} reports, e.g. ${seen[0].slice(0, 120)})`);
+    reports.length = 0;
+    await page.evaluate(() => { localStorage.removeItem("parley.xss"); delete window.xssRan; });
+    await opened.close();
+    await probe.close();
+  }
+  // blobType reads the type of one of the app's blob: URLs from a page of
+  // the origin without the app's CSP (whose connect-src rules out blob:).
+  const inspector = await context.newPage();
+  await inspector.goto(`${url}/no-such-file.txt`);
+  const blobType = (href) => inspector.evaluate(async (h) => (await fetch(h)).headers.get("content-type"), href);
+
+  const files = [
+    { name: "invoice.html", mimeType: "text/html", buffer: Buffer.from(evilHTML) },
+    { name: "logo.svg", mimeType: "image/svg+xml", buffer: Buffer.from(evilSVG) },
+    { name: "cat.png", mimeType: "image/png", buffer: Buffer.from(evilHTML) },
+  ];
+  await attach(mallory.page, files);
+  await mallory.page.getByRole("textbox", { name: /^Message / }).fill("see attached");
+  await mallory.page.keyboard.press("Enter");
+  await seen(page, "see attached");
+
+  // urlOf finds how the app shows a file (a link, or an inline image),
+  // has it ready as the app would (a click on a link saves the file) and
+  // returns the blob: URL the app uses for it.
+  const urlOf = async (f) => {
+    const img = page.locator(`img.inline-image[alt="${f.name}"]`);
+    if (await img.count()) {
+      await page.waitForFunction((n) => [...document.querySelectorAll("img.inline-image")].some((i) => i.alt === n && i.src.startsWith("blob:")), f.name);
+      return { how: "inline image", url: await img.getAttribute("src") };
+    }
+    const link = page.locator("a.attachment.file", { hasText: f.name });
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    const got = await readFile(await download.path());
+    assert(got.equals(f.buffer), `${f.name}: downloaded bytes differ`);
+    return { how: "download link", url: await link.getAttribute("href"), link };
+  };
+  await page.waitForTimeout(300);
+  const shown = {};
+  for (const f of files) {
+    const { how, url: href, link } = await urlOf(f);
+    shown[f.name] = how;
+    assert(href.startsWith("blob:" + url), `${f.name}: the app uses ${href}`);
+    // Its URL in a new tab, as "Open link/image in new tab" or a pasted URL.
+    const tab = await context.newPage();
+    const saved = tab.waitForEvent("download", { timeout: 3000 }).then(() => true, () => false);
+    const doc = await tab.goto(href).then(() => "shown", (e) => (/download/i.test(e.message) ? "saved" : e.message));
+    await tab.waitForTimeout(300);
+    await shot(tab, `xss-tab-${f.name.replace(/\W/g, "-")}`);
+    const tabType = doc === "shown" ? await tab.evaluate(() => document.contentType) : "";
+    await tab.close();
+    // As a popup of the app, with an opener to reach back into.
+    await page.evaluate((h) => { window.open(h); }, href);
+    // A middle click on the link.
+    if (link) await link.click({ button: "middle" });
+    const leaked = await ran();
+    assert(leaked.length === 0, `${f.name} (${how}): the uploader's script ran in the app's origin: ${leaked.join(" | ")}`);
+    const type = await blobType(href);
+    console.log(`${f.name} (declared ${f.mimeType}): ${how}, blob typed ${type}; in a new tab ${doc}${tabType ? " as " + tabType : ""}${(await saved) ? " (downloaded)" : ""}; no script ran`);
+    if (f.mimeType === "image/png") {
+      assert(type === "image/png" && (doc !== "shown" || tabType === "image/png"), `${f.name}: blob ${type}, tab ${tabType}`);
+    } else {
+      assert(type === "application/octet-stream" && doc === "saved", `${f.name}: blob typed ${type}, in a tab ${doc}`);
+    }
+  }
+  await page.bringToFront();
+  await shot(page, "xss-room");
+  // Only the raster type is an inline image, and HTML passed for a PNG
+  // does not decode; HTML and SVG are download links.
+  assert(JSON.stringify(shown) === JSON.stringify({ "invoice.html": "download link", "logo.svg": "download link", "cat.png": "inline image" }), `shown as ${JSON.stringify(shown)}`);
+  assert(await page.locator("img.inline-image").evaluate((el) => el.naturalWidth) === 0, "the HTML passed for a PNG decoded as an image");
+
+  // The token is out of page script's reach.
+  const seenByScript = await page.evaluate(() => ({ cookie: document.cookie, storage: JSON.stringify({ ...localStorage }) }));
+  const cookie = (await context.cookies(url)).find((c) => c.name === "parley_session");
+  assert(cookie && cookie.httpOnly && cookie.sameSite === "Strict", `session cookie ${JSON.stringify(cookie)}`);
+  assert(!seenByScript.cookie.includes(cookie.value) && !seenByScript.cookie.includes("pt_"), `document.cookie shows the token: ${seenByScript.cookie}`);
+  assert(!seenByScript.storage.includes(cookie.value) && !seenByScript.storage.includes("pt_"), `localStorage holds the token: ${seenByScript.storage}`);
+  console.log(`page script sees document.cookie=${JSON.stringify(seenByScript.cookie)} localStorage=${seenByScript.storage}; the HttpOnly SameSite=Strict cookie holds the token`);
+
+  // The app's own page runs under a strict CSP.
+  const csp = (await (await fetch(url)).headers.get("content-security-policy")) || "";
+  for (const d of ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "require-trusted-types-for 'script'"]) {
+    assert(csp.includes(d), `CSP lacks ${d}: ${csp}`);
+  }
+}
+
 // screenshots: the main screens at desktop and phone width.
 async function screenshots(browser) {
   for (const [label, viewport] of [["desktop", desktop], ["phone", phone]]) {
@@ -385,6 +531,7 @@ const scenarios = {
   "curl-post": curlPost,
   restart,
   attachment,
+  xss,
   screenshots,
 };
 

@@ -1,9 +1,31 @@
 // Attachments of a message as the timeline shows them: images inline, other
 // files as download links, read through the Download server stream.
+//
+// The bytes are the uploader's, and a blob: URL made here is of this page's
+// origin: opened as a document (a tab, a frame) it would run with the
+// user's session. So a blob is typed only with an inert type, one no
+// browser runs as script (the same list the server reports,
+// parley.ServedContentType); anything else becomes application/octet-stream,
+// which a browser saves instead of showing, even when the link is opened in
+// a new tab. Only raster images are shown inline; SVG never is.
 import type { File as ParleyFile } from "./gen/parley/v1/file_pb";
 import { formatBytes, h } from "./dom";
 import { errorText } from "./error";
 import { api } from "./transport";
+
+const octetStream = "application/octet-stream";
+const inlineImages = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"]);
+const inertTypes = new Set([...inlineImages, "application/pdf", "text/plain"]);
+
+// inertType is the type a blob of a file may carry: the reported type's
+// media type if it is inert, else application/octet-stream. The server
+// already reports nothing else; this does not rely on it.
+function inertType(reported: string): string {
+  const essence = reported.split(";")[0].trim().toLowerCase();
+  if (!inertTypes.has(essence)) return octetStream;
+  if (essence === "text/plain" && /;\s*charset="?utf-8"?\s*$/i.test(reported)) return "text/plain;charset=utf-8";
+  return essence;
+}
 
 // download reads a file into a blob once, and returns its object URL.
 const downloaded = new Map<string, Promise<string>>();
@@ -13,7 +35,7 @@ function download(f: ParleyFile): Promise<string> {
     url = (async () => {
       const parts: Uint8Array<ArrayBuffer>[] = [];
       for await (const chunk of api().files.download({ fileId: f.id })) parts.push(chunk.data as Uint8Array<ArrayBuffer>);
-      return URL.createObjectURL(new Blob(parts, { type: f.contentType || "application/octet-stream" }));
+      return URL.createObjectURL(new Blob(parts, { type: inertType(f.contentType) }));
     })();
     url.catch(() => downloaded.delete(f.id));
     downloaded.set(f.id, url);
@@ -23,7 +45,7 @@ function download(f: ParleyFile): Promise<string> {
 
 export function attachmentView(f: ParleyFile): HTMLElement {
   const label = `${f.name} (${formatBytes(Number(f.size))})`;
-  if (f.contentType.startsWith("image/")) {
+  if (inlineImages.has(inertType(f.contentType))) {
     const img = h("img", { alt: f.name, class: "inline-image", width: 240, height: 160, "data-file": f.id });
     download(f).then((u) => { img.src = u; img.removeAttribute("height"); }, () => { img.alt = `${f.name} (could not load)`; });
     return h("figure", { class: "attachment" }, img, h("figcaption", {}, label));

@@ -5,7 +5,7 @@ import { h } from "./dom";
 import { errorText } from "./error";
 import { render } from "./page";
 import { forgetRoom } from "./room";
-import { beginSession, endSession } from "./session";
+import { beginSession, endSession, sessionHeaders } from "./session";
 import { api } from "./transport";
 
 export function authScreen(): HTMLElement {
@@ -32,8 +32,9 @@ export function authScreen(): HTMLElement {
     error.textContent = "";
     form.setAttribute("aria-busy", "true");
     try {
-      const res = action === "signup" ? await api().auth.signUp(req) : await api().auth.signIn(req);
-      beginSession(res.token, res.user);
+      const opts = { headers: sessionHeaders };
+      const res = action === "signup" ? await api().auth.signUp(req, opts) : await api().auth.signIn(req, opts);
+      beginSession(res.user);
       await enterChat();
     } catch (err) {
       const ce = ConnectError.from(err);
@@ -47,12 +48,12 @@ export function authScreen(): HTMLElement {
 }
 
 export async function signOut() {
-  try { await api().auth.signOut({}); } catch { /* the token is dropped either way */ }
+  try { await api().auth.signOut({}); } catch { /* the session is forgotten either way */ }
   dropSession();
 }
 
 // dropSession forgets the session (signed out, or the server no longer
-// knows the token) and shows the welcome screen.
+// knows its cookie) and shows the welcome screen.
 export function dropSession() {
   forgetRoom();
   endSession();

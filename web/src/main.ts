@@ -9,14 +9,16 @@ import { enterChat } from "./chat";
 import { foldMembersOnEscape } from "./members";
 import { render } from "./page";
 import { followNetwork } from "./roomFeed";
-import { session } from "./session";
+import { hasSession, session, takeLegacyToken } from "./session";
 import { api } from "./transport";
 
-// start shows the page and, with a token kept from an earlier visit, the
-// chat of the user it belongs to.
+// start shows the page and, when an earlier visit signed in, the chat of
+// the user its session cookie belongs to.
 async function start() {
   render();
-  if (!session.token) return;
+  const legacy = takeLegacyToken();
+  if (legacy) void api().auth.signOut({}, { headers: { Authorization: `Bearer ${legacy}` } }).catch(() => {});
+  if (!hasSession()) return;
   try {
     session.user = (await api().auth.getMe({})).user;
     await enterChat();

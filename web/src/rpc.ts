@@ -1,7 +1,7 @@
 // The RPC clients, over whichever protocol and codec the user picked: one
 // handler on the server answers the Connect protocol and gRPC-Web, in JSON
 // and in binary protobuf alike.
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AuthService } from "./gen/parley/v1/auth_pb";
 import { FileService } from "./gen/parley/v1/file_pb";
@@ -18,18 +18,14 @@ export interface Clients {
   files: Client<typeof FileService>;
 }
 
-// newClients builds the four service clients. token() is read on every
-// call, so signing in or out needs no new clients.
-export function newClients(protocol: Protocol, codec: Codec, token: () => string): Clients {
-  const bearer: Interceptor = (next) => (req) => {
-    const t = token();
-    if (t) req.header.set("Authorization", `Bearer ${t}`);
-    return next(req);
-  };
+// newClients builds the four service clients. They send no token: the
+// browser adds the session cookie to these same-origin POSTs by itself
+// (fetch's default credentials), and the server accepts it only on such
+// requests (server/session_cookie.go), never on a Connect GET.
+export function newClients(protocol: Protocol, codec: Codec): Clients {
   const options = {
     baseUrl: location.origin,
     useBinaryFormat: codec === "binary",
-    interceptors: [bearer],
   };
   const transport: Transport =
     protocol === "grpcweb" ? createGrpcWebTransport(options) : createConnectTransport(options);

@@ -1,5 +1,6 @@
-// storage keeps what the page remembers across visits (the session token,
-// the chosen protocol and codec) in localStorage, under "parley.".
+// storage keeps what the page remembers across visits (that there is a
+// session, the chosen protocol and codec; never a token) in localStorage,
+// under "parley.".
 export const storage = {
   get: (key: string): string => localStorage.getItem("parley." + key) ?? "",
   // set stores value, or removes the key when value is empty.

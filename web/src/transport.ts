@@ -1,7 +1,6 @@
 // The transport picked with the switches in the top bar (remembered across
 // visits) and the service clients over it.
 import { newClients, type Clients, type Codec, type Protocol } from "./rpc";
-import { session } from "./session";
 import { storage } from "./storage";
 
 // transport is the current choice; change it with useTransport.
@@ -10,7 +9,7 @@ export const transport = {
   codec: (storage.get("codec") || "json") as Codec,
 };
 
-let clients: Clients = newClients(transport.protocol, transport.codec, () => session.token);
+let clients: Clients = newClients(transport.protocol, transport.codec);
 
 // api returns the clients over the current transport. Ask for them at each
 // call rather than keeping them: useTransport replaces them.
@@ -24,5 +23,5 @@ export function useTransport(protocol: Protocol, codec: Codec) {
   transport.codec = codec;
   storage.set("protocol", protocol);
   storage.set("codec", codec);
-  clients = newClients(protocol, codec, () => session.token);
+  clients = newClients(protocol, codec);
 }

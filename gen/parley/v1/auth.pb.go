@@ -147,7 +147,9 @@ type SignUpResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// user is the account that was created.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// token goes into `Authorization: Bearer <token>`.
+	// token goes into `Authorization: Bearer <token>`. It is empty when the
+	// request asked for it as a session cookie (header `Parley-Session:
+	// cookie`, the browser app): the token is then in an HttpOnly cookie.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// expire_time is when the token stops working.
 	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
@@ -266,7 +268,9 @@ type SignInResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// user is the account that signed in.
 	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	// token goes into `Authorization: Bearer <token>`.
+	// token goes into `Authorization: Bearer <token>`. It is empty when the
+	// request asked for it as a session cookie (header `Parley-Session:
+	// cookie`, the browser app): the token is then in an HttpOnly cookie.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
 	// expire_time is when the token stops working.
 	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`

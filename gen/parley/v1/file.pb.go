@@ -34,8 +34,12 @@ type File struct {
 	// separators U+2028 and U+2029, or bidirectional formatting characters
 	// (U+202A to U+202E, U+2066 to U+2069, U+200E, U+200F, U+061C).
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
-	// content_type is a MIME type, e.g. "image/png"; empty means
-	// application/octet-stream.
+	// content_type is the type to treat the content as: the uploader's
+	// declared type, lowercased and without parameters, when it is one no
+	// browser runs as script (image/png, image/jpeg, image/gif, image/webp,
+	// image/avif, application/pdf, text/plain with a utf-8, us-ascii or
+	// iso-8859-1 charset), else application/octet-stream (HTML and SVG
+	// included), so a file opened in a browser is saved, never run.
 	ContentType string `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// size in bytes.
 	Size int64 `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
@@ -142,7 +146,9 @@ type UploadMetadata struct {
 	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// name: see File.name.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// content_type: see File.content_type.
+	// content_type is a MIME type as the uploader declares it, e.g.
+	// "image/png"; empty means application/octet-stream. Files report it as
+	// File.content_type says.
 	ContentType string `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	// size in bytes, 1 to the server's limit.
 	Size int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`

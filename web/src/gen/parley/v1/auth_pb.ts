@@ -92,7 +92,9 @@ export type SignUpResponse = Message<"parley.v1.SignUpResponse"> & {
   user?: User | undefined;
 
   /**
-   * token goes into `Authorization: Bearer <token>`.
+   * token goes into `Authorization: Bearer <token>`. It is empty when the
+   * request asked for it as a session cookie (header `Parley-Session:
+   * cookie`, the browser app): the token is then in an HttpOnly cookie.
    *
    * @generated from field: string token = 2;
    */
@@ -155,7 +157,9 @@ export type SignInResponse = Message<"parley.v1.SignInResponse"> & {
   user?: User | undefined;
 
   /**
-   * token goes into `Authorization: Bearer <token>`.
+   * token goes into `Authorization: Bearer <token>`. It is empty when the
+   * request asked for it as a session cookie (header `Parley-Session:
+   * cookie`, the browser app): the token is then in an HttpOnly cookie.
    *
    * @generated from field: string token = 2;
    */

@@ -47,8 +47,12 @@ export type File = Message<"parley.v1.File"> & {
   name: string;
 
   /**
-   * content_type is a MIME type, e.g. "image/png"; empty means
-   * application/octet-stream.
+   * content_type is the type to treat the content as: the uploader's
+   * declared type, lowercased and without parameters, when it is one no
+   * browser runs as script (image/png, image/jpeg, image/gif, image/webp,
+   * image/avif, application/pdf, text/plain with a utf-8, us-ascii or
+   * iso-8859-1 charset), else application/octet-stream (HTML and SVG
+   * included), so a file opened in a browser is saved, never run.
    *
    * @generated from field: string content_type = 4;
    */
@@ -111,7 +115,9 @@ export type UploadMetadata = Message<"parley.v1.UploadMetadata"> & {
   name: string;
 
   /**
-   * content_type: see File.content_type.
+   * content_type is a MIME type as the uploader declares it, e.g.
+   * "image/png"; empty means application/octet-stream. Files report it as
+   * File.content_type says.
    *
    * @generated from field: string content_type = 3;
    */
