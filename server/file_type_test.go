@@ -35,7 +35,7 @@ func TestServedContentType(t *testing.T) {
 			u := newFileUser(t, srv, name, fmt.Sprintf("typer%d", i))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			sub, err := u.messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: u.roomID}))
+			sub, err := u.Messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: u.roomID}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,19 +49,19 @@ func TestServedContentType(t *testing.T) {
 			for j, tc := range cases {
 				data := []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>`)
 				sum := sha256.Sum256(data)
-				created, err := u.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+				created, err := u.Files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 					RoomId: u.roomID, Name: "evil", ContentType: tc.declared, Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:]),
 				}}))
 				if err != nil {
 					t.Fatal(err)
 				}
-				done, err := u.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: created.Msg.GetUpload().GetUploadId(), Data: data}))
+				done, err := u.Files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: created.Msg.GetUpload().GetUploadId(), Data: data}))
 				if err != nil {
 					t.Fatal(err)
 				}
 				file := done.Msg.GetUpload().GetFile()
 				check("the completed upload", tc.declared, file.GetContentType(), tc.want)
-				sent, err := u.messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
+				sent, err := u.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{
 					RoomId: u.roomID, ClientMessageId: fmt.Sprint("m", j), AttachmentIds: []string{file.GetId()},
 				}))
 				if err != nil {
@@ -72,12 +72,12 @@ func TestServedContentType(t *testing.T) {
 				}
 				check("Subscribe", tc.declared, sub.Msg().GetMessage().GetAttachments()[0].GetContentType(), tc.want)
 				after := sent.Msg.GetMessage().GetSeq() - 1
-				history, err := u.messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: u.roomID, AfterSeq: &after}))
+				history, err := u.Messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: u.roomID, AfterSeq: &after}))
 				if err != nil {
 					t.Fatal(err)
 				}
 				check("ListMessages", tc.declared, history.Msg.GetMessages()[0].GetAttachments()[0].GetContentType(), tc.want)
-				dl, err := u.files.Download(ctx, connect.NewRequest(&parleyv1.DownloadRequest{FileId: file.GetId()}))
+				dl, err := u.Files.Download(ctx, connect.NewRequest(&parleyv1.DownloadRequest{FileId: file.GetId()}))
 				if err != nil || !dl.Receive() {
 					t.Fatalf("Download: %v %v", err, dl.Err())
 				}
