@@ -52,7 +52,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	// drops errors drops every request line.
 	s.logRPCs = s.logger().Enabled(context.Background(), slog.LevelError)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
-	s.handler = holdStreamFlushes(s.routes())
+	s.handler = translateGRPCWebText(holdStreamFlushes(s.routes())) // grpcwebtext.go, flush.go
 	return s
 }
 
