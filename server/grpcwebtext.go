@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -55,42 +54,63 @@ func translateGRPCWebText(h http.Handler) http.Handler {
 		if v := r.Header["Content-Type"]; len(v) > 0 {
 			contentType = v[0]
 		}
-		switch contentType {
-		case grpcWebTextContentType, grpcWebTextProtoContentType:
-		case "application/proto", "application/json",
-			"application/connect+proto", "application/connect+json",
-			"application/grpc", "application/grpc+proto", "application/grpc+json",
-			"application/grpc-web", "application/grpc-web+proto", "application/grpc-web+json":
-			h.ServeHTTP(w, r)
-			return
-		default:
-			if r.Method != http.MethodPost {
+		if contentType != grpcWebTextContentType && contentType != grpcWebTextProtoContentType {
+			if servedContentType(contentType) || r.Method != http.MethodPost {
 				h.ServeHTTP(w, r)
 				return
 			}
-			// Parameters, capitals or a type connect-go may not serve.
-			mediaType, _, _ := mime.ParseMediaType(contentType)
-			if mediaType != grpcWebTextContentType && mediaType != grpcWebTextProtoContentType {
-				h.ServeHTTP(acceptPostWriter{w}, r)
+			// Parameters, capitals, or a type connect-go does not serve.
+			base, _, _ := strings.Cut(contentType, ";")
+			base = strings.TrimSpace(base)
+			switch {
+			case strings.EqualFold(base, grpcWebTextContentType):
+				contentType = grpcWebTextContentType
+			case strings.EqualFold(base, grpcWebTextProtoContentType):
+				contentType = grpcWebTextProtoContentType
+			case servedContentType(base):
+				h.ServeHTTP(w, r)
+				return
+			default:
+				h.ServeHTTP(&acceptPostWriter{w}, r)
 				return
 			}
-			contentType = mediaType
 		}
 		if r.Method != http.MethodPost {
 			h.ServeHTTP(w, r)
 			return
 		}
-		r.Header["Content-Type"] = []string{grpcWebProtoContentType}
+		r.Header["Content-Type"][0] = grpcWebProtoContentType
 		r.Header.Del("Content-Length")
 		r.ContentLength = -1 // unknown once decoded: the unary cap wraps the decoded body
+		call := &textCall{w: base64ResponseWriter{w: w, contentType: contentType}}
+		call.w.flusher, _ = w.(http.Flusher)
+		call.w.buf = call.w.small[:0]
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &base64Body{body: r.Body}
+			call.body.body = r.Body
+			r.Body = &call.body
 		}
-		tw := &base64ResponseWriter{w: w, contentType: contentType}
-		tw.flusher, _ = w.(http.Flusher)
-		h.ServeHTTP(tw, r)
-		tw.finish()
+		h.ServeHTTP(&call.w, r)
+		call.w.finish()
 	})
+}
+
+// textCall is one translated call's state, in one allocation.
+type textCall struct {
+	body base64Body
+	w    base64ResponseWriter
+}
+
+// servedContentType reports whether connect-go serves the content type as
+// it is (the codecs Parley registers), so nothing needs doing.
+func servedContentType(contentType string) bool {
+	switch contentType {
+	case "application/proto", "application/json",
+		"application/connect+proto", "application/connect+json",
+		"application/grpc", "application/grpc+proto", "application/grpc+json",
+		"application/grpc-web", "application/grpc-web+proto", "application/grpc-web+json":
+		return true
+	}
+	return false
 }
 
 // acceptPostWriter adds the gRPC-Web text types to connect-go's
@@ -99,7 +119,7 @@ type acceptPostWriter struct {
 	http.ResponseWriter
 }
 
-func (w acceptPostWriter) WriteHeader(code int) {
+func (w *acceptPostWriter) WriteHeader(code int) {
 	if code == http.StatusUnsupportedMediaType {
 		if accept := w.Header().Get("Accept-Post"); accept != "" {
 			types := strings.Split(accept, ", ")
@@ -111,10 +131,10 @@ func (w acceptPostWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w acceptPostWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+func (w *acceptPostWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w acceptPostWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *acceptPostWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // base64ResponseWriter sends what is written to it as base64. Bytes short
 // of a 3-byte group wait for the next Write; Flush (and the end of the
@@ -131,6 +151,7 @@ type base64ResponseWriter struct {
 	tail        [2]byte // written bytes waiting for a third
 	ntail       int
 	buf         []byte // encoded output, reused; at most encodeChunk*4/3
+	small       [256]byte
 }
 
 // encodeChunk is how many bytes are encoded per write to w.
@@ -142,8 +163,8 @@ func (t *base64ResponseWriter) WriteHeader(code int) {
 	if !t.wroteHeader {
 		t.wroteHeader = true
 		header := t.w.Header()
-		if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "application/grpc-web") {
-			header.Set("Content-Type", t.contentType)
+		if ct := header["Content-Type"]; len(ct) > 0 && strings.HasPrefix(ct[0], "application/grpc-web") {
+			ct[0] = t.contentType
 			header.Del("Content-Length")
 			t.encode = true
 		}

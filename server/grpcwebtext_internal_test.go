@@ -269,3 +269,31 @@ func FuzzGRPCWebTextBody(f *testing.F) {
 		checkEncoder(t, body, sizes)
 	})
 }
+
+// BenchmarkGRPCWebTextPassThrough is what translateGRPCWebText adds to a
+// request it does not translate: the handler behind it does nothing, so
+// the difference from "direct" is the check alone.
+func BenchmarkGRPCWebTextPassThrough(b *testing.B) {
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	wrapped := translateGRPCWebText(noop)
+	w := httptest.NewRecorder()
+	for _, tc := range []struct {
+		name, contentType string
+		h                 http.Handler
+	}{
+		{"direct", "application/proto", noop},
+		{"connect", "application/proto", wrapped},
+		{"grpc", "application/grpc", wrapped},
+		{"grpcweb", "application/grpc-web+proto", wrapped},
+		{"connect-json-charset", "application/json; charset=utf-8", wrapped},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodPost, "/helloworld.Greeter/SayHello", http.NoBody)
+			r.Header.Set("Content-Type", tc.contentType)
+			b.ReportAllocs()
+			for b.Loop() {
+				tc.h.ServeHTTP(w, r)
+			}
+		})
+	}
+}
