@@ -112,7 +112,7 @@ func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	const tmpfsSize = 8 << 20
 	dir := mountTmpfs(t, tmpfsSize)
-	cmd, url := startChild(t, dir)
+	cmd, url := startChild(t, dir, "--limit-sends-per-user", "off") // fills the disk fast: not a test of the send limit
 	ctx := context.Background()
 	hc := testserver.H2CClient()
 	auth := parleyv1connect.NewAuthServiceClient(hc, url)
@@ -318,7 +318,7 @@ func TestDiskFull(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("parleyd after SIGTERM: %v", err)
 	}
-	_, url = startChild(t, dir)
+	_, url = startChild(t, dir, "--limit-sends-per-user", "off")
 	messages = parleyv1connect.NewMessageServiceClient(hc, url, token)
 	checkLedger("after a restart")
 }
