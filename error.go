@@ -35,12 +35,10 @@ type Error struct {
 	Code       ErrorCode
 	Message    string
 	Violations []FieldViolation // set with EINVALID
-	// Position is where a stream that ended early (ESLOWCONSUMER,
-	// EUNAVAILABLE) stopped, so its client resumes from there; nil when the
-	// error did not end a stream or the position is unknown.
-	Position *StreamPosition
-	// Positions are Position for a stream over several rooms (Chat): one
-	// per room it had joined.
+	// Positions are where a stream that ended early (ESLOWCONSUMER,
+	// EUNAVAILABLE) stopped, so its client resumes from there: one for
+	// Subscribe, one per joined room for Chat; none when the error did not
+	// end a stream or the position is unknown.
 	Positions []StreamPosition
 	// Upload is how far an Upload stream that ended early got, so its
 	// client continues from there; nil when the upload was not known yet.

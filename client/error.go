@@ -83,7 +83,7 @@ func domainError(ctx context.Context, err error) error {
 				out.Violations = append(out.Violations, parley.FieldViolation{Field: fv.GetField(), Description: fv.GetDescription()})
 			}
 		case *parleyv1.StreamPosition:
-			out.Position = &parley.StreamPosition{RoomID: v.GetRoomId(), LastSeq: v.GetLastSeq()}
+			out.Positions = append(out.Positions, parley.StreamPosition{RoomID: v.GetRoomId(), LastSeq: v.GetLastSeq()})
 		}
 	}
 	// A bidirectional stream over HTTP/1.1 (a proxy in between may
@@ -92,7 +92,7 @@ func domainError(ctx context.Context, err error) error {
 		out.Code = parley.ENOTIMPLEMENTED
 		out.Message = "this call needs HTTP/2, but the server (or a proxy in between) got HTTP/1.1: " + out.Message
 	}
-	if cerr.Code() == connect.CodeResourceExhausted && out.Position != nil {
+	if cerr.Code() == connect.CodeResourceExhausted && len(out.Positions) > 0 {
 		out.Code = parley.ESLOWCONSUMER
 	}
 	if out.Message == "" {

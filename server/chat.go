@@ -212,7 +212,7 @@ func (c *chatSession) ended(err error) error {
 		return err
 	}
 	e := *perr
-	e.Position = nil // a feed's own: what it queued, not what was sent
+	e.Positions = nil // a feed's own: what it queued, not what was sent
 	c.mu.Lock()
 	for id, room := range c.rooms {
 		e.Positions = append(e.Positions, parley.StreamPosition{RoomID: id, LastSeq: room.sent})

@@ -78,9 +78,6 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 		}
 		addDetail(cerr, br)
 	}
-	if pos := perr.Position; pos != nil {
-		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
-	}
 	for _, pos := range perr.Positions {
 		addDetail(cerr, &parleyv1.StreamPosition{RoomId: pos.RoomID, LastSeq: pos.LastSeq})
 	}

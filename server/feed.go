@@ -191,7 +191,7 @@ func (f *roomFeed) end(err error) error {
 	var perr *parley.Error
 	if errors.As(err, &perr) && (perr.Code == parley.ESLOWCONSUMER || perr.Code == parley.EUNAVAILABLE) {
 		e := *perr
-		e.Position = &parley.StreamPosition{RoomID: f.roomID, LastSeq: f.last}
+		e.Positions = []parley.StreamPosition{{RoomID: f.roomID, LastSeq: f.last}}
 		return &e
 	}
 	return err

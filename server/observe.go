@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -99,12 +98,14 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 }
 
 // codecName tells the codec from the Content-Type (or, for Connect GET, the
-// encoding query parameter): "proto" or "json".
+// encoding query parameter): "proto" or "json". It runs for every observed
+// call, so it cuts the parameters off instead of parsing the media type.
 func codecName(r *http.Request) string {
 	if r.Method == http.MethodGet {
 		return r.URL.Query().Get("encoding")
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
 	switch ct {
 	case "application/grpc", "application/grpc-web", "application/grpc-web-text":
 		return "proto"
