@@ -9,6 +9,7 @@ package parleyv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1331,8 +1332,12 @@ type ChatError struct {
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	// field_violations name the invalid fields of the frame, if any.
 	FieldViolations []*FieldViolation `protobuf:"bytes,4,rep,name=field_violations,json=fieldViolations,proto3" json:"field_violations,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// retry_delay, set with code "resource_exhausted" for a rate limit or
+	// quota (as google.rpc.RetryInfo is on a unary call), is when the same
+	// frame would pass; unset for other errors.
+	RetryDelay    *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_delay,json=retryDelay,proto3" json:"retry_delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatError) Reset() {
@@ -1389,6 +1394,13 @@ func (x *ChatError) GetMessage() string {
 func (x *ChatError) GetFieldViolations() []*FieldViolation {
 	if x != nil {
 		return x.FieldViolations
+	}
+	return nil
+}
+
+func (x *ChatError) GetRetryDelay() *durationpb.Duration {
+	if x != nil {
+		return x.RetryDelay
 	}
 	return nil
 }
@@ -1507,7 +1519,7 @@ var File_parley_v1_message_proto protoreflect.FileDescriptor
 
 const file_parley_v1_message_proto_rawDesc = "" +
 	"\n" +
-	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x9d\x02\n" +
+	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x9d\x02\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x10\n" +
@@ -1589,12 +1601,14 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\x12\x19\n" +
-	"\bhead_seq\x18\x03 \x01(\x03R\aheadSeq\"\x9a\x01\n" +
+	"\bhead_seq\x18\x03 \x01(\x03R\aheadSeq\"\xd6\x01\n" +
 	"\tChatError\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12D\n" +
-	"\x10field_violations\x18\x04 \x03(\v2\x19.parley.v1.FieldViolationR\x0ffieldViolations\"H\n" +
+	"\x10field_violations\x18\x04 \x03(\v2\x19.parley.v1.FieldViolationR\x0ffieldViolations\x12:\n" +
+	"\vretry_delay\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"retryDelay\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
@@ -1646,6 +1660,7 @@ var file_parley_v1_message_proto_goTypes = []any{
 	(*User)(nil),                  // 20: parley.v1.User
 	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 	(*File)(nil),                  // 22: parley.v1.File
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
 	20, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
@@ -1675,20 +1690,21 @@ var file_parley_v1_message_proto_depIdxs = []int32{
 	9,  // 24: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
 	0,  // 25: parley.v1.ChatAck.message:type_name -> parley.v1.Message
 	18, // 26: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	20, // 27: parley.v1.Typing.user:type_name -> parley.v1.User
-	1,  // 28: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	3,  // 29: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	5,  // 30: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	11, // 31: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	2,  // 32: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	4,  // 33: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	6,  // 34: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	15, // 35: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	32, // [32:36] is the sub-list for method output_type
-	28, // [28:32] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	23, // 27: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	20, // 28: parley.v1.Typing.user:type_name -> parley.v1.User
+	1,  // 29: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	3,  // 30: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	5,  // 31: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	11, // 32: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	2,  // 33: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	4,  // 34: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	6,  // 35: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	15, // 36: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	33, // [33:37] is the sub-list for method output_type
+	29, // [29:33] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
