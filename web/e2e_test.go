@@ -79,13 +79,27 @@ func TestBrowser(t *testing.T) {
 		"xss",
 		"keyboard",
 		"screenshots",
+		"images",
 	} {
 		t.Run(scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			addr := d.addr
+			if scenario == "images" {
+				// Its own parleyd, allowing 4 open streams per user: the
+				// page's two Subscribes and 4 downloads at a time are over
+				// it, so some downloads are refused and must be tried again.
+				limited := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t),
+					flags: []string{"--limit-streams-per-user", "4", "--limit-uploads-per-user", "off"}}
+				if _, err := limited.start(limited.addr); err != nil {
+					t.Fatal(err)
+				}
+				defer limited.stop()
+				addr = limited.addr
+			}
 			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", scenario)
 			cmd.Env = append(os.Environ(),
-				"PARLEY_URL=http://"+d.addr,
+				"PARLEY_URL=http://"+addr,
 				"PARLEY_CONTROL="+control.URL,
 				"PARLEY_CHROMIUM="+chromium,
 				"PARLEY_SCREENSHOTS="+shots,
@@ -108,6 +122,7 @@ type daemon struct {
 	bin     string
 	dataDir string
 	addr    string
+	flags   []string // more parleyd flags
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -115,8 +130,9 @@ type daemon struct {
 
 // start runs parleyd on addr and returns the address it listens on.
 func (d *daemon) start(addr string) (string, error) {
-	cmd := exec.Command(d.bin, "--addr", addr, "--data-dir", d.dataDir, "--log-level", "warn", "--shutdown-timeout", "2s",
-		"--limit-sends-per-user", "off") // curl-post sends a backlog at once: not a test of the send limit
+	args := append([]string{"--addr", addr, "--data-dir", d.dataDir, "--log-level", "warn", "--shutdown-timeout", "2s",
+		"--limit-sends-per-user", "off"}, d.flags...) // curl-post sends a backlog at once: not a test of the send limit
+	cmd := exec.Command(d.bin, args...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -277,6 +277,44 @@ async function attachment(browser) {
   console.log(`downloaded ${got.length} bytes, sha256 matches; image shown inline`);
 }
 
+// images: a room of 40 images, open in two tabs of one user, on a parleyd
+// allowing 4 open streams per user (web/e2e_test.go). Each tab downloads 4
+// at a time and tries a download the quota refuses again after the
+// RetryInfo delay, so every image shows, none broken.
+async function images(browser) {
+  const a = await user(browser, `gus-${tag}`);
+  await createRoom(a.page, `images-${tag}`);
+  const id = await roomId(a.page);
+  const png = await a.page.screenshot({ clip: { x: 0, y: 0, width: 64, height: 48 } });
+  const started = Date.now();
+  for (let m = 0; m < 4; m++) {
+    const files = Array.from({ length: 10 }, (_, i) => ({ name: `img-${m * 10 + i}.png`, mimeType: "image/png", buffer: png }));
+    await attach(a.page, files);
+    await a.page.getByRole("textbox", { name: /^Message / }).fill(`images ${m}`);
+    await a.page.keyboard.press("Enter");
+    await seen(a.page, `images ${m}`);
+    await a.page.locator(".upload").first().waitFor({ state: "detached" });
+  }
+  const tab = await a.context.newPage();
+  const refused = [];
+  tab.on("response", async (r) => {
+    if (new URL(r.url()).pathname.endsWith("/Download")) {
+      const body = await r.text().catch(() => "");
+      if (body.includes("resource_exhausted")) refused.push(r.url());
+    }
+  });
+  await tab.goto(`${url}/#/rooms/${id}`);
+  await tab.locator("#room-title", { hasText: `images-${tag}` }).waitFor();
+  const shown = (p) => p.evaluate(() => [...document.querySelectorAll("img.inline-image")].filter((i) => i.naturalWidth > 0).length);
+  for (const p of [a.page, tab]) {
+    await p.waitForFunction(() => [...document.querySelectorAll("img.inline-image")].filter((i) => i.naturalWidth > 0).length === 40, null, { timeout: 60000 });
+    const broken = await p.locator("img.inline-image[alt$='(could not load)']").count();
+    assert(broken === 0, `${broken} images could not load`);
+  }
+  console.log(`40 images shown in both tabs (${await shown(a.page)}, ${await shown(tab)}) in ${Date.now() - started} ms; ` +
+    `${refused.length} Download answers in the second tab were resource_exhausted and tried again`);
+}
+
 // xssPayload is script that, wherever it runs, reports what it could read
 // (document.cookie, localStorage) every way it can: a request to
 // /xss-report (the test intercepts it), a mark in localStorage, a property
@@ -533,6 +571,7 @@ const scenarios = {
   attachment,
   xss,
   screenshots,
+  images,
 };
 
 const run = scenarios[scenario];

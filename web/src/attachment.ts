@@ -10,7 +10,8 @@
 // a new tab. Only raster images are shown inline; SVG never is.
 import type { File as ParleyFile } from "./gen/parley/v1/file_pb";
 import { formatBytes, h } from "./dom";
-import { errorText } from "./error";
+import { errorText, retryDelayMs } from "./error";
+import { sleep } from "./retry";
 import { api } from "./transport";
 
 const octetStream = "application/octet-stream";
@@ -27,16 +28,59 @@ function inertType(reported: string): string {
   return essence;
 }
 
+// maxDownloads is how many Download streams the page keeps open at once:
+// a room of many images must stay well under the server's open streams per
+// user (128 by default, shared with the page's Subscribe and other tabs).
+const maxDownloads = 4;
+// maxRefusals is how often a download refused by a quota is tried again,
+// each time after the delay the server's google.rpc.RetryInfo says.
+const maxRefusals = 10;
+
+let running = 0;
+const waiting: (() => void)[] = [];
+
+// slot waits for one of the maxDownloads places; call the function it
+// returns to give the place back (once; calling it again does nothing).
+async function slot(): Promise<() => void> {
+  if (running >= maxDownloads) await new Promise<void>((go) => waiting.push(go));
+  else running++;
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    const next = waiting.shift();
+    if (next) next(); // the place passes on: running stays the same
+    else running--;
+  };
+}
+
+// fetchBlob reads a file's bytes through the Download stream, in one of the
+// maxDownloads places, trying again after the delay a quota refusal
+// (resource_exhausted with RetryInfo, e.g. too many open streams) says.
+async function fetchBlob(f: ParleyFile): Promise<Blob> {
+  for (let refusals = 0; ; refusals++) {
+    const release = await slot();
+    try {
+      const parts: Uint8Array<ArrayBuffer>[] = [];
+      for await (const chunk of api().files.download({ fileId: f.id })) parts.push(chunk.data as Uint8Array<ArrayBuffer>);
+      return new Blob(parts, { type: inertType(f.contentType) });
+    } catch (err) {
+      const wait = retryDelayMs(err);
+      if (wait === undefined || refusals >= maxRefusals) throw err;
+      release(); // others may go on while this one waits
+      await sleep(wait);
+    } finally {
+      release();
+    }
+  }
+}
+
 // download reads a file into a blob once, and returns its object URL.
 const downloaded = new Map<string, Promise<string>>();
 function download(f: ParleyFile): Promise<string> {
   let url = downloaded.get(f.id);
   if (!url) {
-    url = (async () => {
-      const parts: Uint8Array<ArrayBuffer>[] = [];
-      for await (const chunk of api().files.download({ fileId: f.id })) parts.push(chunk.data as Uint8Array<ArrayBuffer>);
-      return URL.createObjectURL(new Blob(parts, { type: inertType(f.contentType) }));
-    })();
+    url = fetchBlob(f).then((b) => URL.createObjectURL(b));
     url.catch(() => downloaded.delete(f.id));
     downloaded.set(f.id, url);
   }

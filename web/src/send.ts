@@ -1,9 +1,11 @@
 // Sending messages: each is pending (shown as "sending…") until the
 // SendMessage answer or the stream confirms it, and retried after transient
 // failures with the same client_message_id, so the server stores it once
-// however often it arrives.
+// however often it arrives. Over the send rate limit it is sent again once
+// the limit lifts, if that is within maxRateLimitWaitMs; otherwise it fails
+// saying when to try again.
 import type { Message } from "./gen/parley/v1/message_pb";
-import { errorText, transient } from "./error";
+import { errorText, retryDelayMs, transient } from "./error";
 import { randomId } from "./randomId";
 import { backoff, sleep } from "./retry";
 import { openedRoom } from "./room";
@@ -21,6 +23,9 @@ export interface Pending {
 }
 
 let pending: Pending[] = [];
+
+// maxRateLimitWaitMs is the longest rate-limit delay a send waits out.
+const maxRateLimitWaitMs = 10_000;
 
 export function pendingMessages(): readonly Pending[] {
   return pending;
@@ -67,6 +72,11 @@ export async function send(p: Pending) {
     } catch (err) {
       if (transient(err) && attempt < 5) {
         await sleep(backoff(attempt + 2));
+        continue;
+      }
+      const wait = retryDelayMs(err);
+      if (wait !== undefined && wait <= maxRateLimitWaitMs && attempt < 5) {
+        await sleep(wait);
         continue;
       }
       p.state = "failed";
