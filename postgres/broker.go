@@ -98,10 +98,10 @@ func WithPollInterval(d time.Duration) BrokerOption {
 // WithReconnectBackoff sets the first and the longest wait between attempts
 // to re-establish the listening connection; the wait doubles on each
 // failure. By default, 100 milliseconds and 5 seconds.
-func WithReconnectBackoff(min, max time.Duration) BrokerOption {
+func WithReconnectBackoff(first, longest time.Duration) BrokerOption {
 	return brokerOptionFunc(func(b *Broker) {
-		if min > 0 && max >= min {
-			b.minBackoff, b.maxBackoff = min, max
+		if first > 0 && longest >= first {
+			b.minBackoff, b.maxBackoff = first, longest
 		}
 	})
 }
@@ -271,7 +271,7 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 	if err != nil {
 		return wrap("connect listener", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // the listen loop's error is the one to report
 	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
 		return wrap("listen", err)
 	}

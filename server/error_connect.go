@@ -109,7 +109,7 @@ func codeName(c connect.Code) string {
 func codeFromResponse(status int, header http.Header) (string, bool) {
 	for _, key := range []string{"Grpc-Status", http.TrailerPrefix + "Grpc-Status"} {
 		if v := header.Get(key); v != "" {
-			n, err := strconv.Atoi(v)
+			n, err := strconv.ParseUint(v, 10, 32)
 			return codeName(connect.Code(n)), err == nil
 		}
 	}

@@ -170,7 +170,7 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 				if j%10 == 0 { // a retry must return the original
 					again, err := u.Messages.SendMessage(ctx, connect.NewRequest(req))
 					if err != nil || again.Msg.GetMessage().GetId() != res.Msg.GetMessage().GetId() {
-						errs <- fmt.Errorf("retry of sender %d message %d: %v, %v", i, j, again, err)
+						errs <- fmt.Errorf("retry of sender %d message %d: %v, %w", i, j, again, err)
 						return
 					}
 				}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/parley-chat/parley"
@@ -62,8 +63,7 @@ func (r *streamRegistry) revoke(tokenHash []byte) {
 // sessionEnded returns why ctx ended if it was because of the session, or
 // nil if the client went away or the deadline passed.
 func sessionEnded(ctx context.Context) error {
-	switch cause := context.Cause(ctx); cause {
-	case errTokenRevoked, errTokenExpired:
+	if cause := context.Cause(ctx); errors.Is(cause, errTokenRevoked) || errors.Is(cause, errTokenExpired) {
 		return cause
 	}
 	return nil

@@ -33,7 +33,7 @@ func runWatch(ctx context.Context, e *cli, args []string) error {
 		from = room.HeadSeq
 	}
 	sub := c.Subscribe(ctx, room.ID, from)
-	defer sub.Close()
+	defer func() { _ = sub.Close() }() // the watch is over: nothing left to report
 	if !e.g.json {
 		fmt.Fprintf(e.stderr, "Watching %s (after #%d); Ctrl-C to stop.\n", room.Name, from)
 	}

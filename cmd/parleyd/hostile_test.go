@@ -158,7 +158,7 @@ func (g *gauge) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := g.cur.Add(1)
 		g.total.Add(1)
-		for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() {
+		for p := g.peak.Load(); n > p && !g.peak.CompareAndSwap(p, n); p = g.peak.Load() { //nolint:revive // a compare-and-swap loop: the work is in the condition
 		}
 		defer g.cur.Add(-1)
 		h.ServeHTTP(w, r)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -208,7 +209,7 @@ var brokerTests = []brokerTest{
 		defer cancel()
 		for _, ctx := range []context.Context{canceled, expired} {
 			sub, err := b.Subscribe(ctx, "r")
-			if err != ctx.Err() || sub != nil {
+			if !errors.Is(err, ctx.Err()) || sub != nil {
 				t.Errorf("Subscribe with an ended context: got %v, %v; want no subscription and ctx.Err() = %v", sub, err, ctx.Err())
 			}
 		}
