@@ -528,7 +528,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 		down, back    time.Duration
 		ackedDuring   int
 		before, after int
-		// offeredDuring counts the sends started while the replica was down.
+		// offeredDuring counts the sends started while the replica stopped and was down.
 		offeredDuring int64
 	}
 	var windows []window
@@ -568,7 +568,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	t.Logf("%d messages offered, %d acknowledged in %v (%.0f/s, %d retries %v, %d failures, spread %v)",
 		offered.Load(), l.count(), elapsed.Round(time.Millisecond), float64(l.count())/elapsed.Seconds(), l.retries, l.errs, l.failures, l.byPeer)
 	for _, w := range windows {
-		t.Logf("restart of %s: SIGTERM to exit %v, to listening again %v, %d messages offered while it was down, %d acknowledged meanwhile",
+		t.Logf("restart of %s: SIGTERM to exit %v, to listening again %v, %d messages offered while it stopped and was down, %d acknowledged meanwhile",
 			w.name, w.down.Round(time.Millisecond), w.back.Round(time.Millisecond), w.offeredDuring, w.ackedDuring)
 		// This is a test of losing nothing, not of speed: the rate the
 		// generator keeps on a loaded machine (or under -race) is only
