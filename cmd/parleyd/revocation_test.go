@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -167,5 +168,60 @@ func (s *revocable) wantEnd(t *testing.T, start time.Time, want connect.Code) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Errorf("%s still open 10 s after the revocation", s.name)
+	}
+}
+
+// TestTokenExpiryEndsStreamsOnEveryReplica runs three replicas with
+// --token-ttl 4s: a token signed up on A has Subscribe and Chat streams on
+// B and C, and each ends with unauthenticated at the token's expiry time
+// (a timer on every stream, not the heartbeat), within 1 s of it.
+func TestTokenExpiryEndsStreamsOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	_, db := pgtest.Schema(t, 8)
+	var replicas []*replica
+	for i := range 3 {
+		r := &replica{t: t, name: fmt.Sprintf("expiry-%d-%d", os.Getpid(), i), db: db + "&application_name=expiry", addr: "127.0.0.1:0", args: []string{"--token-ttl", "4s"}}
+		r.start()
+		t.Cleanup(r.kill)
+		replicas = append(replicas, r)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := testserver.H2C(replicas[0].url()).Services("").Auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "ephemeral", Password: testserver.Password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := res.Msg.GetExpireTime().AsTime()
+	carol := &testserver.User{Services: testserver.H2C(replicas[0].url()).Services(res.Msg.GetToken()), User: res.Msg.GetUser(), Token: res.Msg.GetToken()}
+	room := carol.CreateRoom(t, "expiring", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	var streams []*revocable
+	for _, r := range replicas[1:] {
+		u := carol.Via(testserver.H2C(r.url()))
+		streams = append(streams, openSubscribe(ctx, t, "Subscribe on "+r.url(), u, room), openChat(ctx, t, "Chat on "+r.url(), u, room))
+	}
+	if time.Until(expires) < time.Second {
+		t.Skipf("setting up took too long: the token expires in %v", time.Until(expires))
+	}
+	for _, s := range streams {
+		s.wantEndAt(t, expires, connect.CodeUnauthenticated)
+	}
+}
+
+// wantEndAt is wantEnd for an end due at a given time: the stream must
+// not end before it, nor more than revocationBound after.
+func (s *revocable) wantEndAt(t *testing.T, due time.Time, want connect.Code) {
+	t.Helper()
+	select {
+	case err := <-s.ended:
+		late := time.Since(due)
+		t.Logf("%s ended %v after the token's expiry time: %v", s.name, late.Round(time.Microsecond), err)
+		if got := connect.CodeOf(err); got != want {
+			t.Errorf("%s ended with %v (%v), want %v", s.name, got, err, want)
+		}
+		if late < -10*time.Millisecond || late > revocationBound {
+			t.Errorf("%s ended %v after the expiry time, want within [0, %v]", s.name, late, revocationBound)
+		}
+	case <-time.After(time.Until(due) + 10*time.Second):
+		t.Errorf("%s still open 10 s after the token expired", s.name)
 	}
 }
