@@ -292,7 +292,7 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 			return wrap("wait for notification", err)
 		}
 		if n.Channel == RevocationChannel {
-			b.revoked(n.Payload)
+			b.revoked(ctx, n.Payload)
 			continue
 		}
 		roomID, seq, ok := parsePayload(n.Payload)

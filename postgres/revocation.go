@@ -66,7 +66,7 @@ func (b *Broker) HandleRevocations(handle func(parley.Revocation)) (stop func())
 
 // revoked hands a revocation another Broker notified to the local
 // handlers; its own, and payloads it cannot read, it ignores.
-func (b *Broker) revoked(payload string) {
+func (b *Broker) revoked(ctx context.Context, payload string) {
 	var p revocationPayload
 	if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Origin == b.origin {
 		return
@@ -79,5 +79,5 @@ func (b *Broker) revoked(payload string) {
 	if !r.IsSession() && (r.UserID == "" || r.RoomID == "") {
 		return
 	}
-	_ = b.local.Revoke(context.Background(), r)
+	_ = b.local.Revoke(context.WithoutCancel(ctx), r) // delivered even as the listener stops
 }

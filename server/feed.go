@@ -73,7 +73,7 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 	for {
 		select {
 		case <-f.ctx.Done():
-			if context.Cause(f.ctx) == errMembershipRevoked {
+			if errors.Is(context.Cause(f.ctx), errMembershipRevoked) {
 				return f.end(f.forwardUntilLeft())
 			}
 			return f.end(f.ctx.Err())

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/parley-chat/parley"
@@ -108,9 +109,11 @@ func (s *Server) revoke(ctx context.Context, r parley.Revocation) {
 // revokedBy returns why ctx ended if a revocation or an expiry ended it,
 // or nil if the client went away or a deadline passed.
 func revokedBy(ctx context.Context) error {
-	switch cause := context.Cause(ctx); cause {
-	case errTokenRevoked, errTokenExpired, errMembershipRevoked:
-		return cause
+	cause := context.Cause(ctx)
+	for _, revoked := range []error{errTokenRevoked, errTokenExpired, errMembershipRevoked} {
+		if errors.Is(cause, revoked) {
+			return cause
+		}
 	}
 	return nil
 }
