@@ -84,7 +84,7 @@ func memberEvent(kind parley.EventKind, roomID string, u *parleyv1.User, t *time
 
 func messageEvent(m *parleyv1.Message) *parley.Event {
 	msg := messageFromProto(m)
-	return &parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Message: &msg}
+	return &parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Seq: msg.Seq, Message: &msg}
 }
 
 // eventFromProto converts a Subscribe frame; heartbeats (and frames of a

@@ -60,10 +60,10 @@ func (s *Subscription) Receive() bool {
 				continue
 			}
 			if ev.Kind == parley.EventMessage {
-				if ev.Seq() <= s.last {
+				if ev.Seq <= s.last {
 					continue // already delivered before a reconnect
 				}
-				s.last = ev.Seq()
+				s.last = ev.Seq
 			}
 			s.event = ev
 			return true

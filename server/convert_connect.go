@@ -80,9 +80,9 @@ func eventToProto[T any](e *parley.Event, wrap eventWrappers[T]) (T, bool) {
 	switch {
 	case e.Kind == parley.EventMessage && wrap.message != nil:
 		return wrap.message(messageToProto(e.Message)), true
-	case e.Kind == parley.EventMemberJoined && wrap.memberJoined != nil:
+	case (e.Kind == parley.EventMemberJoined || e.Kind == parley.EventMemberAdded) && wrap.memberJoined != nil:
 		return wrap.memberJoined(&parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
-	case e.Kind == parley.EventMemberLeft && wrap.memberLeft != nil:
+	case (e.Kind == parley.EventMemberLeft || e.Kind == parley.EventMemberRemoved) && wrap.memberLeft != nil:
 		return wrap.memberLeft(&parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
 	case e.Kind == parley.EventTyping && wrap.typing != nil:
 		return wrap.typing(&parleyv1.Typing{RoomId: e.RoomID, User: userToProto(e.User)}), true
