@@ -108,7 +108,7 @@ type RoomStore interface {
 	MarkRead(ctx context.Context, roomID, userID string, seq int64) (int64, error)
 	// ReadStates returns userID's read state in each of roomIDs that exist:
 	// the marker (0 if never set) and the messages after it, sent by
-	// others and not deleted.
+	// others and not deleted (0 where userID is not a member).
 	ReadStates(ctx context.Context, userID string, roomIDs []string) (map[string]ReadState, error)
 	// IsMember reports whether userID is a member of roomID.
 	IsMember(ctx context.Context, roomID, userID string) (bool, error)

@@ -301,8 +301,10 @@ func (s *Store) MarkRead(ctx context.Context, roomID, userID string, seq int64) 
 func (s *Store) ReadStates(ctx context.Context, userID string, roomIDs []string) (map[string]parley.ReadState, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT r.id, coalesce(k.read_seq, 0),
+		       CASE WHEN EXISTS (SELECT 1 FROM members WHERE room_id = r.id AND user_id = $1) THEN
 		       (SELECT count(*) FROM messages m WHERE m.room_id = r.id AND m.sender_id <> $1
 		          AND m.delete_time IS NULL AND m.seq > coalesce(k.read_seq, 0))
+		       ELSE 0 END
 		FROM rooms r LEFT JOIN read_markers k ON k.room_id = r.id AND k.user_id = $1
 		WHERE r.id = ANY($2)`, userID, roomIDs)
 	if err != nil {

@@ -31,7 +31,14 @@ func (s *Server) getRoom(ctx context.Context, p *principal, roomID string) (parl
 		return parley.Room{}, err
 	}
 	room, _, err := s.visibleRoom(ctx, roomID, p.user.ID)
-	return room, err
+	if err != nil {
+		return parley.Room{}, err
+	}
+	rooms := []parley.Room{room}
+	if err := s.withReadStates(ctx, p, rooms); err != nil {
+		return parley.Room{}, err
+	}
+	return rooms[0], nil
 }
 
 // listRooms returns one page of the rooms the caller may see, by name, and
@@ -50,6 +57,9 @@ func (s *Server) listRooms(ctx context.Context, p *principal, pageSize int32, pa
 		return nil, "", err
 	}
 	rooms, next := page(rooms, size, "rooms", func(r parley.Room) string { return r.Name })
+	if err := s.withReadStates(ctx, p, rooms); err != nil {
+		return nil, "", err
+	}
 	return rooms, next, nil
 }
 

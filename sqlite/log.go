@@ -295,9 +295,11 @@ func (s *Store) ReadStates(ctx context.Context, userID string, roomIDs []string)
 		var st parley.ReadState
 		err := s.read.QueryRowContext(ctx, `
 			SELECT coalesce((SELECT read_seq FROM read_markers WHERE room_id = r.id AND user_id = ?), 0),
+			       CASE WHEN EXISTS (SELECT 1 FROM members WHERE room_id = r.id AND user_id = ?) THEN
 			       (SELECT count(*) FROM messages m WHERE m.room_id = r.id AND m.sender_id <> ? AND m.delete_time = 0
 			          AND m.seq > coalesce((SELECT read_seq FROM read_markers WHERE room_id = r.id AND user_id = ?), 0))
-			FROM rooms r WHERE r.id = ?`, userID, userID, userID, id).Scan(&st.ReadSeq, &st.Unread)
+			       ELSE 0 END
+			FROM rooms r WHERE r.id = ?`, userID, userID, userID, userID, id).Scan(&st.ReadSeq, &st.Unread)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			continue
