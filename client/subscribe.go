@@ -59,7 +59,7 @@ func (s *Subscription) Receive() bool {
 			if ev == nil {
 				continue
 			}
-			if ev.Kind == parley.EventMessage {
+			if ev.Kind.Logged() {
 				if ev.Seq <= s.last {
 					continue // already delivered before a reconnect
 				}

@@ -197,3 +197,52 @@ func TestEditWindow(t *testing.T) {
 		t.Fatalf("edit past the window: %v, want failed_precondition", err)
 	}
 }
+
+// TestChatReplaysEditsAndDeletions joins a room on a Chat stream after a
+// message was edited and another deleted: the join replays both changes
+// in seq order, and a later edit arrives live.
+func TestChatReplaysEditsAndDeletions(t *testing.T) {
+	t.Parallel()
+	srv := testserver.Start(t)
+	c := srv.Client(t, "grpc/proto/h2c")
+	alice := testserver.SignUp(t, c, "alice")
+	room := alice.CreateRoom(t, "chat-edits", parleyv1.Visibility_VISIBILITY_PUBLIC)
+	m1 := alice.SendMessage(t, room.GetId(), "one", "c1")
+	m2 := alice.SendMessage(t, room.GetId(), "two", "c2")
+	ctx, cancel := context.WithTimeout(t.Context(), testserver.CallTimeout)
+	defer cancel()
+	if _, err := alice.Messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: room.GetId(), Seq: m1.GetSeq(), Text: "uno"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Messages.DeleteMessage(ctx, connect.NewRequest(&parleyv1.DeleteMessageRequest{RoomId: room.GetId(), Seq: m2.GetSeq()})); err != nil {
+		t.Fatal(err)
+	}
+	stream := alice.Messages.Chat(ctx)
+	defer stream.CloseRequest()
+	if err := stream.Send(&parleyv1.ChatRequest{FrameId: "j", Frame: &parleyv1.ChatRequest_Join{Join: &parleyv1.ChatJoin{RoomId: room.GetId()}}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []logEntry
+	for len(got) < 5 {
+		res, err := stream.Receive()
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		switch f := res.GetFrame().(type) {
+		case *parleyv1.ChatResponse_Message:
+			got = append(got, logEntry{"message", f.Message.GetSeq(), f.Message.GetSeq()})
+		case *parleyv1.ChatResponse_MessageEdited:
+			got = append(got, logEntry{"edited", f.MessageEdited.GetSeq(), f.MessageEdited.GetMessage().GetSeq()})
+		case *parleyv1.ChatResponse_MessageDeleted:
+			got = append(got, logEntry{"deleted", f.MessageDeleted.GetSeq(), f.MessageDeleted.GetMessage().GetSeq()})
+		case *parleyv1.ChatResponse_Ack:
+			if _, err := alice.Messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: room.GetId(), Seq: m1.GetSeq(), Text: "eins"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []logEntry{{"message", 1, 1}, {"message", 2, 2}, {"edited", 3, 1}, {"deleted", 4, 2}, {"edited", 5, 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Chat: %v, want %v", got, want)
+	}
+}

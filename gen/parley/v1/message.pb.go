@@ -1515,6 +1515,8 @@ type ChatResponse struct {
 	//	*ChatResponse_MemberLeft
 	//	*ChatResponse_Typing
 	//	*ChatResponse_Heartbeat
+	//	*ChatResponse_MessageEdited
+	//	*ChatResponse_MessageDeleted
 	Frame         isChatResponse_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1620,6 +1622,24 @@ func (x *ChatResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *ChatResponse) GetMessageEdited() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_MessageEdited); ok {
+			return x.MessageEdited
+		}
+	}
+	return nil
+}
+
+func (x *ChatResponse) GetMessageDeleted() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
 type isChatResponse_Frame interface {
 	isChatResponse_Frame()
 }
@@ -1660,6 +1680,17 @@ type ChatResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,7,opt,name=heartbeat,proto3,oneof"`
 }
 
+type ChatResponse_MessageEdited struct {
+	// message_edited: a message of a joined room was edited (the edit's seq
+	// follows the room's log like a message's).
+	MessageEdited *MessageChanged `protobuf:"bytes,8,opt,name=message_edited,json=messageEdited,proto3,oneof"`
+}
+
+type ChatResponse_MessageDeleted struct {
+	// message_deleted: a message of a joined room was deleted.
+	MessageDeleted *MessageChanged `protobuf:"bytes,9,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
 func (*ChatResponse_Message) isChatResponse_Frame() {}
 
 func (*ChatResponse_Ack) isChatResponse_Frame() {}
@@ -1673,6 +1704,10 @@ func (*ChatResponse_MemberLeft) isChatResponse_Frame() {}
 func (*ChatResponse_Typing) isChatResponse_Frame() {}
 
 func (*ChatResponse_Heartbeat) isChatResponse_Frame() {}
+
+func (*ChatResponse_MessageEdited) isChatResponse_Frame() {}
+
+func (*ChatResponse_MessageDeleted) isChatResponse_Frame() {}
 
 // ChatAck answers a successful frame.
 type ChatAck struct {
@@ -2018,7 +2053,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"%\n" +
 	"\n" +
 	"ChatTyping\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\xfa\x02\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x84\x04\n" +
 	"\fChatResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12&\n" +
 	"\x03ack\x18\x02 \x01(\v2\x12.parley.v1.ChatAckH\x00R\x03ack\x12,\n" +
@@ -2027,7 +2062,9 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vmember_left\x18\x05 \x01(\v2\x15.parley.v1.MemberLeftH\x00R\n" +
 	"memberLeft\x12+\n" +
 	"\x06typing\x18\x06 \x01(\v2\x11.parley.v1.TypingH\x00R\x06typing\x124\n" +
-	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
+	"\x0emessage_edited\x18\b \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
+	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
 	"\x05frame\"m\n" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
@@ -2133,28 +2170,30 @@ var file_parley_v1_message_proto_depIdxs = []int32{
 	15, // 29: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
 	26, // 30: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
 	16, // 31: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	0,  // 32: parley.v1.ChatAck.message:type_name -> parley.v1.Message
-	25, // 33: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	27, // 34: parley.v1.Typing.user:type_name -> parley.v1.User
-	7,  // 35: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	1,  // 36: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
-	3,  // 37: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
-	5,  // 38: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
-	9,  // 39: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	11, // 40: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	18, // 41: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	8,  // 42: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	2,  // 43: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
-	4,  // 44: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
-	6,  // 45: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
-	10, // 46: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	12, // 47: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	22, // 48: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	42, // [42:49] is the sub-list for method output_type
-	35, // [35:42] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	13, // 32: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
+	13, // 33: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	0,  // 34: parley.v1.ChatAck.message:type_name -> parley.v1.Message
+	25, // 35: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
+	27, // 36: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 37: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 38: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 39: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 40: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 41: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 42: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	18, // 43: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 44: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 45: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 46: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 47: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 48: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	12, // 49: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	22, // 50: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	44, // [44:51] is the sub-list for method output_type
+	37, // [37:44] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
@@ -2187,6 +2226,8 @@ func file_parley_v1_message_proto_init() {
 		(*ChatResponse_MemberLeft)(nil),
 		(*ChatResponse_Typing)(nil),
 		(*ChatResponse_Heartbeat)(nil),
+		(*ChatResponse_MessageEdited)(nil),
+		(*ChatResponse_MessageDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
