@@ -108,8 +108,8 @@ func TestChatSurvivesRestart(t *testing.T) {
 				}
 			}
 			for i := int64(1); i <= 6; i++ {
-				if ev := nextMessage(t, ch); ev.Seq() != i {
-					t.Fatalf("got seq %d, want %d", ev.Seq(), i)
+				if ev := nextMessage(t, ch); ev.Seq != i {
+					t.Fatalf("got seq %d, want %d", ev.Seq, i)
 				}
 			}
 		})

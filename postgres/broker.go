@@ -18,7 +18,7 @@ import (
 
 var _ parley.Broker = (*Broker)(nil)
 
-// catchUpPage is how many messages a catch-up reads per query.
+// catchUpPage is how many logged events a catch-up reads per query.
 const catchUpPage = 500
 
 // Broker is a parley.Broker for several replicas on one database. It hands
@@ -41,10 +41,11 @@ const catchUpPage = 500
 // but the Broker had not read yet); server.Subscribe fills such holes from
 // the store, so subscribers still see every message once, in order.
 //
-// Member events are not sent across replicas: a join or leave is seen live
-// only by subscribers of the replica that served it (everyone sees it in
-// ListMembers). Revocations (revocation.go) are: the same connection
-// LISTENs on RevocationChannel.
+// Every logged kind (parley.EventKind.Logged: messages, edits, deletions)
+// crosses replicas this way, read from the room log. The other kinds
+// (member changes, typing, read markers) are seen live only by
+// subscribers of the replica that served them. Revocations (revocation.go)
+// cross too: the same connection LISTENs on RevocationChannel.
 type Broker struct {
 	store        *Store
 	local        LocalBroker
@@ -202,7 +203,7 @@ func (b *Broker) readStart(ctx context.Context, roomID string, feed *roomFeed) e
 // Publish implements parley.Broker: the event goes to local subscribers at
 // once, unless it is a message the Broker already published.
 func (b *Broker) Publish(e *parley.Event) {
-	if e.Kind != parley.EventMessage {
+	if !e.Kind.Logged() {
 		b.local.Publish(e)
 		return
 	}
@@ -214,10 +215,10 @@ func (b *Broker) Publish(e *parley.Event) {
 	}
 	feed.mu.Lock()
 	defer feed.mu.Unlock()
-	if e.Seq() <= feed.last {
+	if e.Seq <= feed.last {
 		return
 	}
-	feed.last = e.Seq()
+	feed.last = e.Seq
 	b.local.Publish(e)
 }
 
@@ -428,22 +429,22 @@ func (b *Broker) catchUp(ctx context.Context, roomID string) error {
 		return nil
 	}
 	for {
-		msgs, err := b.store.messagesAfter(ctx, roomID, after, catchUpPage)
+		events, _, err := b.store.ListEvents(ctx, roomID, after, catchUpPage)
 		if err != nil {
 			return err
 		}
 		feed.mu.Lock()
-		for i := range msgs {
-			if msgs[i].Seq > feed.last {
-				feed.last = msgs[i].Seq
-				b.local.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: roomID, Message: &msgs[i]})
+		for i := range events {
+			if events[i].Seq > feed.last {
+				feed.last = events[i].Seq
+				b.local.Publish(events[i])
 			}
 		}
 		feed.mu.Unlock()
-		if len(msgs) < catchUpPage {
+		if len(events) < catchUpPage {
 			return nil
 		}
-		after = msgs[len(msgs)-1].Seq
+		after = events[len(events)-1].Seq
 	}
 }
 

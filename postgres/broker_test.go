@@ -70,14 +70,14 @@ func TestBrokerCrossReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		brokers[0].Publish(&parley.Event{Kind: parley.EventMessage, RoomID: room.ID, Message: &m})
+		brokers[0].Publish(&parley.Event{Kind: parley.EventMessage, RoomID: room.ID, Seq: m.Seq, Message: &m})
 	}
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, local, 50), 1, 50)
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, remote, 50), 1, 50)
 	select {
 	case <-local.Ready():
 		for _, ev := range local.Drain(nil) {
-			t.Errorf("local subscriber got seq %d twice", ev.Seq())
+			t.Errorf("local subscriber got seq %d twice", ev.Seq)
 		}
 	case <-time.After(100 * time.Millisecond):
 	}
@@ -92,9 +92,11 @@ func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 	conn := pgtest.Connect(t)
 	// What AppendMessage does, minus pg_notify.
 	if _, err := conn.Exec(t.Context(), `
-		WITH r AS (UPDATE `+schema+`.rooms SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq)
-		INSERT INTO `+schema+`.messages (id, room_id, seq, sender_id, text, client_message_id, create_time)
-		SELECT 'm_silent', $1, head_seq, $2, 'silent', 'silent', now() FROM r`, room.ID, alice.ID); err != nil {
+		WITH r AS (UPDATE `+schema+`.rooms SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq),
+		m AS (INSERT INTO `+schema+`.messages (id, room_id, seq, sender_id, text, client_message_id, create_time)
+			SELECT 'm_silent', $1, head_seq, $2, 'silent', 'silent', now() FROM r RETURNING seq)
+		INSERT INTO `+schema+`.room_events (room_id, seq, kind, user_id, actor_id, message_id, create_time)
+		SELECT $1, seq, 1, $2, $2, 'm_silent', now() FROM m`, room.ID, alice.ID); err != nil {
 		t.Fatalf("insert without notify: %v", err)
 	}
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), 1, 1)
@@ -154,9 +156,9 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 		}
 	}
 	sub = subscribe(t, broker, rooms[1].ID)
-	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Message: &m}) // at or before the head: already replayed
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Seq: m.Seq, Message: &m}) // at or before the head: already replayed
 	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
-	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Message: &next})
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Seq: next.Seq, Message: &next})
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), next.Seq, next.Seq)
 }
 

@@ -174,7 +174,7 @@ func (c *chatSession) sendOne(conn chatConn, reply chatReply) error {
 		return err
 	}
 	if reply.room != nil {
-		if seq := reply.event.Seq(); seq > reply.room.sent {
+		if seq := reply.event.Seq; seq > reply.room.sent {
 			reply.room.sent = seq
 		}
 	}

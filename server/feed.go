@@ -8,8 +8,8 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-// replayPage is how many stored messages a feed reads per query while
-// replaying history.
+// replayPage is how many logged events a feed reads per query while
+// replaying the room log.
 const replayPage = 500
 
 // keepBatch is the largest batch buffer a feed keeps between bursts; a
@@ -130,14 +130,14 @@ func (f *roomFeed) forwardUntilLeft() error {
 	return errMembershipRevoked
 }
 
-// replay delivers stored messages after `after` until it reaches the head
+// replay delivers the room log's events after `after` until it reaches the head
 // and returns the head seq seen by the first query.
 func (f *roomFeed) replay(after int64) (int64, error) {
 	f.flush.hold()
 	defer f.flush.release()
 	var firstHead int64
 	for first := true; ; first = false {
-		msgs, head, err := f.s.store.ListMessages(f.ctx, f.roomID, parley.HistoryQuery{Forward: true, AfterSeq: after, Limit: replayPage})
+		events, head, err := f.s.store.ListEvents(f.ctx, f.roomID, after, replayPage)
 		if err != nil {
 			return 0, err
 		}
@@ -147,15 +147,15 @@ func (f *roomFeed) replay(after int64) (int64, error) {
 				return head, nil
 			}
 		}
-		for i := range msgs {
-			if err := f.send(&parley.Event{Kind: parley.EventMessage, RoomID: f.roomID, Message: &msgs[i]}); err != nil {
+		for i := range events {
+			if err := f.send(events[i]); err != nil {
 				return 0, err
 			}
 		}
-		if len(msgs) < replayPage {
+		if len(events) < replayPage {
 			return firstHead, nil
 		}
-		after = msgs[len(msgs)-1].Seq
+		after = events[len(events)-1].Seq
 	}
 }
 
@@ -163,8 +163,11 @@ func (f *roomFeed) replay(after int64) (int64, error) {
 // hole before it from the store. A member_left of the reader itself ends
 // the feed: it may no longer read the room.
 func (f *roomFeed) forward(ev *parley.Event) error {
-	if ev.Kind == parley.EventMessage {
-		seq := ev.Seq()
+	if ev.Kind == parley.EventReadMarker && ev.User.ID != f.userID {
+		return nil // private to the reader's own streams
+	}
+	if ev.Kind.Logged() {
+		seq := ev.Seq
 		if seq <= f.last {
 			return nil
 		}
@@ -180,7 +183,7 @@ func (f *roomFeed) forward(ev *parley.Event) error {
 	if err := f.send(ev); err != nil {
 		return err
 	}
-	if ev.Kind == parley.EventMemberLeft && ev.User.ID == f.userID {
+	if (ev.Kind == parley.EventMemberLeft || ev.Kind == parley.EventMemberRemoved) && ev.User.ID == f.userID {
 		return errLeftRoom
 	}
 	return nil
@@ -192,7 +195,7 @@ func (f *roomFeed) send(ev *parley.Event) error {
 	if err := f.deliver(ev); err != nil {
 		return err
 	}
-	if seq := ev.Seq(); seq > 0 {
+	if seq := ev.Seq; seq > 0 {
 		f.last = seq
 	}
 	return nil

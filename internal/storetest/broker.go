@@ -241,7 +241,7 @@ func ReceiveSeqs(t *testing.T, sub parley.Subscription, n int) []int64 {
 		case <-sub.Ready():
 			for _, e := range sub.Drain(nil) {
 				if e.Kind == parley.EventMessage {
-					seqs = append(seqs, e.Seq())
+					seqs = append(seqs, e.Seq)
 				}
 			}
 		case <-deadline:
@@ -287,13 +287,13 @@ func ready(t *testing.T, sub parley.Subscription) {
 }
 
 func messageEvent(roomID string, seq int64) *parley.Event {
-	return &parley.Event{Kind: parley.EventMessage, RoomID: roomID, Message: &parley.Message{RoomID: roomID, Seq: seq}}
+	return &parley.Event{Kind: parley.EventMessage, RoomID: roomID, Seq: seq, Message: &parley.Message{RoomID: roomID, Seq: seq}}
 }
 
 func eventSeqs(events []*parley.Event) []int64 {
 	out := make([]int64, len(events))
 	for i, e := range events {
-		out[i] = e.Seq()
+		out[i] = e.Seq
 	}
 	return out
 }

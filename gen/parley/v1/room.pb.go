@@ -89,7 +89,12 @@ type Room struct {
 	// create_time is when the room was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// head_seq is the seq of the newest message when the room was read (0 if none).
-	HeadSeq       int64 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	HeadSeq int64 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	// read_seq is the caller's read marker (MessageService.MarkRead), 0 if none.
+	ReadSeq int64 `protobuf:"varint,7,opt,name=read_seq,json=readSeq,proto3" json:"read_seq,omitempty"`
+	// unread_count is how many messages others sent after read_seq that are
+	// not deleted (0 in rooms the caller is not a member of).
+	UnreadCount   int64 `protobuf:"varint,8,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +167,20 @@ func (x *Room) GetCreateTime() *timestamppb.Timestamp {
 func (x *Room) GetHeadSeq() int64 {
 	if x != nil {
 		return x.HeadSeq
+	}
+	return 0
+}
+
+func (x *Room) GetReadSeq() int64 {
+	if x != nil {
+		return x.ReadSeq
+	}
+	return 0
+}
+
+func (x *Room) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
 	}
 	return 0
 }
@@ -923,7 +942,7 @@ var File_parley_v1_room_proto protoreflect.FileDescriptor
 
 const file_parley_v1_room_proto_rawDesc = "" +
 	"\n" +
-	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\xd8\x01\n" +
+	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\x96\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -934,7 +953,9 @@ const file_parley_v1_room_proto_rawDesc = "" +
 	"creator_id\x18\x04 \x01(\tR\tcreatorId\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x19\n" +
-	"\bhead_seq\x18\x06 \x01(\x03R\aheadSeq\"f\n" +
+	"\bhead_seq\x18\x06 \x01(\x03R\aheadSeq\x12\x19\n" +
+	"\bread_seq\x18\a \x01(\x03R\areadSeq\x12!\n" +
+	"\funread_count\x18\b \x01(\x03R\vunreadCount\"f\n" +
 	"\x06Member\x12#\n" +
 	"\x04user\x18\x01 \x01(\v2\x0f.parley.v1.UserR\x04user\x127\n" +
 	"\tjoin_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinTime\"^\n" +
