@@ -14,8 +14,10 @@ import (
 
 // routes builds the whole API. Middleware runs outside in: CORS, the
 // observers of every request (the request log), authentication (before any
-// body is read), the client address for per-address limits, the wire-size
-// cap, then the mux. Authorization is a
+// body is read, on the request as the client sent it, so REST routes follow
+// the session cookie's rules too), the client address for per-address
+// limits, the REST transcoder (its routes become Connect calls of what
+// follows), the wire-size cap, then the mux. Authorization is a
 // request gate on the Parley services, decided on the parsed procedure.
 func (s *Server) routes() http.Handler {
 	common := s.handlerOptions()
@@ -69,6 +71,7 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
+	h = s.serveREST(h) // rest.go: REST routes become Connect calls of everything inside
 	h = withClientIP(h)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
 	h = s.observeCalls(h)
