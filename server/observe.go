@@ -76,10 +76,12 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 			r.Body = body
 		}
 		cw := &countingWriter{ResponseWriter: w}
+		// As the client sent them: the REST transcoder rewrites the request.
+		method, path := r.Method, r.URL.Path
 		h.ServeHTTP(cw, r)
 
 		call := CallInfo{
-			Method: r.Method, Path: r.URL.Path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+			Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
 			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
 		}
 		procedure, isRPC := authn.InferProcedure(r.URL)

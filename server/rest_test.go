@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -203,7 +205,13 @@ func TestRESTRoutes(t *testing.T) {
 // TestRESTMatchesConnect checks that a REST route and its procedure over
 // Connect return the same resource.
 func TestRESTMatchesConnect(t *testing.T) {
-	ts := testserver.Start(t)
+	var mu sync.Mutex
+	var calls []server.CallInfo
+	ts := testserver.Start(t, server.WithCallObserver(func(_ context.Context, c server.CallInfo) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, c)
+	}))
 	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
 	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC)
 	ada.SendMessage(t, room.GetId(), "hello", "m1")
@@ -239,4 +247,22 @@ func TestRESTMatchesConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("/v1/users/me", me.Msg, &parleyv1.GetMeResponse{})
+
+	// The observers (the request log, metrics) see the REST call as its
+	// procedure, with protocol "rest" (observers run once the answer is
+	// out, so wait a little for the last one).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		found := slices.ContainsFunc(calls, func(c server.CallInfo) bool {
+			return c.Path == "/v1/users/me" && c.Method == "GET" && c.Procedure == "/parley.v1.AuthService/GetMe" &&
+				c.Protocol == "rest" && c.Codec == "json" && c.Code == "ok"
+		})
+		mu.Unlock()
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no observed GET /v1/users/me as GetMe over rest among %+v", calls)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 )
@@ -63,6 +64,7 @@ func (s *Server) routes() http.Handler {
 	for _, mount := range s.cfg.extraServices {
 		mux.handle(mount(common...))
 	}
+	mux.handleOther("GET /openapi.yaml", http.HandlerFunc(serveOpenAPI))
 	if s.cfg.webApp != nil {
 		mux.handleOther("/", s.cfg.webApp)
 	} else {
@@ -93,4 +95,11 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 func serveIndex(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("Parley is running. See README.md for how to talk to it.\n"))
+}
+
+// serveOpenAPI answers GET /openapi.yaml with the REST routes' OpenAPI 3.1
+// document (api.OpenAPI).
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(api.OpenAPI)
 }
