@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,10 +43,12 @@ const catchUpPage = 500
 //
 // Member events are not sent across replicas: a join or leave is seen live
 // only by subscribers of the replica that served it (everyone sees it in
-// ListMembers).
+// ListMembers). Revocations (revocation.go) are: the same connection
+// LISTENs on RevocationChannel.
 type Broker struct {
 	store        *Store
-	local        parley.Broker
+	local        LocalBroker
+	origin       string // tells this Broker's revocation notifications from others'
 	logger       *slog.Logger
 	pollInterval time.Duration
 	minBackoff   time.Duration
@@ -56,6 +59,8 @@ type Broker struct {
 	dirty map[string]struct{} // rooms with news to read
 	all   bool                // every room may have news (after a reconnect)
 	wake  chan struct{}
+
+	listening atomic.Bool // the listening connection is LISTENing
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -108,10 +113,11 @@ func WithReconnectBackoff(min, max time.Duration) BrokerOption {
 
 // NewBroker returns a Broker over store's database that delivers to the
 // subscribers of local, and starts listening. Close it before the store.
-func NewBroker(store *Store, local parley.Broker, opts ...BrokerOption) *Broker {
+func NewBroker(store *Store, local LocalBroker, opts ...BrokerOption) *Broker {
 	b := &Broker{
 		store:        store,
 		local:        local,
+		origin:       newID("b_"),
 		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		pollInterval: 5 * time.Second,
 		minBackoff:   100 * time.Millisecond,
@@ -272,9 +278,11 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		return wrap("connect listener", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel); err != nil {
 		return wrap("listen", err)
 	}
+	b.listening.Store(true)
+	defer b.listening.Store(false)
 	// Anything may have been stored while we were not listening.
 	b.markAll()
 	b.logger.Debug("listening for messages from other replicas")
@@ -282,6 +290,10 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return wrap("wait for notification", err)
+		}
+		if n.Channel == RevocationChannel {
+			b.revoked(n.Payload)
+			continue
 		}
 		roomID, seq, ok := parsePayload(n.Payload)
 		if !ok {

@@ -73,6 +73,9 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 	for {
 		select {
 		case <-f.ctx.Done():
+			if context.Cause(f.ctx) == errMembershipRevoked {
+				return f.end(f.forwardUntilLeft())
+			}
 			return f.end(f.ctx.Err())
 		case <-f.s.drain.Done():
 			return f.end(errDraining)
@@ -111,6 +114,20 @@ func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error)
 		return nil, err
 	}
 	return batch[:0], err
+}
+
+// forwardUntilLeft ends a feed whose membership was revoked. What is
+// already queued still goes out, up to the reader's own member_left, which
+// this process published just before it revoked: the reader sees why the
+// stream ends. Another replica's feed has no such event queued and ends
+// with the revocation.
+func (f *roomFeed) forwardUntilLeft() error {
+	for _, ev := range f.sub.Drain(nil) {
+		if err := f.forward(ev); err != nil {
+			return err // errLeftRoom, or a hole to fill: the store is not read for a reader that is out
+		}
+	}
+	return errMembershipRevoked
 }
 
 // replay delivers stored messages after `after` until it reaches the head
@@ -181,11 +198,11 @@ func (f *roomFeed) send(ev *parley.Event) error {
 	return nil
 }
 
-// end decides how a feed's stream ends: session problems as
-// unauthenticated; early ends the client should resume from carry the
+// end decides how a feed's stream ends: a revoked or expired session as
+// unauthenticated, a revoked membership as permission_denied; early ends the client should resume from carry the
 // room and the last seq delivered.
 func (f *roomFeed) end(err error) error {
-	if cause := sessionEnded(f.ctx); cause != nil {
+	if cause := revokedBy(f.ctx); cause != nil {
 		return cause
 	}
 	var perr *parley.Error
@@ -193,17 +210,6 @@ func (f *roomFeed) end(err error) error {
 		e := *perr
 		e.Positions = []parley.StreamPosition{{RoomID: f.roomID, LastSeq: f.last}}
 		return &e
-	}
-	return err
-}
-
-// recheckSession confirms a stream's session is still valid, for
-// revocations this process did not see (another replica, or the database
-// directly).
-func (s *Server) recheckSession(ctx context.Context, p *principal) error {
-	_, _, err := s.store.SessionUser(ctx, p.tokenHash, s.now())
-	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
-		return errTokenRevoked
 	}
 	return err
 }

@@ -101,8 +101,8 @@ func (s *Server) addMember(ctx context.Context, p *principal, roomID, username s
 	return m, nil
 }
 
-// leaveRoom ends the caller's membership; failed_precondition if there is
-// none.
+// leaveRoom ends the caller's membership, and their streams of the room on
+// every replica; failed_precondition if there is none.
 func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) error {
 	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
 		return err
@@ -121,6 +121,8 @@ func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) err
 		return err
 	}
 	s.publishMember(parley.EventMemberLeft, parley.Member{RoomID: room.ID, User: p.user, JoinTime: s.now()})
+	// After the event: the leaver's own streams here still show it.
+	s.revoke(ctx, parley.Revocation{UserID: p.user.ID, RoomID: room.ID})
 	return nil
 }
 

@@ -42,6 +42,7 @@ type replica struct {
 	name string // also its application_name in pg_stat_activity
 	db   string
 	addr string
+	args []string // more flags
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -84,8 +85,9 @@ func (r *replica) start() {
 		r.t.Fatal(err)
 	}
 	// One user sends 100 messages a second: not a test of the send limit.
-	cmd := exec.Command(exe, "--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
-		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off")
+	args := append([]string{"--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
+		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off"}, r.args...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

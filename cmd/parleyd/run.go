@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithAllowedOrigins(cfg.corsOrigins),
 		server.WithReadMaxBytes(cfg.maxMessageBytes),
 		server.WithHeartbeat(cfg.heartbeat),
+		server.WithTokenTTL(cfg.tokenTTL),
 		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithLimits(cfg.limits),

@@ -21,11 +21,15 @@ const receiveTimeout = 5 * time.Second
 // last Drain (a reader still writing its last batch is behind by that
 // batch). The suite's room ids need not exist in any store.
 //
+// The broker must also be a parley.RevocationBroker (revocation.go): its
+// revocations reach this process's handlers once each, before Revoke
+// returns.
+//
 // A broker that has a method Subscribers(roomID string) int, reporting a
 // room's live subscriptions, is also checked to forget a subscriber once it
 // is closed or dropped, and never to register one whose Subscribe failed.
 func RunBroker(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker) {
-	for _, tc := range brokerTests {
+	for _, tc := range append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open)
