@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1960,7 +1961,7 @@ var File_parley_v1_message_proto protoreflect.FileDescriptor
 
 const file_parley_v1_message_proto_rawDesc = "" +
 	"\n" +
-	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x93\x03\n" +
+	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x93\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x10\n" +
@@ -2080,13 +2081,13 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
 	"\x06Typing\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
-	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\xb6\x04\n" +
-	"\x0eMessageService\x12L\n" +
-	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\x12Q\n" +
-	"\vEditMessage\x12\x1d.parley.v1.EditMessageRequest\x1a\x1e.parley.v1.EditMessageResponse\"\x03\x90\x02\x02\x12W\n" +
-	"\rDeleteMessage\x12\x1f.parley.v1.DeleteMessageRequest\x1a .parley.v1.DeleteMessageResponse\"\x03\x90\x02\x02\x12H\n" +
-	"\bMarkRead\x12\x1a.parley.v1.MarkReadRequest\x1a\x1b.parley.v1.MarkReadResponse\"\x03\x90\x02\x02\x12T\n" +
-	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12M\n" +
+	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\xfe\x05\n" +
+	"\x0eMessageService\x12u\n" +
+	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/rooms/{room_id}/messages\x12~\n" +
+	"\vEditMessage\x12\x1d.parley.v1.EditMessageRequest\x1a\x1e.parley.v1.EditMessageResponse\"0\x82\xd3\xe4\x93\x02':\x01*2\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12\x81\x01\n" +
+	"\rDeleteMessage\x12\x1f.parley.v1.DeleteMessageRequest\x1a .parley.v1.DeleteMessageResponse\"-\x82\xd3\xe4\x93\x02$*\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12k\n" +
+	"\bMarkRead\x12\x1a.parley.v1.MarkReadRequest\x1a\x1b.parley.v1.MarkReadResponse\"&\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/read\x90\x02\x02\x12x\n" +
+	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rooms/{room_id}/messages\x90\x02\x01\x12M\n" +
 	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12;\n" +
 	"\x04Chat\x12\x16.parley.v1.ChatRequest\x1a\x17.parley.v1.ChatResponse(\x010\x01B\x98\x01\n" +
 	"\rcom.parley.v1B\fMessageProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +

@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -942,7 +943,7 @@ var File_parley_v1_room_proto protoreflect.FileDescriptor
 
 const file_parley_v1_room_proto_rawDesc = "" +
 	"\n" +
-	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\x96\x02\n" +
+	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\x96\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -1001,16 +1002,16 @@ const file_parley_v1_room_proto_rawDesc = "" +
 	"Visibility\x12\x1a\n" +
 	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11VISIBILITY_PUBLIC\x10\x01\x12\x16\n" +
-	"\x12VISIBILITY_PRIVATE\x10\x022\x94\x04\n" +
-	"\vRoomService\x12I\n" +
+	"\x12VISIBILITY_PRIVATE\x10\x022\xf1\x05\n" +
+	"\vRoomService\x12_\n" +
 	"\n" +
-	"CreateRoom\x12\x1c.parley.v1.CreateRoomRequest\x1a\x1d.parley.v1.CreateRoomResponse\x12E\n" +
-	"\aGetRoom\x12\x19.parley.v1.GetRoomRequest\x1a\x1a.parley.v1.GetRoomResponse\"\x03\x90\x02\x01\x12K\n" +
-	"\tListRooms\x12\x1b.parley.v1.ListRoomsRequest\x1a\x1c.parley.v1.ListRoomsResponse\"\x03\x90\x02\x01\x12C\n" +
-	"\bJoinRoom\x12\x1a.parley.v1.JoinRoomRequest\x1a\x1b.parley.v1.JoinRoomResponse\x12F\n" +
-	"\tAddMember\x12\x1b.parley.v1.AddMemberRequest\x1a\x1c.parley.v1.AddMemberResponse\x12F\n" +
-	"\tLeaveRoom\x12\x1b.parley.v1.LeaveRoomRequest\x1a\x1c.parley.v1.LeaveRoomResponse\x12Q\n" +
-	"\vListMembers\x12\x1d.parley.v1.ListMembersRequest\x1a\x1e.parley.v1.ListMembersResponse\"\x03\x90\x02\x01B\x95\x01\n" +
+	"CreateRoom\x12\x1c.parley.v1.CreateRoomRequest\x1a\x1d.parley.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12`\n" +
+	"\aGetRoom\x12\x19.parley.v1.GetRoomRequest\x1a\x1a.parley.v1.GetRoomResponse\"\x1e\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rooms/{room_id}\x90\x02\x01\x12\\\n" +
+	"\tListRooms\x12\x1b.parley.v1.ListRoomsRequest\x1a\x1c.parley.v1.ListRoomsResponse\"\x14\x82\xd3\xe4\x93\x02\v\x12\t/v1/rooms\x90\x02\x01\x12k\n" +
+	"\bJoinRoom\x12\x1a.parley.v1.JoinRoomRequest\x1a\x1b.parley.v1.JoinRoomResponse\"&\x82\xd3\xe4\x93\x02 \x1a\x1e/v1/rooms/{room_id}/members/me\x12n\n" +
+	"\tAddMember\x12\x1b.parley.v1.AddMemberRequest\x1a\x1c.parley.v1.AddMemberResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/rooms/{room_id}/members\x12n\n" +
+	"\tLeaveRoom\x12\x1b.parley.v1.LeaveRoomRequest\x1a\x1c.parley.v1.LeaveRoomResponse\"&\x82\xd3\xe4\x93\x02 *\x1e/v1/rooms/{room_id}/members/me\x12t\n" +
+	"\vListMembers\x12\x1d.parley.v1.ListMembersRequest\x1a\x1e.parley.v1.ListMembersResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/rooms/{room_id}/members\x90\x02\x01B\x95\x01\n" +
 	"\rcom.parley.v1B\tRoomProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"
 
