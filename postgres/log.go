@@ -71,11 +71,11 @@ func memberEvent(ctx context.Context, tx pgx.Tx, roomID string, kind parley.Even
 // MessageBySeq returns the message at seq in its latest form. ENOTFOUND if
 // there is none.
 func (s *Store) MessageBySeq(ctx context.Context, roomID string, seq int64) (parley.Message, error) {
-	return messageBySeq(ctx, s.pool, roomID, seq, "")
+	return messageBySeq(ctx, s.pool, roomID, seq)
 }
 
-func messageBySeq(ctx context.Context, q querier, roomID string, seq int64, lock string) (parley.Message, error) {
-	m, err := scanMessage(q.QueryRow(ctx, messageSelect+` WHERE m.room_id = $1 AND m.seq = $2`+lock, roomID, seq))
+func messageBySeq(ctx context.Context, q querier, roomID string, seq int64) (parley.Message, error) {
+	m, err := scanMessage(q.QueryRow(ctx, messageSelect+` WHERE m.room_id = $1 AND m.seq = $2`, roomID, seq))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return parley.Message{}, parley.Errorf(parley.ENOTFOUND, "message not found")
@@ -100,7 +100,7 @@ func (s *Store) EditMessage(ctx context.Context, e parley.MessageEdit, publish f
 		if err != nil {
 			return err
 		}
-		msg, err := messageBySeq(ctx, tx, e.RoomID, e.Seq, "")
+		msg, err := messageBySeq(ctx, tx, e.RoomID, e.Seq)
 		switch {
 		case err != nil:
 			return err
@@ -155,7 +155,7 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID string, seq int64, act
 		if err != nil {
 			return err
 		}
-		msg, err := messageBySeq(ctx, tx, roomID, seq, "")
+		msg, err := messageBySeq(ctx, tx, roomID, seq)
 		switch {
 		case err != nil:
 			return err
@@ -258,7 +258,7 @@ func eventsAfter(ctx context.Context, tx pgx.Tx, roomID string, after int64, lim
 	events := make([]*parley.Event, len(got))
 	for i, r := range got {
 		if r.ev.Kind.IsMessage() {
-			m, err := messageBySeq(ctx, tx, roomID, r.message, "")
+			m, err := messageBySeq(ctx, tx, roomID, r.message)
 			if err != nil {
 				return nil, err
 			}

@@ -218,7 +218,7 @@ func TestChatReplaysEditsAndDeletions(t *testing.T) {
 		t.Fatal(err)
 	}
 	stream := alice.Messages.Chat(ctx)
-	defer stream.CloseRequest()
+	defer func() { _ = stream.CloseRequest() }()
 	if err := stream.Send(&parleyv1.ChatRequest{FrameId: "j", Frame: &parleyv1.ChatRequest_Join{Join: &parleyv1.ChatJoin{RoomId: room.GetId()}}}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -31,7 +32,11 @@ func openAPIValidator(t *testing.T, doc []byte) validator.Validator {
 // document, valid OpenAPI 3.1, and lists every REST route.
 func TestOpenAPIDocument(t *testing.T) {
 	ts := testserver.Start(t)
-	res, err := testserver.HTTP1Client().Get(ts.URL + "/openapi.yaml")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/openapi.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := testserver.HTTP1Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

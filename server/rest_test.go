@@ -35,7 +35,7 @@ func doREST(t *testing.T, baseURL string, c restCall) (*http.Response, string) {
 	if c.body != "" {
 		body = strings.NewReader(c.body)
 	}
-	req, err := http.NewRequest(c.method, baseURL+c.path, body)
+	req, err := http.NewRequestWithContext(t.Context(), c.method, baseURL+c.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}

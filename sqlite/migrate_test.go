@@ -37,18 +37,18 @@ func TestMigrateKeepsMessageSeqs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(schemaV2); err != nil {
+	if _, err := db.ExecContext(t.Context(), schemaV2); err != nil {
 		t.Fatalf("old schema: %v", err)
 	}
 	for seq := 1; seq <= 30; seq++ {
 		sender := []string{"u_alice", "u_bob"}[seq%2]
-		if _, err := db.Exec(`INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time) VALUES (?, 'r_a', ?, ?, ?, ?, ?)`,
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time) VALUES (?, 'r_a', ?, ?, ?, ?, ?)`,
 			fmt.Sprintf("m_a%d", seq), seq, sender, fmt.Sprintf("text %d", seq), fmt.Sprintf("c_a%d", seq), 3000+seq); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for seq := 1; seq <= 2; seq++ {
-		if _, err := db.Exec(`INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time) VALUES (?, 'r_b', ?, 'u_bob', 'b', ?, 4000)`,
+		if _, err := db.ExecContext(t.Context(), `INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time) VALUES (?, 'r_b', ?, 'u_bob', 'b', ?, 4000)`,
 			fmt.Sprintf("m_b%d", seq), seq, fmt.Sprintf("c_b%d", seq)); err != nil {
 			t.Fatal(err)
 		}
