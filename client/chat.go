@@ -285,6 +285,10 @@ func chatError(e *parleyv1.ChatError) error {
 	for _, v := range e.GetFieldViolations() {
 		out.Violations = append(out.Violations, parley.FieldViolation{Field: v.GetField(), Description: v.GetDescription()})
 	}
+	if d := e.GetRetryDelay(); d != nil && code == connect.CodeResourceExhausted {
+		out.Code = parley.ERATELIMITED
+		out.RetryAfter = d.AsDuration()
+	}
 	return out
 }
 

@@ -13,8 +13,10 @@ import (
 )
 
 // codes inverts the server's mapping of domain codes to Connect codes.
-// resource_exhausted is ambiguous: with a StreamPosition detail it is a
-// slow consumer, otherwise a size limit (see domainError).
+// resource_exhausted is ambiguous: with a google.rpc.RetryInfo detail it is
+// a rate limit or quota (ERATELIMITED, with RetryAfter), with a
+// StreamPosition detail a slow consumer, otherwise a size limit (see
+// domainError).
 var codes = map[connect.Code]parley.ErrorCode{
 	connect.CodeAlreadyExists:      parley.ECONFLICT,
 	connect.CodeInternal:           parley.EINTERNAL,
@@ -84,6 +86,11 @@ func domainError(ctx context.Context, err error) error {
 			}
 		case *parleyv1.StreamPosition:
 			out.Positions = append(out.Positions, parley.StreamPosition{RoomID: v.GetRoomId(), LastSeq: v.GetLastSeq()})
+		case *errdetails.RetryInfo:
+			if cerr.Code() == connect.CodeResourceExhausted {
+				out.Code = parley.ERATELIMITED
+				out.RetryAfter = v.GetRetryDelay().AsDuration()
+			}
 		}
 	}
 	// A bidirectional stream over HTTP/1.1 (a proxy in between may
@@ -92,7 +99,7 @@ func domainError(ctx context.Context, err error) error {
 		out.Code = parley.ENOTIMPLEMENTED
 		out.Message = "this call needs HTTP/2, but the server (or a proxy in between) got HTTP/1.1: " + out.Message
 	}
-	if cerr.Code() == connect.CodeResourceExhausted && len(out.Positions) > 0 {
+	if cerr.Code() == connect.CodeResourceExhausted && len(out.Positions) > 0 && out.Code != parley.ERATELIMITED {
 		out.Code = parley.ESLOWCONSUMER
 	}
 	if out.Message == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
@@ -94,7 +95,8 @@ var chatFrames = eventWrappers[*parleyv1.ChatResponse]{
 }
 
 // chatError turns err into a ChatError frame: the same code and message a
-// unary call would get, with field violations.
+// unary call would get, with field violations and, for a rate limit or
+// quota, the retry delay a unary call gets in google.rpc.RetryInfo.
 func (s *Server) chatError(ctx context.Context, frameID string, err error) *parleyv1.ChatError {
 	cerr := new(connect.Error)
 	errors.As(s.connectError(ctx, err), &cerr)
@@ -103,6 +105,9 @@ func (s *Server) chatError(ctx context.Context, frameID string, err error) *parl
 	if errors.As(err, &perr) {
 		for _, v := range perr.Violations {
 			out.FieldViolations = append(out.FieldViolations, &parleyv1.FieldViolation{Field: v.Field, Description: v.Description})
+		}
+		if perr.RetryAfter > 0 {
+			out.RetryDelay = durationpb.New(perr.RetryAfter)
 		}
 	}
 	return out

@@ -203,6 +203,9 @@ var quotaCases = []struct {
 		if e := res.GetError(); e.GetCode() != "resource_exhausted" || !strings.Contains(e.GetMessage(), "retry in 1m0s") {
 			t.Errorf("third send frame: %v, want resource_exhausted saying when to retry", res)
 		}
+		if d := res.GetError().GetRetryDelay().AsDuration(); d != time.Minute {
+			t.Errorf("third send frame: retry_delay %v, want 1m0s", d)
+		}
 		_ = chat.CloseRequest()
 	}},
 	{"RoomsPerUser", func(t *testing.T, f *quotaFixture) {

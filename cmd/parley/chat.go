@@ -101,7 +101,7 @@ func runChat(ctx context.Context, e *cli, args []string) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				if parley.ErrorCodeOf(err) == parley.EINVALID {
+				if code := parley.ErrorCodeOf(err); code == parley.EINVALID || code == parley.ERATELIMITED {
 					fmt.Fprintln(e.stderr, "not sent:", e.explain(err))
 					continue
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -52,6 +53,9 @@ func (e *cli) explain(err error) error {
 		return fmt.Errorf("invalid input: %s", perr.Message)
 	case parley.ENOTIMPLEMENTED:
 		return fmt.Errorf("%s does not support this yet (%s)", server, perr.Message)
+	case parley.ERATELIMITED:
+		limit, _, _ := strings.Cut(perr.Message, "; retry in ") // said below, rounded
+		return fmt.Errorf("rate limited by %s (%s): try again in %s", server, limit, retryDelay(perr.RetryAfter))
 	}
 	return fmt.Errorf("%s (%s)", perr.Message, perr.Code)
 }
@@ -65,4 +69,13 @@ func (e *cli) explainRoom(err error, room string) error {
 		return fmt.Errorf("no room %s that you can see: `parley rooms list` shows them", room)
 	}
 	return e.explain(err)
+}
+
+// retryDelay is a retry delay as people read it: whole seconds from 1 s up
+// (rounded up, so trying again then passes), milliseconds below.
+func retryDelay(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return (d + time.Second - 1).Truncate(time.Second)
+	}
+	return (d + time.Millisecond - 1).Truncate(time.Millisecond)
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/client"
@@ -27,11 +29,23 @@ func runSend(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := []client.SendOption{client.WithAttachments(attach...)}
-	if *id != "" {
-		opts = append(opts, client.WithClientMessageID(*id))
+	if *id == "" {
+		*id = client.NewClientMessageID()
 	}
-	msg, err := c.SendMessage(ctx, room.ID, strings.Join(args[1:], " "), opts...)
+	opts := []client.SendOption{client.WithAttachments(attach...), client.WithClientMessageID(*id)}
+	text := strings.Join(args[1:], " ")
+	msg, err := c.SendMessage(ctx, room.ID, text, opts...)
+	if wait, ok := retryOnce(err); ok {
+		// The same client message id: if the first send was stored after
+		// all, this one returns it instead of storing a second copy.
+		fmt.Fprintf(e.stderr, "rate limited: sending again in %s\n", retryDelay(wait))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		msg, err = c.SendMessage(ctx, room.ID, text, opts...)
+	}
 	if err != nil {
 		return e.explainRoom(err, args[0])
 	}
@@ -40,6 +54,21 @@ func runSend(ctx context.Context, e *cli, args []string) error {
 	}
 	_, err = fmt.Fprintln(e.stdout, messageLine(msg))
 	return err
+}
+
+// maxSendRetryWait is the longest rate-limit delay send waits out (once)
+// before sending again; a longer one is reported instead.
+const maxSendRetryWait = 10 * time.Second
+
+// retryOnce reports whether a send that failed with err is worth sending
+// again, and after how long: a rate limit that lifts within
+// maxSendRetryWait.
+func retryOnce(err error) (time.Duration, bool) {
+	var perr *parley.Error
+	if !errors.As(err, &perr) || perr.Code != parley.ERATELIMITED || perr.RetryAfter <= 0 || perr.RetryAfter > maxSendRetryWait {
+		return 0, false
+	}
+	return perr.RetryAfter, true
 }
 
 // stringList is a repeatable string flag.

@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -1785,8 +1786,12 @@ type ChatError struct {
 	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
 	// field_violations name the invalid fields of the frame, if any.
 	FieldViolations []*FieldViolation `protobuf:"bytes,4,rep,name=field_violations,json=fieldViolations,proto3" json:"field_violations,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// retry_delay, set with code "resource_exhausted" for a rate limit or
+	// quota (as google.rpc.RetryInfo is on a unary call), is when the same
+	// frame would pass; unset for other errors.
+	RetryDelay    *durationpb.Duration `protobuf:"bytes,5,opt,name=retry_delay,json=retryDelay,proto3" json:"retry_delay,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatError) Reset() {
@@ -1843,6 +1848,13 @@ func (x *ChatError) GetMessage() string {
 func (x *ChatError) GetFieldViolations() []*FieldViolation {
 	if x != nil {
 		return x.FieldViolations
+	}
+	return nil
+}
+
+func (x *ChatError) GetRetryDelay() *durationpb.Duration {
+	if x != nil {
+		return x.RetryDelay
 	}
 	return nil
 }
@@ -1961,7 +1973,7 @@ var File_parley_v1_message_proto protoreflect.FileDescriptor
 
 const file_parley_v1_message_proto_rawDesc = "" +
 	"\n" +
-	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x93\x03\n" +
+	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x93\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x10\n" +
@@ -2070,12 +2082,14 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\x12\x19\n" +
-	"\bhead_seq\x18\x03 \x01(\x03R\aheadSeq\"\x9a\x01\n" +
+	"\bhead_seq\x18\x03 \x01(\x03R\aheadSeq\"\xd6\x01\n" +
 	"\tChatError\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\x12D\n" +
-	"\x10field_violations\x18\x04 \x03(\v2\x19.parley.v1.FieldViolationR\x0ffieldViolations\"H\n" +
+	"\x10field_violations\x18\x04 \x03(\v2\x19.parley.v1.FieldViolationR\x0ffieldViolations\x12:\n" +
+	"\vretry_delay\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\n" +
+	"retryDelay\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
@@ -2137,6 +2151,7 @@ var file_parley_v1_message_proto_goTypes = []any{
 	(*User)(nil),                  // 27: parley.v1.User
 	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
 	(*File)(nil),                  // 29: parley.v1.File
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
 	27, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
@@ -2175,26 +2190,27 @@ var file_parley_v1_message_proto_depIdxs = []int32{
 	13, // 33: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
 	0,  // 34: parley.v1.ChatAck.message:type_name -> parley.v1.Message
 	25, // 35: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	27, // 36: parley.v1.Typing.user:type_name -> parley.v1.User
-	7,  // 37: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	1,  // 38: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
-	3,  // 39: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
-	5,  // 40: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
-	9,  // 41: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	11, // 42: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	18, // 43: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	8,  // 44: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	2,  // 45: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
-	4,  // 46: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
-	6,  // 47: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
-	10, // 48: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	12, // 49: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	22, // 50: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	44, // [44:51] is the sub-list for method output_type
-	37, // [37:44] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	30, // 36: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	27, // 37: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 38: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 39: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 40: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 41: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 42: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 43: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	18, // 44: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 45: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 46: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 47: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 48: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 49: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	12, // 50: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	22, // 51: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	45, // [45:52] is the sub-list for method output_type
+	38, // [38:45] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
