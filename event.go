@@ -8,25 +8,85 @@ import (
 )
 
 // EventKind says what happened in a room.
+//
+// The room log: the logged kinds (see Logged: today EventMessage,
+// EventMessageEdited, EventMessageDeleted) are stored with the room's next
+// seq in the transaction that makes the change, so a room's logged events
+// are numbered 1, 2, 3, ... across kinds, a subscriber replaying
+// (since, head] gets all of them, and the PostgreSQL broker carries them
+// across replicas. The member kinds are published after commit with Seq 0
+// and not yet logged: logging them is the next step, once the wire carries
+// a seq on member events. EventTyping and EventReadMarker are ephemeral.
 type EventKind int
 
-// The kinds of room events.
+// The kinds of room events. The values are stable: engines store them.
 const (
-	EventMessage      EventKind = iota + 1 // a message was stored
-	EventMemberJoined                      // a user joined or was added
-	EventMemberLeft                        // a user left
-	EventTyping                            // a user is typing (Chat only; never stored)
+	// EventMessage: a message was stored. Message is the message (replayed
+	// from the log in its latest form: edited text, or a tombstone).
+	EventMessage EventKind = iota + 1
+	// EventMemberJoined: User joined the room by themselves (Actor = User).
+	EventMemberJoined
+	// EventMemberLeft: User left the room by themselves (Actor = User).
+	EventMemberLeft
+	// EventTyping: User is typing (Chat only; never stored, Seq 0).
+	EventTyping
+	// EventMessageEdited: Actor (the sender) replaced the text of the
+	// message at Message.Seq. Message carries the new text and EditTime.
+	EventMessageEdited
+	// EventMessageDeleted: Actor (the sender or the room's creator)
+	// deleted the message at Message.Seq. Message is its tombstone: no
+	// text, no attachments, DeleteTime set.
+	EventMessageDeleted
+	// EventMemberAdded: Actor made User a member.
+	EventMemberAdded
+	// EventMemberRemoved: Actor ended User's membership (room removal, a
+	// revoked member). A stream of User on this room ends when it sees it.
+	EventMemberRemoved
+	// EventReadMarker: User read the room up to ReadSeq. Private: only
+	// User's own streams get it; never stored in the log (Seq 0).
+	EventReadMarker
 )
+
+// Logged reports whether events of kind k are stored in the room log and
+// carry a seq.
+func (k EventKind) Logged() bool {
+	switch k {
+	case EventMessage, EventMessageEdited, EventMessageDeleted:
+		return true
+	}
+	return false
+}
+
+// IsMember reports whether k is one of the membership kinds.
+func (k EventKind) IsMember() bool {
+	switch k {
+	case EventMemberJoined, EventMemberLeft, EventMemberAdded, EventMemberRemoved:
+		return true
+	}
+	return false
+}
+
+// IsMessage reports whether k changes a message (sent, edited, deleted).
+func (k EventKind) IsMessage() bool {
+	return k == EventMessage || k == EventMessageEdited || k == EventMessageDeleted
+}
 
 // Event is something that happened in a room, fanned out to its
 // subscribers. One *Event is shared by every subscriber and must not be
 // modified once published.
 type Event struct {
-	Kind    EventKind
-	RoomID  string
-	Message *Message  // for EventMessage
-	User    User      // for member and typing events
-	Time    time.Time // for member and typing events
+	Kind   EventKind
+	RoomID string
+	// Seq is the event's position in the room log (see EventKind), 0 for
+	// ephemeral kinds. For EventMessage it equals Message.Seq; for an edit
+	// or a delete it is the event's own seq, and Message.Seq says which
+	// message changed.
+	Seq     int64
+	Message *Message  // for the message kinds
+	User    User      // the member (member kinds), the typist, the reader
+	Actor   User      // who made a member or message change
+	Time    time.Time // when it happened
+	ReadSeq int64     // for EventReadMarker
 
 	mu      sync.Mutex                 // serializes encoders
 	encoded atomic.Pointer[[]encoding] // read without the lock; replaced, never modified
@@ -35,14 +95,6 @@ type Event struct {
 type encoding struct {
 	format string
 	data   []byte
-}
-
-// Seq returns the message seq of an EventMessage and 0 for other kinds.
-func (e *Event) Seq() int64 {
-	if e.Kind == EventMessage && e.Message != nil {
-		return e.Message.Seq
-	}
-	return 0
 }
 
 // Encoded returns the event encoded in format, calling encode only the first
@@ -103,10 +155,12 @@ type Broker interface {
 	//   - it never blocks: a subscriber that falls too far behind is
 	//     dropped (see Subscription.Overflowed), never waited for;
 	//   - it must not call the Store, nor anything that waits on it;
-	//   - a room's message events are published in increasing seq order,
-	//     as AppendMessage calls its publish; a seq may be missing (stored
-	//     by another process), never repeated or out of order. Other kinds
-	//     carry no seq and may come in between;
+	//   - a room's logged events (EventKind.Logged) are published as the
+	//     store calls its publish functions, nearly always in increasing
+	//     seq order; a seq may be missing (stored by another process) or,
+	//     rarely, late. A feed skips what it already delivered and fills a
+	//     hole from the store's log. Ephemeral kinds carry no seq and may
+	//     come in between;
 	//   - one *Event goes to every subscriber, who share it: neither the
 	//     caller, nor the broker, nor a subscriber modifies it once it is
 	//     published (Event.Encoded is how they share its encodings).

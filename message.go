@@ -15,8 +15,15 @@ const (
 	MaxHistoryLimit       = 500
 )
 
-// Message is a stored chat message. Seq is its position in the room,
-// contiguous from 1.
+// DefaultEditWindow is how long after sending a sender may edit a message,
+// unless the server is configured otherwise.
+const DefaultEditWindow = 24 * time.Hour
+
+// Message is a stored chat message in its latest form. Seq is the position
+// of its EventMessage in the room log (see EventKind): increasing, shared
+// with the room's other logged events. EditTime is zero unless it was
+// edited; a deleted message is a tombstone: DeleteTime set, Text and
+// Attachments gone from storage.
 type Message struct {
 	ID              string
 	RoomID          string
@@ -26,6 +33,20 @@ type Message struct {
 	ClientMessageID string
 	CreateTime      time.Time
 	Attachments     []File
+	EditTime        time.Time
+	DeleteTime      time.Time
+}
+
+// Deleted reports whether m is a tombstone.
+func (m Message) Deleted() bool { return !m.DeleteTime.IsZero() }
+
+// MessageEdit replaces the text of the message at Seq in RoomID. The
+// store does not check who may edit: that is the caller's decision.
+type MessageEdit struct {
+	RoomID   string
+	Seq      int64
+	EditorID string
+	Text     string
 }
 
 // NewMessage is a message to store. Attachments are files of the same room,
@@ -68,6 +89,29 @@ type MessageStore interface {
 	// ListMessages returns messages of a room ascending by seq (see
 	// HistoryQuery) and the room's head seq.
 	ListMessages(ctx context.Context, roomID string, q HistoryQuery) ([]Message, int64, error)
+	// MessageBySeq returns the message whose EventMessage has seq, in its
+	// latest form. ENOTFOUND if there is none (also when seq is another
+	// kind's).
+	MessageBySeq(ctx context.Context, roomID string, seq int64) (Message, error)
+	// EditMessage stores an EventMessageEdited with the room's next seq
+	// and the message's new text, in one transaction, and returns the
+	// event. If the text is already e.Text it stores nothing and returns
+	// created false with the message (a retry). ENOTFOUND if no message
+	// has e.Seq; EPRECONDITION if it was deleted. publish, if not nil, is
+	// called with a new event after commit (the contract of AppendMessage).
+	EditMessage(ctx context.Context, e MessageEdit, publish func(*Event)) (ev *Event, created bool, err error)
+	// DeleteMessage stores an EventMessageDeleted with the room's next
+	// seq, by actorID, and removes the message's text and attachments from
+	// storage (also from its edit events), in one transaction. Deleting a
+	// deleted message stores nothing and returns created false (a retry).
+	// ENOTFOUND if no message has seq.
+	DeleteMessage(ctx context.Context, roomID string, seq int64, actorID string, publish func(*Event)) (ev *Event, created bool, err error)
+	// ListEvents returns up to limit logged events of a room with seq >
+	// after, ascending, and the room's head seq, read from one snapshot.
+	// Message events carry the message in its latest form. By default,
+	// that is when limit is not positive, DefaultHistoryLimit. ENOTFOUND if
+	// the room does not exist.
+	ListEvents(ctx context.Context, roomID string, after int64, limit int) ([]*Event, int64, error)
 }
 
 // Store is everything a storage engine provides.

@@ -61,7 +61,18 @@ type Room struct {
 	Visibility Visibility
 	CreatorID  string
 	CreateTime time.Time
-	HeadSeq    int64 // seq of the newest message when read; 0 if none
+	HeadSeq    int64 // seq of the newest logged event when read; 0 if none
+	// ReadSeq and Unread are the caller's: their read marker and how many
+	// messages others sent after it that are not deleted. Zero unless the
+	// room was read for a user (ReadStates).
+	ReadSeq int64
+	Unread  int64
+}
+
+// ReadState is a user's read marker in a room and the unread count after it.
+type ReadState struct {
+	ReadSeq int64
+	Unread  int64
 }
 
 // Member is a user's membership of a room.
@@ -82,10 +93,23 @@ type RoomStore interface {
 	// ListRooms returns up to limit rooms visible to userID (public ones and
 	// those userID is a member of) whose name sorts after afterName, by name.
 	ListRooms(ctx context.Context, userID, afterName string, limit int) ([]Room, error)
-	// AddMember makes userID a member of roomID. ECONFLICT if already one.
-	AddMember(ctx context.Context, roomID, userID string) (Member, error)
-	// RemoveMember ends a membership. ENOTFOUND if there was none.
-	RemoveMember(ctx context.Context, roomID, userID string) error
+	// AddMember makes userID a member of roomID and logs it, in one
+	// transaction: EventMemberJoined if actorID is userID, else
+	// EventMemberAdded. publish, if not nil, is called with the event after
+	// commit (the contract of AppendMessage). ECONFLICT if already one.
+	AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*Event)) (Member, error)
+	// RemoveMember ends a membership and logs it, in one transaction:
+	// EventMemberLeft if actorID is userID, else EventMemberRemoved;
+	// publish as for AddMember. ENOTFOUND if there was none.
+	RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*Event)) error
+	// MarkRead moves userID's read marker in roomID forward to seq (a
+	// lower seq changes nothing) and returns the marker as it is after.
+	// ENOTFOUND if the room does not exist.
+	MarkRead(ctx context.Context, roomID, userID string, seq int64) (int64, error)
+	// ReadStates returns userID's read state in each of roomIDs that exist:
+	// the marker (0 if never set) and the messages after it, sent by
+	// others and not deleted (0 where userID is not a member).
+	ReadStates(ctx context.Context, userID string, roomIDs []string) (map[string]ReadState, error)
 	// IsMember reports whether userID is a member of roomID.
 	IsMember(ctx context.Context, roomID, userID string) (bool, error)
 	// ListMembers returns up to limit members of roomID whose username sorts

@@ -20,7 +20,7 @@ func (c *Client) newBackoff() *backoff {
 
 // wait sleeps for the next interval or until ctx ends.
 func (b *backoff) wait(ctx context.Context) error {
-	d := b.next/2 + rand.N(b.next/2+1)
+	d := b.next/2 + rand.N(b.next/2+1) //nolint:gosec // jitter, not a secret
 	b.next = min(b.next*2, b.max)
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -194,6 +194,18 @@ func (ch *Chat) fail(err error) {
 	ch.mu.Unlock()
 }
 
+// fresh reports whether seq is new in a joined room, and records it.
+func (ch *Chat) fresh(room string, seq int64) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	r, ok := ch.rooms[room]
+	if !ok || seq <= r.last {
+		return false
+	}
+	r.last = seq
+	return true
+}
+
 // handle dispatches one frame from the server.
 func (ch *Chat) handle(res *parleyv1.ChatResponse) {
 	var ev ChatEvent
@@ -211,6 +223,15 @@ func (ch *Chat) handle(res *parleyv1.ChatResponse) {
 			return // left, or delivered before a reconnect
 		}
 		ev.Event = messageEvent(f.Message)
+	case *parleyv1.ChatResponse_MessageEdited, *parleyv1.ChatResponse_MessageDeleted:
+		kind, change := parley.EventMessageEdited, res.GetMessageEdited()
+		if change == nil {
+			kind, change = parley.EventMessageDeleted, res.GetMessageDeleted()
+		}
+		if !ch.fresh(change.GetMessage().GetRoomId(), change.GetSeq()) {
+			return // left, or delivered before a reconnect
+		}
+		ev.Event = changeEvent(kind, change)
 	case *parleyv1.ChatResponse_MemberJoined:
 		ev.Event = memberEvent(parley.EventMemberJoined, f.MemberJoined.GetRoomId(), f.MemberJoined.GetUser(), f.MemberJoined.GetTime())
 	case *parleyv1.ChatResponse_MemberLeft:

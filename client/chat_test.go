@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -107,8 +108,8 @@ func TestChatSurvivesRestart(t *testing.T) {
 				}
 			}
 			for i := int64(1); i <= 6; i++ {
-				if ev := nextMessage(t, ch); ev.Seq() != i {
-					t.Fatalf("got seq %d, want %d", ev.Seq(), i)
+				if ev := nextMessage(t, ch); ev.Seq != i {
+					t.Fatalf("got seq %d, want %d", ev.Seq, i)
 				}
 			}
 		})
@@ -140,7 +141,7 @@ func TestChatEndsWithContext(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("chat ended %v after cancel", took)
 	}
-	if err := ch.Err(); err != context.Canceled {
+	if err := ch.Err(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Err = %v, want context.Canceled", err)
 	}
 }

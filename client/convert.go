@@ -42,6 +42,8 @@ func roomFromProto(r *parleyv1.Room) parley.Room {
 		CreatorID:  r.GetCreatorId(),
 		CreateTime: timeFromProto(r.GetCreateTime()),
 		HeadSeq:    r.GetHeadSeq(),
+		ReadSeq:    r.GetReadSeq(),
+		Unread:     r.GetUnreadCount(),
 	}
 }
 
@@ -71,6 +73,8 @@ func messageFromProto(m *parleyv1.Message) parley.Message {
 		Text:            m.GetText(),
 		ClientMessageID: m.GetClientMessageId(),
 		CreateTime:      timeFromProto(m.GetCreateTime()),
+		EditTime:        timeFromProto(m.GetEditTime()),
+		DeleteTime:      timeFromProto(m.GetDeleteTime()),
 	}
 	for _, f := range m.GetAttachments() {
 		msg.Attachments = append(msg.Attachments, fileFromProto(f))
@@ -84,7 +88,13 @@ func memberEvent(kind parley.EventKind, roomID string, u *parleyv1.User, t *time
 
 func messageEvent(m *parleyv1.Message) *parley.Event {
 	msg := messageFromProto(m)
-	return &parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Message: &msg}
+	return &parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Seq: msg.Seq, Message: &msg}
+}
+
+// changeEvent converts an edit or a deletion.
+func changeEvent(kind parley.EventKind, c *parleyv1.MessageChanged) *parley.Event {
+	msg := messageFromProto(c.GetMessage())
+	return &parley.Event{Kind: kind, RoomID: msg.RoomID, Seq: c.GetSeq(), Message: &msg}
 }
 
 // eventFromProto converts a Subscribe frame; heartbeats (and frames of a
@@ -93,6 +103,10 @@ func eventFromProto(res *parleyv1.SubscribeResponse) *parley.Event {
 	switch e := res.GetEvent().(type) {
 	case *parleyv1.SubscribeResponse_Message:
 		return messageEvent(e.Message)
+	case *parleyv1.SubscribeResponse_MessageEdited:
+		return changeEvent(parley.EventMessageEdited, e.MessageEdited)
+	case *parleyv1.SubscribeResponse_MessageDeleted:
+		return changeEvent(parley.EventMessageDeleted, e.MessageDeleted)
 	case *parleyv1.SubscribeResponse_MemberJoined:
 		return memberEvent(parley.EventMemberJoined, e.MemberJoined.GetRoomId(), e.MemberJoined.GetUser(), e.MemberJoined.GetTime())
 	case *parleyv1.SubscribeResponse_MemberLeft:

@@ -152,11 +152,12 @@ func (c *Client) Upload(ctx context.Context, uploadID string, content io.ReaderA
 		}
 		// EPRECONDITION: the offset moved after GetUpload answered (a
 		// previous stream's chunks were still being stored): ask again.
-		if parley.ErrorCodeOf(err) == parley.EPRECONDITION && mismatches < 5 {
+		switch {
+		case parley.ErrorCodeOf(err) == parley.EPRECONDITION && mismatches < 5:
 			mismatches++
-		} else if !retryable(err) {
+		case !retryable(err):
 			return parley.File{}, err
-		} else {
+		default:
 			c.cfg.logger.WarnContext(ctx, "upload interrupted; resuming", "upload", uploadID, "err", err)
 		}
 		if err := b.wait(ctx); err != nil {
@@ -201,7 +202,7 @@ func (c *Client) uploadFrom(ctx context.Context, st UploadStatus, content io.Rea
 		file := fileFromProto(f)
 		return &file, nil
 	}
-	return nil, nil
+	return nil, nil //nolint:nilnil // documented: no file yet, and no error, while the upload is incomplete
 }
 
 // Download writes a file's content from offset on to w and returns the

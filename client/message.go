@@ -99,3 +99,45 @@ func (c *Client) ListMessages(ctx context.Context, roomID string, q parley.Histo
 	}
 	return msgs, res.Msg.GetHeadSeq(), nil
 }
+
+// EditMessage replaces the text of the caller's message at seq (within the
+// server's edit window) and returns it as edited. Retrying with the same
+// text stores nothing new.
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN (not the sender), EPRECONDITION
+// (past the edit window, or deleted).
+func (c *Client) EditMessage(ctx context.Context, roomID string, seq int64, text string) (parley.Message, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	res, err := c.messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: roomID, Seq: seq, Text: text}))
+	if err != nil {
+		return parley.Message{}, domainError(ctx, err)
+	}
+	return messageFromProto(res.Msg.GetMessage()), nil
+}
+
+// DeleteMessage deletes the message at seq (the caller's, or any in a room
+// the caller created) and returns its tombstone. Deleting again stores
+// nothing new.
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+func (c *Client) DeleteMessage(ctx context.Context, roomID string, seq int64) (parley.Message, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	res, err := c.messages.DeleteMessage(ctx, connect.NewRequest(&parleyv1.DeleteMessageRequest{RoomId: roomID, Seq: seq}))
+	if err != nil {
+		return parley.Message{}, domainError(ctx, err)
+	}
+	return messageFromProto(res.Msg.GetMessage()), nil
+}
+
+// MarkRead moves the caller's read marker in a room forward to seq and
+// returns the marker as it is after (a lower seq changes nothing).
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+func (c *Client) MarkRead(ctx context.Context, roomID string, seq int64) (int64, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	res, err := c.messages.MarkRead(ctx, connect.NewRequest(&parleyv1.MarkReadRequest{RoomId: roomID, Seq: seq}))
+	if err != nil {
+		return 0, domainError(ctx, err)
+	}
+	return res.Msg.GetReadSeq(), nil
+}

@@ -59,11 +59,11 @@ func (s *Subscription) Receive() bool {
 			if ev == nil {
 				continue
 			}
-			if ev.Kind == parley.EventMessage {
-				if ev.Seq() <= s.last {
+			if ev.Kind.Logged() {
+				if ev.Seq <= s.last {
 					continue // already delivered before a reconnect
 				}
-				s.last = ev.Seq()
+				s.last = ev.Seq
 			}
 			s.event = ev
 			return true

@@ -39,7 +39,7 @@ func TestSubscribeSurvivesRestart(t *testing.T) {
 				defer close(got)
 				for sub.Receive() {
 					if ev := sub.Event(); ev.Kind == parley.EventMessage {
-						got <- ev.Seq()
+						got <- ev.Seq
 					}
 				}
 			}()

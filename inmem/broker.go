@@ -14,14 +14,16 @@ const DefaultQueueSize = 1024
 
 var _ parley.Broker = (*Broker)(nil)
 
-// Broker is an in-process parley.Broker. Publish never blocks: a subscriber
-// whose queue is full is dropped (its Overflowed channel closes) so that one
-// slow reader cannot hold up a room.
+// Broker is an in-process parley.Broker and parley.RevocationBroker.
+// Publish never blocks: a subscriber whose queue is full is dropped (its
+// Overflowed channel closes) so that one slow reader cannot hold up a room.
 type Broker struct {
 	queueSize int
 
 	mu    sync.RWMutex
 	rooms map[string]map[*subscription]struct{}
+
+	revocations revocationHandlers // revocation.go
 }
 
 // Option configures a Broker.

@@ -12,7 +12,7 @@ var _ interface{ Subscribers(string) int } = (*inmem.Broker)(nil) // counted by 
 
 func TestBroker(t *testing.T) {
 	t.Parallel()
-	storetest.RunBroker(t, func(t *testing.T, queueSize int) parley.Broker {
+	storetest.RunBroker(t, func(_ *testing.T, queueSize int) parley.Broker {
 		return inmem.NewBroker(inmem.WithQueueSize(queueSize))
 	})
 }

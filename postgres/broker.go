@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +18,7 @@ import (
 
 var _ parley.Broker = (*Broker)(nil)
 
-// catchUpPage is how many messages a catch-up reads per query.
+// catchUpPage is how many logged events a catch-up reads per query.
 const catchUpPage = 500
 
 // Broker is a parley.Broker for several replicas on one database. It hands
@@ -40,12 +41,15 @@ const catchUpPage = 500
 // but the Broker had not read yet); server.Subscribe fills such holes from
 // the store, so subscribers still see every message once, in order.
 //
-// Member events are not sent across replicas: a join or leave is seen live
-// only by subscribers of the replica that served it (everyone sees it in
-// ListMembers).
+// Every logged kind (parley.EventKind.Logged: messages, edits, deletions)
+// crosses replicas this way, read from the room log. The other kinds
+// (member changes, typing, read markers) are seen live only by
+// subscribers of the replica that served them. Revocations (revocation.go)
+// cross too: the same connection LISTENs on RevocationChannel.
 type Broker struct {
 	store        *Store
-	local        parley.Broker
+	local        LocalBroker
+	origin       string // tells this Broker's revocation notifications from others'
 	logger       *slog.Logger
 	pollInterval time.Duration
 	minBackoff   time.Duration
@@ -56,6 +60,8 @@ type Broker struct {
 	dirty map[string]struct{} // rooms with news to read
 	all   bool                // every room may have news (after a reconnect)
 	wake  chan struct{}
+
+	listening atomic.Bool // the listening connection is LISTENing
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -98,20 +104,21 @@ func WithPollInterval(d time.Duration) BrokerOption {
 // WithReconnectBackoff sets the first and the longest wait between attempts
 // to re-establish the listening connection; the wait doubles on each
 // failure. By default, 100 milliseconds and 5 seconds.
-func WithReconnectBackoff(min, max time.Duration) BrokerOption {
+func WithReconnectBackoff(first, longest time.Duration) BrokerOption {
 	return brokerOptionFunc(func(b *Broker) {
-		if min > 0 && max >= min {
-			b.minBackoff, b.maxBackoff = min, max
+		if first > 0 && longest >= first {
+			b.minBackoff, b.maxBackoff = first, longest
 		}
 	})
 }
 
 // NewBroker returns a Broker over store's database that delivers to the
 // subscribers of local, and starts listening. Close it before the store.
-func NewBroker(store *Store, local parley.Broker, opts ...BrokerOption) *Broker {
+func NewBroker(store *Store, local LocalBroker, opts ...BrokerOption) *Broker {
 	b := &Broker{
 		store:        store,
 		local:        local,
+		origin:       newID("b_"),
 		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		pollInterval: 5 * time.Second,
 		minBackoff:   100 * time.Millisecond,
@@ -196,7 +203,7 @@ func (b *Broker) readStart(ctx context.Context, roomID string, feed *roomFeed) e
 // Publish implements parley.Broker: the event goes to local subscribers at
 // once, unless it is a message the Broker already published.
 func (b *Broker) Publish(e *parley.Event) {
-	if e.Kind != parley.EventMessage {
+	if !e.Kind.Logged() {
 		b.local.Publish(e)
 		return
 	}
@@ -208,10 +215,10 @@ func (b *Broker) Publish(e *parley.Event) {
 	}
 	feed.mu.Lock()
 	defer feed.mu.Unlock()
-	if e.Seq() <= feed.last {
+	if e.Seq <= feed.last {
 		return
 	}
-	feed.last = e.Seq()
+	feed.last = e.Seq
 	b.local.Publish(e)
 }
 
@@ -271,10 +278,12 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 	if err != nil {
 		return wrap("connect listener", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // the listen loop's error is the one to report
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel); err != nil {
 		return wrap("listen", err)
 	}
+	b.listening.Store(true)
+	defer b.listening.Store(false)
 	// Anything may have been stored while we were not listening.
 	b.markAll()
 	b.logger.Debug("listening for messages from other replicas")
@@ -282,6 +291,10 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return wrap("wait for notification", err)
+		}
+		if n.Channel == RevocationChannel {
+			b.revoked(ctx, n.Payload)
+			continue
 		}
 		roomID, seq, ok := parsePayload(n.Payload)
 		if !ok {
@@ -416,22 +429,22 @@ func (b *Broker) catchUp(ctx context.Context, roomID string) error {
 		return nil
 	}
 	for {
-		msgs, err := b.store.messagesAfter(ctx, roomID, after, catchUpPage)
+		events, _, err := b.store.ListEvents(ctx, roomID, after, catchUpPage)
 		if err != nil {
 			return err
 		}
 		feed.mu.Lock()
-		for i := range msgs {
-			if msgs[i].Seq > feed.last {
-				feed.last = msgs[i].Seq
-				b.local.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: roomID, Message: &msgs[i]})
+		for i := range events {
+			if events[i].Seq > feed.last {
+				feed.last = events[i].Seq
+				b.local.Publish(events[i])
 			}
 		}
 		feed.mu.Unlock()
-		if len(msgs) < catchUpPage {
+		if len(events) < catchUpPage {
 			return nil
 		}
-		after = msgs[len(msgs)-1].Seq
+		after = events[len(events)-1].Seq
 	}
 }
 

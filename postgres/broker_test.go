@@ -70,14 +70,14 @@ func TestBrokerCrossReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		brokers[0].Publish(&parley.Event{Kind: parley.EventMessage, RoomID: room.ID, Message: &m})
+		brokers[0].Publish(&parley.Event{Kind: parley.EventMessage, RoomID: room.ID, Seq: m.Seq, Message: &m})
 	}
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, local, 50), 1, 50)
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, remote, 50), 1, 50)
 	select {
 	case <-local.Ready():
 		for _, ev := range local.Drain(nil) {
-			t.Errorf("local subscriber got seq %d twice", ev.Seq())
+			t.Errorf("local subscriber got seq %d twice", ev.Seq)
 		}
 	case <-time.After(100 * time.Millisecond):
 	}
@@ -92,9 +92,11 @@ func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 	conn := pgtest.Connect(t)
 	// What AppendMessage does, minus pg_notify.
 	if _, err := conn.Exec(t.Context(), `
-		WITH r AS (UPDATE `+schema+`.rooms SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq)
-		INSERT INTO `+schema+`.messages (id, room_id, seq, sender_id, text, client_message_id, create_time)
-		SELECT 'm_silent', $1, head_seq, $2, 'silent', 'silent', now() FROM r`, room.ID, alice.ID); err != nil {
+		WITH r AS (UPDATE `+schema+`.rooms SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq),
+		m AS (INSERT INTO `+schema+`.messages (id, room_id, seq, sender_id, text, client_message_id, create_time)
+			SELECT 'm_silent', $1, head_seq, $2, 'silent', 'silent', now() FROM r RETURNING seq)
+		INSERT INTO `+schema+`.room_events (room_id, seq, kind, user_id, actor_id, message_id, create_time)
+		SELECT $1, seq, 1, $2, $2, 'm_silent', now() FROM m`, room.ID, alice.ID); err != nil {
 		t.Fatalf("insert without notify: %v", err)
 	}
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), 1, 1)
@@ -154,8 +156,103 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 		}
 	}
 	sub = subscribe(t, broker, rooms[1].ID)
-	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Message: &m}) // at or before the head: already replayed
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Seq: m.Seq, Message: &m}) // at or before the head: already replayed
 	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
-	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Message: &next})
+	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Seq: next.Seq, Message: &next})
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), next.Seq, next.Seq)
+}
+
+// waitListening waits until every broker LISTENs, so that a revocation,
+// which is not caught up afterwards, is heard.
+func waitListening(t *testing.T, brokers ...*postgres.Broker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, b := range brokers {
+		for !postgres.Listening(b) {
+			if time.Now().After(deadline) {
+				t.Fatal("broker not listening after 5 s")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// revocations records what a broker's revocation handler gets.
+type revocations chan parley.Revocation
+
+// handleRevocations records b's revocations until the test ends. The
+// handler must not block, so what does not fit is dropped.
+func handleRevocations(t *testing.T, b *postgres.Broker) revocations {
+	ch := make(revocations, 1024)
+	t.Cleanup(b.HandleRevocations(func(r parley.Revocation) {
+		select {
+		case ch <- r:
+		default:
+		}
+	}))
+	return ch
+}
+
+// next returns the next revocation with the given token hash or user and
+// room, skipping others (parallel tests share the channel), or fails.
+func (ch revocations) next(t *testing.T, want parley.Revocation) time.Duration {
+	t.Helper()
+	start := time.Now()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case r := <-ch:
+			if string(r.TokenHash) == string(want.TokenHash) && r.UserID == want.UserID && r.RoomID == want.RoomID {
+				return time.Since(start)
+			}
+		case <-timeout:
+			t.Fatalf("revocation %+v not handled within 5 s", want)
+		}
+	}
+}
+
+// TestBrokerRevocationCrossReplica revokes a session and a membership on
+// one replica: the other's handlers get each once, through
+// RevocationChannel, and the revoking replica's handlers get each once
+// (its own notification, heard as well, is not handed over again).
+func TestBrokerRevocationCrossReplica(t *testing.T) {
+	t.Parallel()
+	_, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
+	waitListening(t, brokers[0], brokers[1])
+	local, remote := handleRevocations(t, brokers[0]), handleRevocations(t, brokers[1])
+	for _, r := range []parley.Revocation{
+		{TokenHash: []byte("0123456789abcdef0123456789abcdef")},
+		{UserID: alice.ID, RoomID: room.ID},
+	} {
+		start := time.Now()
+		if err := brokers[0].Revoke(t.Context(), r); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+		local.next(t, r)
+		remote.next(t, r)
+		kind := "membership"
+		if r.IsSession() {
+			kind = "session"
+		}
+		t.Logf("%s revocation reached the other replica after %v", kind, time.Since(start))
+	}
+	// A revocation from the other side is heard after broker 0's own
+	// notifications (one connection, in commit order): by then a
+	// duplicate would have been handed over.
+	back := parley.Revocation{TokenHash: []byte("fedcba9876543210fedcba9876543210")}
+	if err := brokers[1].Revoke(t.Context(), back); err != nil {
+		t.Fatal(err)
+	}
+	remote.next(t, back)
+	local.next(t, back)
+	for {
+		select {
+		case r := <-local:
+			if r.RoomID == room.ID || string(r.TokenHash) == "0123456789abcdef0123456789abcdef" {
+				t.Errorf("broker 0 handled %+v again", r)
+			}
+		default:
+			return
+		}
+	}
 }

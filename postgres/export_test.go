@@ -7,3 +7,8 @@ func FollowedRooms(b *Broker) int {
 	defer b.mu.Unlock()
 	return len(b.feeds)
 }
+
+// Listening reports whether b's listening connection is LISTENing, so
+// tests can send a notification that cannot be caught up (a revocation)
+// only once it will be heard.
+func Listening(b *Broker) bool { return b.listening.Load() }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,16 +14,17 @@ import (
 
 const messageSelect = `
 	SELECT m.id, m.room_id, m.seq, m.text, m.client_message_id, m.create_time,
-	       m.attachments, u.id, u.username, u.create_time
+	       m.attachments, m.edit_time, m.delete_time, u.id, u.username, u.create_time
 	FROM messages m JOIN users u ON u.id = m.sender_id`
 
 func scanMessage(row pgx.Row) (parley.Message, error) {
 	var (
-		m           parley.Message
-		attachments []byte
+		m               parley.Message
+		attachments     []byte
+		edited, deleted *time.Time
 	)
 	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.Text, &m.ClientMessageID, &m.CreateTime,
-		&attachments, &m.Sender.ID, &m.Sender.Username, &m.Sender.CreateTime)
+		&attachments, &edited, &deleted, &m.Sender.ID, &m.Sender.Username, &m.Sender.CreateTime)
 	if err != nil {
 		return parley.Message{}, err
 	}
@@ -30,6 +32,12 @@ func scanMessage(row pgx.Row) (parley.Message, error) {
 		return parley.Message{}, err
 	}
 	m.CreateTime = m.CreateTime.UTC()
+	if edited != nil {
+		m.EditTime = edited.UTC()
+	}
+	if deleted != nil {
+		m.DeleteTime = deleted.UTC()
+	}
 	m.Sender.CreateTime = m.Sender.CreateTime.UTC()
 	return m, nil
 }
@@ -53,7 +61,8 @@ var errDuplicate = errors.New("duplicate client message id")
 // returns that one unchanged with created false, also when the two sends
 // race on different replicas.
 //
-// The transaction notifies NotifyChannel with "ROOM_ID:SEQ"; PostgreSQL
+// The transaction logs the EventMessage and notifies NotifyChannel with
+// "ROOM_ID:SEQ"; PostgreSQL
 // delivers it to listeners only if the transaction commits.
 //
 // publish, if not nil, is called with a new message after commit. This
@@ -124,8 +133,8 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish 
 		case tag.RowsAffected() == 0:
 			return errDuplicate // roll back the head_seq bump
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, NotifyChannel, notifyPayload(msg.RoomID, msg.Seq)); err != nil {
-			return wrap("notify", err)
+		if err := insertEvent(ctx, tx, msg.RoomID, seq, parley.EventMessage, m.SenderID, m.SenderID, msg.ID, "", msg.CreateTime); err != nil {
+			return err
 		}
 		created = true
 		return nil
@@ -203,22 +212,6 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 		slices.Reverse(msgs)
 	}
 	return msgs, head, nil
-}
-
-// messagesAfter returns up to limit messages of a room with seq > after,
-// ascending, outside any snapshot: the broker's catch-up read.
-func (s *Store) messagesAfter(ctx context.Context, roomID string, after int64, limit int) ([]parley.Message, error) {
-	rows, err := s.pool.Query(ctx,
-		messageSelect+` WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
-		roomID, after, limit)
-	if err != nil {
-		return nil, wrap("select messages", err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Message, error) { return scanMessage(row) })
-	if err != nil {
-		return nil, wrap("select messages", err)
-	}
-	return msgs, nil
 }
 
 // headSeqs returns the head seq of each of the rooms that exist.

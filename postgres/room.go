@@ -124,21 +124,25 @@ func roomExists(ctx context.Context, q querier, id string) error {
 }
 
 // AddMember makes userID a member of roomID, joining now by the Store's
-// clock. ECONFLICT if already one; ENOTFOUND if the room or the user does
-// not exist. It does not check the room's visibility: that is the caller's
-// decision.
-func (s *Store) AddMember(ctx context.Context, roomID, userID string) (parley.Member, error) {
+// clock, and publishes EventMemberJoined (actorID == userID) or
+// EventMemberAdded (not logged yet: see parley.EventKind.Logged);
+// publish, if not nil, gets the event after commit. ECONFLICT if already
+// one; ENOTFOUND if the room, the user or the actor does not exist. It does
+// not check the room's visibility: that is the caller's decision.
+func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
+	kind := parley.EventMemberAdded
+	if actorID == userID {
+		kind = parley.EventMemberJoined
+	}
+	unlock := s.rooms.Lock(roomID)
+	defer unlock()
 	joined := s.stamp()
-	var u parley.User
+	var ev *parley.Event
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := roomExists(ctx, tx, roomID); err != nil {
 			return err
 		}
-		var err error
-		if u, err = userByID(ctx, tx, userID); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx,
+		_, err := tx.Exec(ctx,
 			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, roomID, userID, joined)
 		switch {
 		case isUnique(err):
@@ -148,23 +152,47 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID string) (parley.Me
 		case err != nil:
 			return wrap("insert member", err)
 		}
-		return nil
+		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, joined)
+		return err
 	})
 	if err != nil {
 		return parley.Member{}, txErr("add member", err)
 	}
-	return parley.Member{RoomID: roomID, User: u, JoinTime: joined}, nil
+	if publish != nil {
+		publish(ev)
+	}
+	return parley.Member{RoomID: roomID, User: ev.User, JoinTime: joined}, nil
 }
 
-// RemoveMember ends a membership. ENOTFOUND if there was none, including
-// when the room or the user does not exist.
-func (s *Store) RemoveMember(ctx context.Context, roomID, userID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
-	if err != nil {
-		return wrap("delete member", err)
+// RemoveMember ends a membership and publishes EventMemberLeft (actorID
+// == userID) or EventMemberRemoved (not logged yet); publish, if not nil, gets the
+// event after commit. ENOTFOUND if there was none, including when the room
+// or the user does not exist.
+func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
+	kind := parley.EventMemberRemoved
+	if actorID == userID {
+		kind = parley.EventMemberLeft
 	}
-	if tag.RowsAffected() == 0 {
-		return parley.Errorf(parley.ENOTFOUND, "not a member")
+	unlock := s.rooms.Lock(roomID)
+	defer unlock()
+	left := s.stamp()
+	var ev *parley.Event
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
+		if err != nil {
+			return wrap("delete member", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return parley.Errorf(parley.ENOTFOUND, "not a member")
+		}
+		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, left)
+		return err
+	})
+	if err != nil {
+		return txErr("remove member", err)
+	}
+	if publish != nil {
+		publish(ev)
 	}
 	return nil
 }

@@ -82,7 +82,7 @@ func (s *Server) chat(ctx context.Context, p *principal, conn chatConn) error {
 	if err := s.draining(); err != nil {
 		return err
 	}
-	ctx, stop := s.streams.watch(ctx, p)
+	ctx, stop := s.streams.watchSession(ctx, p)
 	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -110,7 +110,7 @@ func (s *Server) chat(ctx context.Context, p *principal, conn chatConn) error {
 				return err
 			}
 		case <-ctx.Done():
-			if cause := sessionEnded(ctx); cause != nil {
+			if cause := revokedBy(ctx); cause != nil {
 				return cause
 			}
 			if s.draining() != nil { // a feed, or the reader, saw it first
@@ -174,7 +174,7 @@ func (c *chatSession) sendOne(conn chatConn, reply chatReply) error {
 		return err
 	}
 	if reply.room != nil {
-		if seq := reply.event.Seq(); seq > reply.room.sent {
+		if seq := reply.event.Seq; seq > reply.room.sent {
 			reply.room.sent = seq
 		}
 	}
@@ -303,7 +303,11 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 	if _, err := c.s.memberRoom(c.ctx, roomID, c.p.user.ID); err != nil {
 		return 0, err
 	}
-	ctx, stop := context.WithCancel(c.ctx)
+	ctx, cancel := context.WithCancel(c.ctx)
+	// The feed's context also ends when the membership is revoked; deliver
+	// uses ctx, so the feed can still hand over what it has queued.
+	feedCtx, stopMembership := c.s.streams.watchMembership(ctx, c.p.user.ID, roomID)
+	stop := func() { stopMembership(); cancel() }
 	room := &chatRoom{stop: stop, done: make(chan struct{}), sent: since}
 	deliver := func(ev *parley.Event) error {
 		if ev.Kind == parley.EventTyping && ev.User.ID == c.p.user.ID {
@@ -316,7 +320,7 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 			return ctx.Err()
 		}
 	}
-	feed, head, err := c.s.openFeed(ctx, c.p, roomID, since, deliver, nil)
+	feed, head, err := c.s.openFeed(feedCtx, c.p, roomID, since, deliver, nil)
 	if err != nil {
 		stop()
 		return 0, err
@@ -331,13 +335,14 @@ func (c *chatSession) join(roomID string, since int64) (int64, error) {
 	c.rooms[roomID] = room
 	c.mu.Unlock()
 	go func() {
+		defer stop() // also when the room ends by itself: forget the watch
 		defer close(room.done)
 		defer feed.Close()
 		err := feed.run(nil, nil)
 		switch {
 		case ctx.Err() != nil:
 			// left, or the whole stream ended
-		case errors.Is(err, errLeftRoom):
+		case errors.Is(err, errLeftRoom), errors.Is(err, errMembershipRevoked):
 			c.mu.Lock()
 			if c.rooms[roomID] == room {
 				delete(c.rooms, roomID)

@@ -83,6 +83,12 @@ var chatFrames = eventWrappers[*parleyv1.ChatResponse]{
 	memberLeft: func(m *parleyv1.MemberLeft) *parleyv1.ChatResponse {
 		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_MemberLeft{MemberLeft: m}}
 	},
+	edited: func(m *parleyv1.MessageChanged) *parleyv1.ChatResponse {
+		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_MessageEdited{MessageEdited: m}}
+	},
+	deleted: func(m *parleyv1.MessageChanged) *parleyv1.ChatResponse {
+		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_MessageDeleted{MessageDeleted: m}}
+	},
 	typing: func(t *parleyv1.Typing) *parleyv1.ChatResponse {
 		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Typing{Typing: t}}
 	},

@@ -12,7 +12,7 @@ import (
 // the bytes every other subscriber was about to send.
 func TestSharedEncodingIsNeverHandedOut(t *testing.T) {
 	t.Parallel()
-	ev := &parley.Event{Kind: parley.EventMessage, RoomID: "r1", Message: &parley.Message{ID: "m1", RoomID: "r1", Seq: 1, Text: "hello"}}
+	ev := &parley.Event{Kind: parley.EventMessage, RoomID: "r1", Seq: 1, Message: &parley.Message{ID: "m1", RoomID: "r1", Seq: 1, Text: "hello"}}
 	for _, codec := range []*sharingCodec{{name: "proto"}, {name: "json", json: true}} {
 		first, err := codec.Marshal(&eventFrame{shared: ev})
 		if err != nil {

@@ -29,12 +29,14 @@ func visibilityToProto(v parley.Visibility) parleyv1.Visibility {
 
 func roomToProto(r parley.Room) *parleyv1.Room {
 	return &parleyv1.Room{
-		Id:         r.ID,
-		Name:       r.Name,
-		Visibility: visibilityToProto(r.Visibility),
-		CreatorId:  r.CreatorID,
-		CreateTime: timeToProto(r.CreateTime),
-		HeadSeq:    r.HeadSeq,
+		Id:          r.ID,
+		Name:        r.Name,
+		Visibility:  visibilityToProto(r.Visibility),
+		CreatorId:   r.CreatorID,
+		CreateTime:  timeToProto(r.CreateTime),
+		HeadSeq:     r.HeadSeq,
+		ReadSeq:     r.ReadSeq,
+		UnreadCount: r.Unread,
 	}
 }
 
@@ -52,6 +54,8 @@ func messageToProto(m *parley.Message) *parleyv1.Message {
 		CreateTime:      timeToProto(m.CreateTime),
 		ClientMessageId: m.ClientMessageID,
 		Attachments:     filesToProto(m.Attachments),
+		EditTime:        timeToProto(m.EditTime),
+		DeleteTime:      timeToProto(m.DeleteTime),
 	}
 }
 
@@ -71,6 +75,8 @@ type eventWrappers[T any] struct {
 	memberJoined func(*parleyv1.MemberJoined) T
 	memberLeft   func(*parleyv1.MemberLeft) T
 	typing       func(*parleyv1.Typing) T
+	edited       func(*parleyv1.MessageChanged) T
+	deleted      func(*parleyv1.MessageChanged) T
 }
 
 // eventToProto is the one conversion of room events to protobuf, wrapped
@@ -80,10 +86,14 @@ func eventToProto[T any](e *parley.Event, wrap eventWrappers[T]) (T, bool) {
 	switch {
 	case e.Kind == parley.EventMessage && wrap.message != nil:
 		return wrap.message(messageToProto(e.Message)), true
-	case e.Kind == parley.EventMemberJoined && wrap.memberJoined != nil:
+	case (e.Kind == parley.EventMemberJoined || e.Kind == parley.EventMemberAdded) && wrap.memberJoined != nil:
 		return wrap.memberJoined(&parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
-	case e.Kind == parley.EventMemberLeft && wrap.memberLeft != nil:
+	case (e.Kind == parley.EventMemberLeft || e.Kind == parley.EventMemberRemoved) && wrap.memberLeft != nil:
 		return wrap.memberLeft(&parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
+	case e.Kind == parley.EventMessageEdited && wrap.edited != nil:
+		return wrap.edited(&parleyv1.MessageChanged{Seq: e.Seq, Message: messageToProto(e.Message)}), true
+	case e.Kind == parley.EventMessageDeleted && wrap.deleted != nil:
+		return wrap.deleted(&parleyv1.MessageChanged{Seq: e.Seq, Message: messageToProto(e.Message)}), true
 	case e.Kind == parley.EventTyping && wrap.typing != nil:
 		return wrap.typing(&parleyv1.Typing{RoomId: e.RoomID, User: userToProto(e.User)}), true
 	}
@@ -99,6 +109,12 @@ var subscribeEvents = eventWrappers[*parleyv1.SubscribeResponse]{
 	},
 	memberJoined: func(m *parleyv1.MemberJoined) *parleyv1.SubscribeResponse {
 		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberJoined{MemberJoined: m}}
+	},
+	edited: func(m *parleyv1.MessageChanged) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MessageEdited{MessageEdited: m}}
+	},
+	deleted: func(m *parleyv1.MessageChanged) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MessageDeleted{MessageDeleted: m}}
 	},
 	memberLeft: func(m *parleyv1.MemberLeft) *parleyv1.SubscribeResponse {
 		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberLeft{MemberLeft: m}}

@@ -20,7 +20,7 @@ func (s *Server) cors(h http.Handler) http.Handler {
 	}
 	withCORS := cors.New(cors.Options{
 		AllowedOrigins: s.cfg.allowedOrigins,
-		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodDelete), // PUT, DELETE: REST routes
 		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
 		ExposedHeaders: connectcors.ExposedHeaders(),
 		MaxAge:         7200, // seconds; Chromium caps preflight caching at 2 hours

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -86,6 +87,9 @@ func (s *Server) connectError(ctx context.Context, err error) error {
 	}
 	if perr.RetryAfter > 0 {
 		addDetail(cerr, &errdetails.RetryInfo{RetryDelay: durationpb.New(perr.RetryAfter)})
+		// Retry-After (whole seconds, rounded up) for HTTP clients: REST
+		// answers carry it as a header (vanguard passes error metadata on).
+		cerr.Meta().Set("Retry-After", strconv.FormatInt(int64((perr.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	return cerr
 }
@@ -109,7 +113,7 @@ func codeName(c connect.Code) string {
 func codeFromResponse(status int, header http.Header) (string, bool) {
 	for _, key := range []string{"Grpc-Status", http.TrailerPrefix + "Grpc-Status"} {
 		if v := header.Get(key); v != "" {
-			n, err := strconv.Atoi(v)
+			n, err := strconv.ParseUint(v, 10, 32)
 			return codeName(connect.Code(n)), err == nil
 		}
 	}

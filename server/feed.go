@@ -8,8 +8,8 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-// replayPage is how many stored messages a feed reads per query while
-// replaying history.
+// replayPage is how many logged events a feed reads per query while
+// replaying the room log.
 const replayPage = 500
 
 // keepBatch is the largest batch buffer a feed keeps between bursts; a
@@ -73,6 +73,9 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 	for {
 		select {
 		case <-f.ctx.Done():
+			if errors.Is(context.Cause(f.ctx), errMembershipRevoked) {
+				return f.end(f.forwardUntilLeft())
+			}
 			return f.end(f.ctx.Err())
 		case <-f.s.drain.Done():
 			return f.end(errDraining)
@@ -113,14 +116,28 @@ func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error)
 	return batch[:0], err
 }
 
-// replay delivers stored messages after `after` until it reaches the head
+// forwardUntilLeft ends a feed whose membership was revoked. What is
+// already queued still goes out, up to the reader's own member_left, which
+// this process published just before it revoked: the reader sees why the
+// stream ends. Another replica's feed has no such event queued and ends
+// with the revocation.
+func (f *roomFeed) forwardUntilLeft() error {
+	for _, ev := range f.sub.Drain(nil) {
+		if err := f.forward(ev); err != nil {
+			return err // errLeftRoom, or a hole to fill: the store is not read for a reader that is out
+		}
+	}
+	return errMembershipRevoked
+}
+
+// replay delivers the room log's events after `after` until it reaches the head
 // and returns the head seq seen by the first query.
 func (f *roomFeed) replay(after int64) (int64, error) {
 	f.flush.hold()
 	defer f.flush.release()
 	var firstHead int64
 	for first := true; ; first = false {
-		msgs, head, err := f.s.store.ListMessages(f.ctx, f.roomID, parley.HistoryQuery{Forward: true, AfterSeq: after, Limit: replayPage})
+		events, head, err := f.s.store.ListEvents(f.ctx, f.roomID, after, replayPage)
 		if err != nil {
 			return 0, err
 		}
@@ -130,15 +147,15 @@ func (f *roomFeed) replay(after int64) (int64, error) {
 				return head, nil
 			}
 		}
-		for i := range msgs {
-			if err := f.send(&parley.Event{Kind: parley.EventMessage, RoomID: f.roomID, Message: &msgs[i]}); err != nil {
+		for i := range events {
+			if err := f.send(events[i]); err != nil {
 				return 0, err
 			}
 		}
-		if len(msgs) < replayPage {
+		if len(events) < replayPage {
 			return firstHead, nil
 		}
-		after = msgs[len(msgs)-1].Seq
+		after = events[len(events)-1].Seq
 	}
 }
 
@@ -146,8 +163,11 @@ func (f *roomFeed) replay(after int64) (int64, error) {
 // hole before it from the store. A member_left of the reader itself ends
 // the feed: it may no longer read the room.
 func (f *roomFeed) forward(ev *parley.Event) error {
-	if ev.Kind == parley.EventMessage {
-		seq := ev.Seq()
+	if ev.Kind == parley.EventReadMarker && ev.User.ID != f.userID {
+		return nil // private to the reader's own streams
+	}
+	if ev.Kind.Logged() {
+		seq := ev.Seq
 		if seq <= f.last {
 			return nil
 		}
@@ -163,7 +183,7 @@ func (f *roomFeed) forward(ev *parley.Event) error {
 	if err := f.send(ev); err != nil {
 		return err
 	}
-	if ev.Kind == parley.EventMemberLeft && ev.User.ID == f.userID {
+	if (ev.Kind == parley.EventMemberLeft || ev.Kind == parley.EventMemberRemoved) && ev.User.ID == f.userID {
 		return errLeftRoom
 	}
 	return nil
@@ -175,17 +195,17 @@ func (f *roomFeed) send(ev *parley.Event) error {
 	if err := f.deliver(ev); err != nil {
 		return err
 	}
-	if seq := ev.Seq(); seq > 0 {
+	if seq := ev.Seq; seq > 0 {
 		f.last = seq
 	}
 	return nil
 }
 
-// end decides how a feed's stream ends: session problems as
-// unauthenticated; early ends the client should resume from carry the
+// end decides how a feed's stream ends: a revoked or expired session as
+// unauthenticated, a revoked membership as permission_denied; early ends the client should resume from carry the
 // room and the last seq delivered.
 func (f *roomFeed) end(err error) error {
-	if cause := sessionEnded(f.ctx); cause != nil {
+	if cause := revokedBy(f.ctx); cause != nil {
 		return cause
 	}
 	var perr *parley.Error
@@ -193,17 +213,6 @@ func (f *roomFeed) end(err error) error {
 		e := *perr
 		e.Positions = []parley.StreamPosition{{RoomID: f.roomID, LastSeq: f.last}}
 		return &e
-	}
-	return err
-}
-
-// recheckSession confirms a stream's session is still valid, for
-// revocations this process did not see (another replica, or the database
-// directly).
-func (s *Server) recheckSession(ctx context.Context, p *principal) error {
-	_, _, err := s.store.SessionUser(ctx, p.tokenHash, s.now())
-	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
-		return errTokenRevoked
 	}
 	return err
 }

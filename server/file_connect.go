@@ -122,7 +122,7 @@ func (h *fileHandler) Download(ctx context.Context, req *connect.Request[parleyv
 	if err != nil {
 		return err
 	}
-	defer content.Close()
+	defer func() { _ = content.Close() }() // read only
 	buf := make([]byte, parley.DownloadChunkBytes)
 	first := &parleyv1.DownloadResponse{File: fileToProto(file), Offset: offset}
 	for {

@@ -68,7 +68,7 @@ func TestServedContentType(t *testing.T) {
 					t.Fatal(err)
 				}
 				check("SendMessage", tc.declared, sent.Msg.GetMessage().GetAttachments()[0].GetContentType(), tc.want)
-				for sub.Receive() && sub.Msg().GetMessage() == nil {
+				for sub.Receive() && sub.Msg().GetMessage() == nil { //nolint:revive // skip to the first message: the work is in the condition
 				}
 				check("Subscribe", tc.declared, sub.Msg().GetMessage().GetAttachments()[0].GetContentType(), tc.want)
 				after := sent.Msg.GetMessage().GetSeq() - 1

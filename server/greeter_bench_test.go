@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/proto"
@@ -75,7 +76,7 @@ func BenchmarkSayHelloH2C(b *testing.B) {
 			p := new(http.Protocols)
 			p.SetHTTP1(true)
 			p.SetUnencryptedHTTP2(true)
-			return &http.Server{Handler: h, Protocols: p}
+			return &http.Server{Handler: h, Protocols: p, ReadHeaderTimeout: 10 * time.Second}
 		}},
 		{"NewHTTPServer", func(h http.Handler) *http.Server {
 			return server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler))

@@ -140,7 +140,7 @@ func TestSayHelloCurl(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			req, err := http.NewRequest(tc.method, tc.url, bytes.NewReader(tc.body))
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, tc.url, bytes.NewReader(tc.body))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -121,7 +122,7 @@ func checkEncoder(t *testing.T, data, sizes []byte) {
 	buf := make([]byte, 64)
 	for i := 0; ; i++ {
 		n, err := src.Read(buf)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if _, err := w.Write(buf[:n]); err != nil {

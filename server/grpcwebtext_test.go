@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -113,7 +114,7 @@ func (d *groupDecoder) Read(p []byte) (int, error) {
 			d.out, d.in, d.err = append(d.out, group...), d.in[4:], derr
 		}
 		if d.err == nil && err != nil {
-			if err == io.EOF && len(d.in) > 0 {
+			if errors.Is(err, io.EOF) && len(d.in) > 0 {
 				err = fmt.Errorf("response ends inside a base64 group: %q", d.in)
 			}
 			d.err = err

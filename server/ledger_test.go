@@ -130,8 +130,7 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 	owner := testserver.SignUp(t, h2c, "owner")
 	roomID := owner.CreateRoom(t, "ledger", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testserver.Context(t)
 	var subs []*ledgerSubscriber
 	for _, name := range []string{"connect/json/h2c", "connect/proto/http1", "grpc/proto/h2c", "grpcweb/proto/http1", "grpcweb/json/tls", "grpc/json/tls"} {
 		c := srv.Client(t, name)
@@ -171,7 +170,7 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 				if j%10 == 0 { // a retry must return the original
 					again, err := u.Messages.SendMessage(ctx, connect.NewRequest(req))
 					if err != nil || again.Msg.GetMessage().GetId() != res.Msg.GetMessage().GetId() {
-						errs <- fmt.Errorf("retry of sender %d message %d: %v, %v", i, j, again, err)
+						errs <- fmt.Errorf("retry of sender %d message %d: %v, %w", i, j, again, err)
 						return
 					}
 				}
@@ -210,8 +209,7 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 	c := srv.Client(t, "connect/proto/h2c")
 	owner := testserver.SignUp(t, c, "loader")
 	roomID := owner.CreateRoom(t, "load", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testserver.Context(t)
 
 	l := &ledger{acks: make(map[int64]string)}
 	var head atomic.Int64 // the last acknowledged seq
@@ -280,8 +278,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	c := srv.Client(t, "connect/proto/h2c")
 	owner := testserver.SignUp(t, c, "fastfan")
 	roomID := owner.CreateRoom(t, "slow", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testserver.Context(t)
 
 	conn, err := grpc.NewClient("passthrough:///"+strings.TrimPrefix(srv.URL, "http://"),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

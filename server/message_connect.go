@@ -51,6 +51,42 @@ func (h *messageHandler) ListMessages(ctx context.Context, req *connect.Request[
 	return connect.NewResponse(res), nil
 }
 
+func (h *messageHandler) EditMessage(ctx context.Context, req *connect.Request[parleyv1.EditMessageRequest]) (*connect.Response[parleyv1.EditMessageResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := h.s.editMessage(ctx, p, req.Msg.GetRoomId(), req.Msg.GetSeq(), req.Msg.GetText())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.EditMessageResponse{Message: messageToProto(&msg)}), nil
+}
+
+func (h *messageHandler) DeleteMessage(ctx context.Context, req *connect.Request[parleyv1.DeleteMessageRequest]) (*connect.Response[parleyv1.DeleteMessageResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := h.s.deleteMessage(ctx, p, req.Msg.GetRoomId(), req.Msg.GetSeq())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.DeleteMessageResponse{Message: messageToProto(&msg)}), nil
+}
+
+func (h *messageHandler) MarkRead(ctx context.Context, req *connect.Request[parleyv1.MarkReadRequest]) (*connect.Response[parleyv1.MarkReadResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marker, err := h.s.markRead(ctx, p, req.Msg.GetRoomId(), req.Msg.GetSeq())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.MarkReadResponse{ReadSeq: marker}), nil
+}
+
 func outgoingFromProto(m *parleyv1.SendMessageRequest) outgoingMessage {
 	return outgoingMessage{roomID: m.GetRoomId(), text: m.GetText(), clientMessageID: m.GetClientMessageId(), attachmentIDs: m.GetAttachmentIds()}
 }

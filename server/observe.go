@@ -18,7 +18,8 @@ type CallInfo struct {
 	// Procedure is the RPC's path, e.g. "/parley.v1.MessageService/SendMessage";
 	// "" for a request that is not an RPC (the web app, an unknown path).
 	Procedure string
-	// Protocol is "connect", "grpc" or "grpcweb"; "" when not an RPC.
+	// Protocol is "connect", "grpc", "grpcweb" or "rest" (a REST route,
+	// transcoded); "" when not an RPC.
 	Protocol string
 	// Codec is "proto" or "json" (or the request's codec name).
 	Codec string
@@ -54,6 +55,9 @@ func WithCallObserver(o CallObserver) Option {
 type callRecord struct {
 	code    string
 	hasCode bool
+	// procedure and protocol are set for a REST call (recordREST): its
+	// path is not the procedure's.
+	procedure, protocol string
 }
 
 type callRecordKey struct{}
@@ -72,16 +76,24 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 			r.Body = body
 		}
 		cw := &countingWriter{ResponseWriter: w}
+		// As the client sent them: the REST transcoder rewrites the request.
+		method, path := r.Method, r.URL.Path
 		h.ServeHTTP(cw, r)
 
 		call := CallInfo{
-			Method: r.Method, Path: r.URL.Path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+			Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
 			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
 		}
 		procedure, isRPC := authn.InferProcedure(r.URL)
 		protocol, _ := authn.InferProtocol(r)
+		codec := ""
+		if rec.procedure != "" {
+			procedure, isRPC, protocol, codec = rec.procedure, true, rec.protocol, "json"
+		} else if isRPC && protocol != "" {
+			codec = codecName(r)
+		}
 		if isRPC && protocol != "" {
-			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codecName(r)
+			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
 			call.Code = "ok"
 			code, ok := rec.code, rec.hasCode
 			if !ok {

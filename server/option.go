@@ -22,6 +22,7 @@ type config struct {
 	allowedOrigins []string
 	readMaxBytes   int
 	heartbeat      time.Duration
+	editWindow     time.Duration
 	tokenTTL       time.Duration
 	now            func() time.Time
 	extraServices  []MountFunc
@@ -87,6 +88,7 @@ func defaultConfig() config {
 		allowedOrigins: DefaultAllowedOrigins,
 		readMaxBytes:   DefaultReadMaxBytes,
 		heartbeat:      15 * time.Second,
+		editWindow:     parley.DefaultEditWindow,
 		tokenTTL:       30 * 24 * time.Hour,
 		now:            time.Now,
 		maxFileBytes:   parley.DefaultMaxFileBytes,
@@ -126,6 +128,16 @@ func WithHeartbeat(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
 			c.heartbeat = d
+		}
+	})
+}
+
+// WithEditWindow sets how long after sending a sender may edit a message.
+// By default, 24 hours (parley.DefaultEditWindow).
+func WithEditWindow(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.editWindow = d
 		}
 	})
 }

@@ -293,7 +293,7 @@ func (c *userCounts) acquire(userID string) (release func(), ok bool) {
 func (s *Server) openStream(ctx context.Context) (release func(), err error) {
 	p, err := principalFrom(ctx)
 	if err != nil {
-		return func() {}, nil // not a Parley stream (health, reflection), or refused before
+		return func() {}, nil //nolint:nilerr // not a Parley stream (health, reflection), or refused before
 	}
 	return s.quotas.openStream(p.user.ID)
 }

@@ -31,7 +31,14 @@ func (s *Server) getRoom(ctx context.Context, p *principal, roomID string) (parl
 		return parley.Room{}, err
 	}
 	room, _, err := s.visibleRoom(ctx, roomID, p.user.ID)
-	return room, err
+	if err != nil {
+		return parley.Room{}, err
+	}
+	rooms := []parley.Room{room}
+	if err := s.withReadStates(ctx, p, rooms); err != nil {
+		return parley.Room{}, err
+	}
+	return rooms[0], nil
 }
 
 // listRooms returns one page of the rooms the caller may see, by name, and
@@ -50,6 +57,9 @@ func (s *Server) listRooms(ctx context.Context, p *principal, pageSize int32, pa
 		return nil, "", err
 	}
 	rooms, next := page(rooms, size, "rooms", func(r parley.Room) string { return r.Name })
+	if err := s.withReadStates(ctx, p, rooms); err != nil {
+		return nil, "", err
+	}
 	return rooms, next, nil
 }
 
@@ -64,11 +74,9 @@ func (s *Server) joinRoom(ctx context.Context, p *principal, roomID string) (par
 		return parley.Room{}, err
 	}
 	if !member { // visibleRoom hides private rooms from non-members
-		m, err := s.store.AddMember(ctx, room.ID, p.user.ID)
+		_, err := s.store.AddMember(ctx, room.ID, p.user.ID, p.user.ID, s.broker.Publish)
 		if err != nil && parley.ErrorCodeOf(err) != parley.ECONFLICT {
 			return parley.Room{}, err
-		} else if err == nil {
-			s.publishMember(parley.EventMemberJoined, m)
 		}
 	}
 	return room, nil
@@ -93,16 +101,11 @@ func (s *Server) addMember(ctx context.Context, p *principal, roomID, username s
 	if err != nil {
 		return parley.Member{}, err
 	}
-	m, err := s.store.AddMember(ctx, room.ID, user.ID)
-	if err != nil {
-		return parley.Member{}, err
-	}
-	s.publishMember(parley.EventMemberJoined, m)
-	return m, nil
+	return s.store.AddMember(ctx, room.ID, user.ID, p.user.ID, s.broker.Publish)
 }
 
-// leaveRoom ends the caller's membership; failed_precondition if there is
-// none.
+// leaveRoom ends the caller's membership, and their streams of the room on
+// every replica; failed_precondition if there is none.
 func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) error {
 	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
 		return err
@@ -114,13 +117,14 @@ func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) err
 	if !member {
 		return parley.Errorf(parley.EPRECONDITION, "not a member of this room")
 	}
-	if err := s.store.RemoveMember(ctx, room.ID, p.user.ID); err != nil {
+	if err := s.store.RemoveMember(ctx, room.ID, p.user.ID, p.user.ID, s.broker.Publish); err != nil {
 		if parley.ErrorCodeOf(err) == parley.ENOTFOUND {
 			return parley.Errorf(parley.EPRECONDITION, "not a member of this room")
 		}
 		return err
 	}
-	s.publishMember(parley.EventMemberLeft, parley.Member{RoomID: room.ID, User: p.user, JoinTime: s.now()})
+	// After the event: the leaver's own streams here still show it.
+	s.revoke(ctx, parley.Revocation{UserID: p.user.ID, RoomID: room.ID})
 	return nil
 }
 
@@ -146,8 +150,4 @@ func (s *Server) listMembers(ctx context.Context, p *principal, roomID string, p
 	}
 	members, next := page(members, size, "members", func(m parley.Member) string { return m.User.Username })
 	return members, next, nil
-}
-
-func (s *Server) publishMember(kind parley.EventKind, m parley.Member) {
-	s.broker.Publish(&parley.Event{Kind: kind, RoomID: m.RoomID, User: m.User, Time: m.JoinTime})
 }

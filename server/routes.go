@@ -8,14 +8,17 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 
+	"github.com/parley-chat/parley/api"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 )
 
 // routes builds the whole API. Middleware runs outside in: CORS, the
 // observers of every request (the request log), authentication (before any
-// body is read), the client address for per-address limits, the wire-size
-// cap, then the mux. Authorization is a
+// body is read, on the request as the client sent it, so REST routes follow
+// the session cookie's rules too), the client address for per-address
+// limits, the REST transcoder (its routes become Connect calls of what
+// follows), the wire-size cap, then the mux. Authorization is a
 // request gate on the Parley services, decided on the parsed procedure.
 func (s *Server) routes() http.Handler {
 	common := s.handlerOptions()
@@ -61,6 +64,7 @@ func (s *Server) routes() http.Handler {
 	for _, mount := range s.cfg.extraServices {
 		mux.handle(mount(common...))
 	}
+	mux.handleOther("GET /openapi.yaml", http.HandlerFunc(serveOpenAPI))
 	if s.cfg.webApp != nil {
 		mux.handleOther("/", s.cfg.webApp)
 	} else {
@@ -69,6 +73,7 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
+	h = s.serveREST(h) // rest.go: REST routes become Connect calls of everything inside
 	h = withClientIP(h)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
 	h = s.observeCalls(h)
@@ -90,4 +95,11 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 func serveIndex(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("Parley is running. See README.md for how to talk to it.\n"))
+}
+
+// serveOpenAPI answers GET /openapi.yaml with the REST routes' OpenAPI 3.1
+// document (api.OpenAPI).
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(api.OpenAPI)
 }

@@ -25,9 +25,13 @@ type Server struct {
 	health  *grpchealth.StaticChecker
 	storage storageHealth // what health reports about storage (health.go)
 	handler http.Handler
-	streams *streamRegistry
-	locks   *striped.Locks // an upload's chunks, one at a time
-	quotas  *quotas        // rate limits and quotas (quota.go)
+	streams *revocationHub // this process's streams, by what they rely on (revocation.go)
+	// revocations carries revocations to every replica; nil when the
+	// broker is not a parley.RevocationBroker: then only this process's
+	// streams end at once.
+	revocations parley.RevocationBroker
+	locks       *striped.Locks // an upload's chunks, one at a time
+	quotas      *quotas        // rate limits and quotas (quota.go)
 
 	observers []CallObserver // told of every request (observeCalls, record)
 
@@ -37,7 +41,11 @@ type Server struct {
 }
 
 // New returns a Server that keeps its data in store and fans live events out
-// through broker. The defaults of every option are given on the option.
+// through broker. If broker is also a parley.RevocationBroker (inmem and
+// postgres brokers are), sign-outs and ended memberships go through it to
+// the streams of every replica at once; otherwise only this process's
+// streams end at once, the others' at their next heartbeat. The defaults
+// of every option are given on the option.
 func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	cfg := defaultConfig()
 	for _, opt := range opts {
@@ -47,11 +55,15 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		cfg:     cfg,
 		store:   store,
 		broker:  broker,
-		streams: newStreamRegistry(),
+		streams: newRevocationHub(),
 		locks:   &striped.Locks{},
 		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL),
 	}
 	s.cfg.files = s.quotas.limitUploads(s.cfg.files)
+	if rb, ok := broker.(parley.RevocationBroker); ok {
+		s.revocations = rb
+		rb.HandleRevocations(s.streams.revoke) // for the server's lifetime, as the broker's subscriptions are
+	}
 	// Calls are logged only at error level and above, so a logger that
 	// drops errors drops every request line.
 	if s.logger().Enabled(context.Background(), slog.LevelError) {

@@ -135,12 +135,13 @@ func (s *Server) checkPassword(ctx context.Context, username, pass string) (parl
 	return user, nil
 }
 
-// signOut ends the caller's session and every stream opened with it.
+// signOut ends the caller's session and every stream opened with it, on
+// every replica (revocation.go).
 func (s *Server) signOut(ctx context.Context, p *principal) error {
 	if err := s.store.DeleteSession(ctx, p.tokenHash); err != nil {
 		return err
 	}
-	s.streams.revoke(p.tokenHash)
+	s.revoke(ctx, parley.Revocation{TokenHash: p.tokenHash})
 	return nil
 }
 

@@ -118,7 +118,7 @@ func wantsSessionCookie(h http.Header, c *caller) (bool, error) {
 // sessionCookie is the Set-Cookie value delivering token until expires,
 // or, with an empty token, clearing the cookie.
 func sessionCookie(w webRequest, token string, expires time.Time, now time.Time) string {
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // Secure whenever the request came over TLS (w.secure): a plain-HTTP localhost would drop a Secure cookie
 		Name:     w.cookieName(),
 		Value:    token,
 		Path:     "/",

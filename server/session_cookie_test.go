@@ -46,7 +46,7 @@ func (c cookieCall) do(t *testing.T) (*http.Response, map[string]any) {
 		u += "?encoding=json&message=" + url.QueryEscape(body)
 		rd = nil
 	}
-	req, err := http.NewRequest(method, u, rd)
+	req, err := http.NewRequestWithContext(t.Context(), method, u, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

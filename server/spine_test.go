@@ -51,7 +51,7 @@ func TestReflectionListsAndDescribesGreeter(t *testing.T) {
 	t.Run("V1ConnectGo", func(t *testing.T) {
 		client := grpcreflect.NewClient(testserver.H2CClient(), srv.URL, connect.WithGRPC())
 		stream := client.NewStream(context.Background())
-		defer stream.Close() //nolint:errcheck // test cleanup
+		defer stream.Close()
 		names, err := stream.ListServices()
 		if err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestCORS(t *testing.T) {
 	srv := testserver.Start(t, server.WithAllowedOrigins([]string{devOrigin}))
 	procedure := srv.URL + helloworldconnect.GreeterSayHelloProcedure
 	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequest(http.MethodOptions, procedure, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, procedure, nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "authorization,connect-protocol-version,content-type")
@@ -121,7 +121,7 @@ func TestCORS(t *testing.T) {
 		return res
 	}
 	actual := func(origin string) *http.Response {
-		req, _ := http.NewRequest(http.MethodPost, procedure, strings.NewReader(`{"name":"x"}`))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, procedure, strings.NewReader(`{"name":"x"}`))
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
@@ -169,7 +169,7 @@ func TestCORSDefaultAllowsNoOrigin(t *testing.T) {
 	}
 	srv := testserver.Start(t)
 	for _, origin := range []string{"http://localhost:5173", "http://127.0.0.1:5173", "https://evil.example"} {
-		req, _ := http.NewRequest(http.MethodOptions, srv.URL+helloworldconnect.GreeterSayHelloProcedure, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, srv.URL+helloworldconnect.GreeterSayHelloProcedure, nil)
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		res, err := http.DefaultClient.Do(req)
@@ -235,7 +235,7 @@ func TestMalformedBodies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			req, _ := http.NewRequest(http.MethodPost, procedure, bytes.NewReader(tc.body))
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, procedure, bytes.NewReader(tc.body))
 			req.Header.Set("Content-Type", tc.contentType)
 			if strings.HasPrefix(tc.contentType, "application/grpc") && !strings.Contains(tc.contentType, "web") {
 				req.Header.Set("Te", "trailers")

@@ -67,7 +67,7 @@ func TestUploadStreamByteCap(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
 	const size = 1 << 20
-	const cap = size + size/16 + 64<<10 // uploadStreamLimit, binary
+	const limit = size + size/16 + 64<<10 // uploadStreamLimit, binary
 	for _, tc := range []struct {
 		name string
 		opts []connect.ClientOption
@@ -133,8 +133,8 @@ func TestUploadStreamByteCap(t *testing.T) {
 			}
 			t.Logf("%s: %d frames of %d KiB sent (%d KiB gzip'd on the wire) in %v; server: %q; position %v",
 				tc.name, frames, len(frame.ProtoReflect().GetUnknown())>>10, sent>>10, took.Round(time.Millisecond), cerr.Message(), pos)
-			if carried > cap+int64(proto.Size(frame))+5 {
-				t.Errorf("the stream inflated %d bytes before it was cut, want at most the cap %d plus one frame", carried, cap)
+			if carried > limit+int64(proto.Size(frame))+5 {
+				t.Errorf("the stream inflated %d bytes before it was cut, want at most the cap %d plus one frame", carried, limit)
 			}
 			if pos == nil || pos.GetOffset() != 0 {
 				t.Errorf("position %v, want offset 0", pos)
@@ -163,7 +163,7 @@ func TestUploadStreamByteCap(t *testing.T) {
 			body.Write(bomb)
 		}
 		wire := body.Len()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+parleyv1connect.FileServiceUploadProcedure, &body)
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+parleyv1connect.FileServiceUploadProcedure, &body)
 		req.Header.Set("Content-Type", "application/connect+json")
 		req.Header.Set("Connect-Content-Encoding", "gzip")
 		req.Header.Set("Authorization", "Bearer "+u.Token)

@@ -21,7 +21,9 @@ type eventSink interface {
 
 // subscribe runs a subscription to a room for a member: one roomFeed
 // (feed.go) replaying after since and then live, plus heartbeats that also
-// re-check the session. It returns why the stream ended.
+// re-check the session and the membership. It ends at once when either is
+// revoked, on any replica (revocation.go), or the session expires. It
+// returns why the stream ended.
 func (s *Server) subscribe(ctx context.Context, p *principal, roomID string, since int64, sink eventSink) error {
 	v := validateID("room_id", roomID)
 	if since < 0 {
@@ -36,8 +38,10 @@ func (s *Server) subscribe(ctx context.Context, p *principal, roomID string, sin
 	if _, err := s.memberRoom(ctx, roomID, p.user.ID); err != nil {
 		return err
 	}
-	ctx, stop := s.streams.watch(ctx, p)
-	defer stop()
+	ctx, stopSession := s.streams.watchSession(ctx, p)
+	defer stopSession()
+	ctx, stopMembership := s.streams.watchMembership(ctx, p.user.ID, roomID)
+	defer stopMembership()
 	// Open the stream now, so clients (and proxies) know it is established
 	// even if the room stays quiet.
 	if err := sink.Open(); err != nil {
@@ -58,6 +62,9 @@ func (s *Server) subscribe(ctx context.Context, p *principal, roomID string, sin
 	defer heartbeat.Stop()
 	return feed.run(heartbeat.C, func() error {
 		if err := s.recheckSession(ctx, p); err != nil {
+			return err
+		}
+		if err := s.recheckMembership(ctx, p, roomID); err != nil {
 			return err
 		}
 		return sink.Heartbeat(s.now(), feed.last)

@@ -13,17 +13,17 @@ import (
 
 const messageSelect = `
 	SELECT m.id, m.room_id, m.seq, m.text, m.client_message_id, m.create_time,
-	       m.attachments, u.id, u.username, u.create_time
+	       m.attachments, m.edit_time, m.delete_time, u.id, u.username, u.create_time
 	FROM messages m JOIN users u ON u.id = m.sender_id`
 
 func scanMessage(row interface{ Scan(...any) error }) (parley.Message, error) {
 	var (
-		m                parley.Message
-		created, userNow int64
-		attachments      string
+		m                                 parley.Message
+		created, edited, deleted, userNow int64
+		attachments                       string
 	)
 	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.Text, &m.ClientMessageID, &created,
-		&attachments, &m.Sender.ID, &m.Sender.Username, &userNow)
+		&attachments, &edited, &deleted, &m.Sender.ID, &m.Sender.Username, &userNow)
 	if err != nil {
 		return parley.Message{}, err
 	}
@@ -31,6 +31,12 @@ func scanMessage(row interface{ Scan(...any) error }) (parley.Message, error) {
 		return parley.Message{}, err
 	}
 	m.CreateTime = fromNanos(created)
+	if edited != 0 {
+		m.EditTime = fromNanos(edited)
+	}
+	if deleted != 0 {
+		m.DeleteTime = fromNanos(deleted)
+	}
 	m.Sender.CreateTime = fromNanos(userNow)
 	return m, nil
 }
@@ -93,6 +99,9 @@ func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewM
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, n, attachments); err != nil {
 		return parley.Message{}, false, fmt.Errorf("insert message: %w", err)
+	}
+	if err := insertEvent(ctx, tx, msg.RoomID, seq, parley.EventMessage, m.SenderID, m.SenderID, msg.ID, "", n); err != nil {
+		return parley.Message{}, false, err
 	}
 	return msg, true, nil
 }

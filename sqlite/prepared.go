@@ -47,7 +47,7 @@ func (d *preparedDB) prepare(ctx context.Context, query string) (*sql.Stmt, erro
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if prev := d.stmts[query]; prev != nil {
-		st.Close() // another caller was first
+		_ = st.Close() // another caller was first; this copy was never used
 		return prev, nil
 	}
 	d.stmts[query] = st

@@ -128,50 +128,72 @@ func roomExists(ctx context.Context, q querier, id string) error {
 }
 
 // AddMember makes userID a member of roomID, joining now by the Store's
-// clock. ECONFLICT if already one; ENOTFOUND if the room or the user does
-// not exist. It does not check the room's visibility: that is the caller's
-// decision.
-func (s *Store) AddMember(ctx context.Context, roomID, userID string) (parley.Member, error) {
+// clock, and publishes EventMemberJoined (actorID == userID) or
+// EventMemberAdded (not logged yet: see parley.EventKind.Logged); publish, if not nil, gets
+// the event after commit. ECONFLICT if already one; ENOTFOUND if the room,
+// the user or the actor does not exist. It does not check the room's
+// visibility: that is the caller's decision.
+func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
 	joined, n := s.stamp()
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return parley.Member{}, fmt.Errorf("begin add member: %w", err)
+	kind := parley.EventMemberAdded
+	if actorID == userID {
+		kind = parley.EventMemberJoined
 	}
-	defer tx.Rollback()
-	if err := roomExists(ctx, tx, roomID); err != nil {
+	var ev *parley.Event
+	err := s.inWriteTx(ctx, "add member", func(tx *preparedTx) error {
+		if err := roomExists(ctx, tx, roomID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO members (room_id, user_id, join_time) VALUES (?, ?, ?)`, roomID, userID, n)
+		switch {
+		case isUnique(err):
+			return parley.Errorf(parley.ECONFLICT, "already a member")
+		case isForeignKey(err):
+			return parley.Errorf(parley.ENOTFOUND, "user not found")
+		case err != nil:
+			return fmt.Errorf("insert member: %w", err)
+		}
+		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, joined)
+		return err
+	})
+	if err != nil {
 		return parley.Member{}, err
 	}
-	u, err := userByID(ctx, tx, userID)
-	if err != nil {
-		return parley.Member{}, err
+	if publish != nil {
+		publish(ev)
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO members (room_id, user_id, join_time) VALUES (?, ?, ?)`, roomID, userID, n)
-	switch {
-	case isUnique(err):
-		return parley.Member{}, parley.Errorf(parley.ECONFLICT, "already a member")
-	case err != nil:
-		return parley.Member{}, fmt.Errorf("insert member: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return parley.Member{}, fmt.Errorf("commit add member: %w", err)
-	}
-	return parley.Member{RoomID: roomID, User: u, JoinTime: joined}, nil
+	return parley.Member{RoomID: roomID, User: ev.User, JoinTime: joined}, nil
 }
 
-// RemoveMember ends a membership. ENOTFOUND if there was none, including
-// when the room or the user does not exist.
-func (s *Store) RemoveMember(ctx context.Context, roomID, userID string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
-	if err != nil {
-		return fmt.Errorf("delete member: %w", err)
+// RemoveMember ends a membership and publishes EventMemberLeft (actorID
+// == userID) or EventMemberRemoved (not logged yet); publish, if not nil, gets the event after commit. ENOTFOUND
+// if there was none, including when the room or the user does not exist.
+func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
+	left, _ := s.stamp()
+	kind := parley.EventMemberRemoved
+	if actorID == userID {
+		kind = parley.EventMemberLeft
 	}
-	n, err := res.RowsAffected()
+	var ev *parley.Event
+	err := s.inWriteTx(ctx, "remove member", func(tx *preparedTx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
+		if err != nil {
+			return fmt.Errorf("delete member: %w", err)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("delete member: %w", err)
+		} else if k == 0 {
+			return parley.Errorf(parley.ENOTFOUND, "not a member")
+		}
+		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, left)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("delete member: %w", err)
+		return err
 	}
-	if n == 0 {
-		return parley.Errorf(parley.ENOTFOUND, "not a member")
+	if publish != nil {
+		publish(ev)
 	}
 	return nil
 }

@@ -104,13 +104,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.write = newPreparedDB(write)
 	// Migrate before the read pool exists, so readers never see an empty file.
 	if err := migrate(ctx, write); err != nil {
-		write.Close()
+		_ = write.Close() // the migration error is the one to report
 		return nil, err
 	}
 
 	read, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
-		write.Close()
+		_ = write.Close() // the open error is the one to report
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	read.SetMaxOpenConns(readConns)
@@ -121,7 +121,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.committerDone = make(chan struct{})
 	go s.commitAppends()
 	if err := read.PingContext(ctx); err != nil {
-		s.Close()
+		_ = s.Close() // the ping error is the one to report
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
 	return s, nil

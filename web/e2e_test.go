@@ -184,7 +184,7 @@ func (d *daemon) stop() {
 //	             on its usual address
 func (d *daemon) controlHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /stop", func(w http.ResponseWriter, _ *http.Request) { d.stop() })
+	mux.HandleFunc("POST /stop", func(_ http.ResponseWriter, _ *http.Request) { d.stop() })
 	mux.HandleFunc("POST /start", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Token  string   `json:"token"`
@@ -220,7 +220,9 @@ func (d *daemon) controlHandler() http.Handler {
 // postMessage sends a message the way the README's curl example does.
 func postMessage(addr, token, roomID, text, id string) error {
 	body, _ := json.Marshal(map[string]string{"room_id": roomID, "text": text, "client_message_id": id})
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/parley.v1.MessageService/SendMessage", bytes.NewReader(body))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/parley.v1.MessageService/SendMessage", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

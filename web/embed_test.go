@@ -19,7 +19,7 @@ func TestHandler(t *testing.T) {
 	srv := testserver.Start(t, server.WithWebApp(web.Handler()))
 	get := func(t *testing.T, method, path string, header ...string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+path, nil)
+		req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

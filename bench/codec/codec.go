@@ -8,7 +8,6 @@
 package codec
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +133,7 @@ func Bench(b *testing.B, c Case, op Op) {
 			}
 		}
 	default:
-		b.Fatal(fmt.Sprintf("unknown op %q", op))
+		b.Fatalf("unknown op %q", op)
 	}
 	b.ReportMetric(float64(size), "bytes/msg")
 }

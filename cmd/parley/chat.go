@@ -37,7 +37,7 @@ func runChat(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explain(err)
 	}
-	defer ch.Close()
+	defer func() { _ = ch.Close() }() // the session is over: nothing left to report
 	if _, err := ch.Join(ctx, room.ID, max(room.HeadSeq-*last, 0)); err != nil {
 		return e.explainRoom(err, args[0])
 	}
@@ -91,10 +91,10 @@ func runChat(ctx context.Context, e *cli, args []string) error {
 				return nil
 			}
 			text := strings.TrimSpace(line)
-			switch {
-			case text == "":
+			switch text {
+			case "":
 				continue
-			case text == "/quit":
+			case "/quit":
 				return nil
 			}
 			if _, err := ch.Send(ctx, room.ID, line); err != nil {

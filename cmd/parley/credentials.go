@@ -110,13 +110,13 @@ func (f *credentialFile) put(server string, c *credential) error {
 	if err != nil {
 		return fmt.Errorf("save credentials: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }() // gone already once renamed
 	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the Chmod error is the one to report
 		return fmt.Errorf("save credentials: %w", err)
 	}
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the Write error is the one to report
 		return fmt.Errorf("save credentials: %w", err)
 	}
 	if err := tmp.Close(); err != nil {

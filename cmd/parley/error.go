@@ -28,7 +28,8 @@ func (e *cli) explain(err error) error {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("cannot connect to %s: is the server running? Start it with `parleyd`, or pick another with --server", server)
-	case strings.Contains(perr.Message, "looked like an HTTP/1.1"):
+	case strings.Contains(perr.Message, "looked like an HTTP/1.1"),
+		strings.Contains(perr.Message, "client conn could not be established"): // the same answer, read before the preface was written (seen under -race)
 		return fmt.Errorf("%s does not accept HTTP/2 without TLS (h2c): retry with --http1, or enable h2c on the server", server)
 	case strings.Contains(perr.Message, "505") || strings.Contains(perr.Message, "HTTP Version Not Supported"):
 		return fmt.Errorf("this needs HTTP/2 but %s (or a proxy in between) answered with HTTP/1.1: drop --http1, or use https://", server)

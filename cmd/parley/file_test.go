@@ -98,7 +98,7 @@ func TestUploadResumes(t *testing.T) {
 	if err := os.WriteFile(dest+".part", want[:3<<20], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err = ada.run(testContext(t), "", "download", fileID, "-o", dest)
+	_, errOut, err = ada.run(testContext(t), "", "download", fileID, "-o", dest)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}

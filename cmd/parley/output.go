@@ -26,6 +26,8 @@ type roomJSON struct {
 	CreatorID  string    `json:"creator_id"`
 	CreateTime time.Time `json:"create_time"`
 	HeadSeq    int64     `json:"head_seq"`
+	ReadSeq    int64     `json:"read_seq"`
+	Unread     int64     `json:"unread_count"`
 }
 
 type memberJSON struct {
@@ -54,12 +56,15 @@ type messageJSON struct {
 	CreateTime      time.Time  `json:"create_time"`
 	ClientMessageID string     `json:"client_message_id"`
 	Attachments     []fileJSON `json:"attachments,omitempty"`
+	EditTime        *time.Time `json:"edit_time,omitempty"`
+	DeleteTime      *time.Time `json:"delete_time,omitempty"`
 }
 
 // eventJSON is one line of `watch --json` and `chat --json`.
 type eventJSON struct {
-	Type    string       `json:"type"` // message, member_joined, member_left, typing
+	Type    string       `json:"type"` // message, message_edited, message_deleted, member_joined, member_left, typing
 	RoomID  string       `json:"room_id"`
+	Seq     int64        `json:"seq,omitempty"`
 	Message *messageJSON `json:"message,omitempty"`
 	User    *userJSON    `json:"user,omitempty"`
 	Time    *time.Time   `json:"time,omitempty"`
@@ -78,7 +83,8 @@ func roomOut(r parley.Room) roomJSON {
 	if r.Visibility == parley.Private {
 		v = "private"
 	}
-	return roomJSON{ID: r.ID, Name: r.Name, Visibility: v, CreatorID: r.CreatorID, CreateTime: r.CreateTime, HeadSeq: r.HeadSeq}
+	return roomJSON{ID: r.ID, Name: r.Name, Visibility: v, CreatorID: r.CreatorID, CreateTime: r.CreateTime, HeadSeq: r.HeadSeq,
+		ReadSeq: r.ReadSeq, Unread: r.Unread}
 }
 
 func memberOut(m parley.Member) memberJSON {
@@ -96,15 +102,27 @@ func messageOut(m parley.Message) messageJSON {
 	for _, f := range m.Attachments {
 		out.Attachments = append(out.Attachments, fileOut(f))
 	}
+	if !m.EditTime.IsZero() {
+		out.EditTime = &m.EditTime
+	}
+	if m.Deleted() {
+		out.DeleteTime = &m.DeleteTime
+	}
 	return out
 }
 
 func eventOut(ev *parley.Event) eventJSON {
-	out := eventJSON{RoomID: ev.RoomID}
+	out := eventJSON{RoomID: ev.RoomID, Seq: ev.Seq}
 	switch ev.Kind {
 	case parley.EventMessage:
 		m := messageOut(*ev.Message)
 		out.Type, out.Message = "message", &m
+	case parley.EventMessageEdited, parley.EventMessageDeleted:
+		m := messageOut(*ev.Message)
+		out.Type, out.Message = "message_edited", &m
+		if ev.Kind == parley.EventMessageDeleted {
+			out.Type = "message_deleted"
+		}
 	case parley.EventMemberJoined, parley.EventMemberLeft:
 		out.Type = "member_joined"
 		if ev.Kind == parley.EventMemberLeft {
@@ -132,7 +150,14 @@ func (e *cli) printJSONTo(w io.Writer, v any) error {
 // "#SEQ HH:MM username: text", then one line per attachment.
 func messageLine(m parley.Message) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "#%d %s %s: %s", m.Seq, m.CreateTime.Local().Format("15:04"), m.Sender.Username, m.Text)
+	switch {
+	case m.Deleted():
+		fmt.Fprintf(&b, "#%d %s %s: (deleted)", m.Seq, m.CreateTime.Local().Format("15:04"), m.Sender.Username)
+	case !m.EditTime.IsZero():
+		fmt.Fprintf(&b, "#%d %s %s: %s (edited)", m.Seq, m.CreateTime.Local().Format("15:04"), m.Sender.Username, m.Text)
+	default:
+		fmt.Fprintf(&b, "#%d %s %s: %s", m.Seq, m.CreateTime.Local().Format("15:04"), m.Sender.Username, m.Text)
+	}
 	for _, f := range m.Attachments {
 		fmt.Fprintf(&b, "\n    [file %s] %s (%s)", f.ID, f.Name, byteSize(f.Size))
 	}
@@ -144,6 +169,10 @@ func eventLine(ev *parley.Event) string {
 	switch ev.Kind {
 	case parley.EventMessage:
 		return messageLine(*ev.Message)
+	case parley.EventMessageEdited:
+		return fmt.Sprintf("-- #%d edited: %s", ev.Message.Seq, ev.Message.Text)
+	case parley.EventMessageDeleted:
+		return fmt.Sprintf("-- #%d deleted", ev.Message.Seq)
 	case parley.EventMemberJoined:
 		return fmt.Sprintf("-- %s joined", ev.User.Username)
 	case parley.EventMemberLeft:

@@ -26,7 +26,7 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if binDir != "" {
-		os.RemoveAll(binDir)
+		_ = os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
@@ -40,7 +40,7 @@ func binary(t *testing.T, name string) string {
 		}
 		out, err := exec.Command("go", "build", "-o", binDir, "github.com/parley-chat/parley/cmd/parleyd", "github.com/parley-chat/parley/cmd/parley").CombinedOutput()
 		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if binErr != nil {

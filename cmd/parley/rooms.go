@@ -129,9 +129,9 @@ func (e *cli) printRooms(rooms []parley.Room) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tID\tVISIBILITY\tMESSAGES")
+	fmt.Fprintln(tw, "NAME\tID\tVISIBILITY\tHEAD\tUNREAD")
 	for _, r := range rooms {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", r.Name, r.ID, roomOut(r).Visibility, r.HeadSeq)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", r.Name, r.ID, roomOut(r).Visibility, r.HeadSeq, r.Unread)
 	}
 	return tw.Flush()
 }

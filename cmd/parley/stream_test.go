@@ -58,13 +58,13 @@ func TestStreamingCommands(t *testing.T) {
 								func(k string) string { return ada.env[k] })
 						}()
 						line := "typed, json=" + map[bool]string{false: "no", true: "yes"}[jsonFlag]
-						io.WriteString(typing, line+"\n")
+						_, _ = io.WriteString(typing, line+"\n") // a dead process fails the test below
 						want := name + ": " + line
 						if jsonFlag {
 							want = `"text":"` + line + `"`
 						}
 						waitForOutput(t, &stdout, &stderr, want)
-						io.WriteString(typing, "/quit\n")
+						_, _ = io.WriteString(typing, "/quit\n")
 						if err := <-done; err != nil {
 							t.Fatalf("chat: %v\n%s", err, stderr.String())
 						}

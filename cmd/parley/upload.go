@@ -45,7 +45,7 @@ func runUpload(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	size, sum, err := hashFile(f)
 	if err != nil {
 		return err

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/parley-chat/parley"
 )
 
 // runWatch: `parley watch ROOM` prints the room's messages and member
@@ -15,7 +13,7 @@ import (
 func runWatch(ctx context.Context, e *cli, args []string) error {
 	fs := e.commandFlags("watch", "ROOM")
 	since := fs.Int64("since", -1, "print stored messages after this seq first (0: all); by default only new ones")
-	count := fs.Int("n", 0, "exit after this many messages (0: never)")
+	count := fs.Int("n", 0, "exit after this many messages, edits and deletions (0: never)")
 	args, err := e.parse(fs, args)
 	if err != nil {
 		return err
@@ -33,7 +31,7 @@ func runWatch(ctx context.Context, e *cli, args []string) error {
 		from = room.HeadSeq
 	}
 	sub := c.Subscribe(ctx, room.ID, from)
-	defer sub.Close()
+	defer func() { _ = sub.Close() }() // the watch is over: nothing left to report
 	if !e.g.json {
 		fmt.Fprintf(e.stderr, "Watching %s (after #%d); Ctrl-C to stop.\n", room.Name, from)
 	}
@@ -48,7 +46,7 @@ func runWatch(ctx context.Context, e *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		if ev.Kind == parley.EventMessage {
+		if ev.Kind.IsMessage() {
 			printed++
 			if *count > 0 && printed >= *count {
 				return nil

@@ -26,6 +26,8 @@ type config struct {
 	maxFileBytes     int
 	maxUnaryDuration time.Duration
 	heartbeat        time.Duration
+	editWindow       time.Duration
+	tokenTTL         time.Duration
 	shutdownTimeout  time.Duration
 	logLevel         slog.Level
 	logJSON          bool
@@ -61,6 +63,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var((*positiveDuration)(&cfg.maxUnaryDuration), "max-unary-duration", "longest `duration` a unary call may run, whatever deadline the client sets")
 	cfg.heartbeat = 15 * time.Second
 	fs.Var((*positiveDuration)(&cfg.heartbeat), "heartbeat", "heartbeat `interval` on idle streams")
+	cfg.editWindow = parley.DefaultEditWindow
+	fs.Var((*positiveDuration)(&cfg.editWindow), "edit-window", "how long after sending a sender may edit a message (a `duration`)")
+	cfg.tokenTTL = 30 * 24 * time.Hour
+	fs.Var((*positiveDuration)(&cfg.tokenTTL), "token-ttl", "how long a session token is valid (a `duration`); its streams end when it expires")
 	cfg.shutdownTimeout = 10 * time.Second
 	fs.Var((*gracePeriod)(&cfg.shutdownTimeout), "shutdown-timeout", "how long shutdown waits for unary calls in flight (a `duration`; 0 for not at all)")
 	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")

@@ -95,6 +95,8 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		"PARLEY_MAX_FILE_BYTES":     "1048576",
 		"PARLEY_MAX_UNARY_DURATION": "1m30s",
 		"PARLEY_HEARTBEAT":          "1ns",
+		"PARLEY_EDIT_WINDOW":        "1h",
+		"PARLEY_TOKEN_TTL":          "24h",
 		"PARLEY_SHUTDOWN_TIMEOUT":   "0",
 		"PARLEY_LOG_LEVEL":          "DEBUG",
 		"PARLEY_LOG_FORMAT":         "json",
@@ -107,7 +109,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 	want := config{
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, maxUnaryDuration: 90 * time.Second,
-		heartbeat: 2 * time.Second, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
+		heartbeat: 2 * time.Second, editWindow: time.Hour, tokenTTL: 24 * time.Hour, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
 		limits: server.DefaultLimits(),
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ type replica struct {
 	name string // also its application_name in pg_stat_activity
 	db   string
 	addr string
+	args []string // more flags
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -84,8 +86,9 @@ func (r *replica) start() {
 		r.t.Fatal(err)
 	}
 	// One user sends 100 messages a second: not a test of the send limit.
-	cmd := exec.Command(exe, "--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
-		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off")
+	args := append([]string{"--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
+		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off"}, r.args...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -496,7 +499,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	load, stopLoad := context.WithCancel(ctx)
 	var (
 		wg      sync.WaitGroup
-		offered int
+		offered atomic.Int64
 	)
 	wg.Go(func() {
 		inFlight := make(chan struct{}, 100)
@@ -511,7 +514,7 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 			case <-time.After(time.Until(due)):
 			}
 			inFlight <- struct{}{}
-			offered++
+			offered.Add(1)
 			wg.Go(func() {
 				defer func() { <-inFlight }()
 				w := n % senders
@@ -527,14 +530,18 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 		down, back    time.Duration
 		ackedDuring   int
 		before, after int
+		// offeredDuring counts the sends started while the replica stopped and was down.
+		offeredDuring int64
 	}
 	var windows []window
 	for _, r := range replicas {
 		w := window{name: r.name, before: l.count()}
 		t0 := time.Now()
+		offeredBefore := offered.Load()
 		r.stop()
 		w.down = time.Since(t0)
 		time.Sleep(time.Second) // a deploy takes a while
+		w.offeredDuring = offered.Load() - offeredBefore
 		r.start()
 		w.back = time.Since(t0)
 		w.after = l.count()
@@ -561,15 +568,17 @@ func TestRollingRestartLosesNothing(t *testing.T) {
 	}
 	checkSubscribers(t, subs, l, head)
 	t.Logf("%d messages offered, %d acknowledged in %v (%.0f/s, %d retries %v, %d failures, spread %v)",
-		offered, l.count(), elapsed.Round(time.Millisecond), float64(l.count())/elapsed.Seconds(), l.retries, l.errs, l.failures, l.byPeer)
+		offered.Load(), l.count(), elapsed.Round(time.Millisecond), float64(l.count())/elapsed.Seconds(), l.retries, l.errs, l.failures, l.byPeer)
 	for _, w := range windows {
-		t.Logf("restart of %s: SIGTERM to exit %v, to listening again %v, %d messages acknowledged meanwhile",
-			w.name, w.down.Round(time.Millisecond), w.back.Round(time.Millisecond), w.ackedDuring)
-	}
-	// Half the rate at least, so the race detector on two shared cores
-	// passes too; without it the generator keeps 200/s.
-	if minimum := 0.5 * rate * elapsed.Seconds(); float64(offered) < minimum {
-		t.Errorf("only %d messages offered in %v, want at least %.0f: the load generator fell behind", offered, elapsed, minimum)
+		t.Logf("restart of %s: SIGTERM to exit %v, to listening again %v, %d messages offered while it stopped and was down, %d acknowledged meanwhile",
+			w.name, w.down.Round(time.Millisecond), w.back.Round(time.Millisecond), w.offeredDuring, w.ackedDuring)
+		// This is a test of losing nothing, not of speed: the rate the
+		// generator keeps on a loaded machine (or under -race) is only
+		// logged. What it must do is send across every restart, or the
+		// restart was not tested.
+		if w.offeredDuring == 0 {
+			t.Errorf("no message was offered while %s was down: the restart was not under load", w.name)
+		}
 	}
 	for _, s := range subs {
 		t.Logf("%s: %d events over %d streams", s.name, len(s.seqs), s.streams)

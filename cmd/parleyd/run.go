@@ -36,6 +36,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithAllowedOrigins(cfg.corsOrigins),
 		server.WithReadMaxBytes(cfg.maxMessageBytes),
 		server.WithHeartbeat(cfg.heartbeat),
+		server.WithEditWindow(cfg.editWindow),
+		server.WithTokenTTL(cfg.tokenTTL),
 		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithLimits(cfg.limits),
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownTimeout) // ctx has ended: that is why we shut down
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -21,7 +21,7 @@ import (
 // startParleyd runs parleyd in process on a free port and returns its URL
 // and a func that stops it (as SIGTERM would) and returns run's error and
 // how long the shutdown took.
-func startParleyd(t *testing.T, args ...string) (string, func() (error, time.Duration)) {
+func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, error)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -49,16 +49,16 @@ func startParleyd(t *testing.T, args ...string) (string, func() (error, time.Dur
 		t.Fatal("parleyd did not start")
 	}
 	stopped := false
-	stop := func() (error, time.Duration) {
+	stop := func() (time.Duration, error) {
 		stopped = true
 		start := time.Now()
 		cancel()
 		err := <-done
-		return err, time.Since(start)
+		return time.Since(start), err
 	}
 	t.Cleanup(func() {
 		if !stopped {
-			stop()
+			_, _ = stop()
 		}
 	})
 	return url, stop
@@ -106,7 +106,7 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 		t.Fatalf("health before shutdown: %v %v", res, err)
 	}
 
-	err, took := stop()
+	took, err := stop()
 	if err != nil {
 		t.Fatalf("run returned %v", err)
 	}
@@ -133,7 +133,12 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 			t.Errorf("unavailable without StreamPosition{last_seq: 1}: %v", err)
 		}
 	}
-	if _, err := http.Get(url + "/"); err == nil {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		_ = res.Body.Close()
 		t.Error("server still answers after shutdown")
 	}
 }

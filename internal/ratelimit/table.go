@@ -55,7 +55,7 @@ func newTable[V any](maxKeys int, idle func(*V, time.Time) bool) *table[V] {
 }
 
 func (t *table[V]) shard(key string) *shard[V] {
-	return &t.shards[maphash.String(t.seed, key)&uint64(len(t.shards)-1)]
+	return &t.shards[maphash.String(t.seed, key)&uint64(len(t.shards)-1)] //nolint:gosec // a length is never negative
 }
 
 // update runs f on key's value under its shard's lock, creating the value

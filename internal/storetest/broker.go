@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -21,11 +22,15 @@ const receiveTimeout = 5 * time.Second
 // last Drain (a reader still writing its last batch is behind by that
 // batch). The suite's room ids need not exist in any store.
 //
+// The broker must also be a parley.RevocationBroker (revocation.go): its
+// revocations reach this process's handlers once each, before Revoke
+// returns.
+//
 // A broker that has a method Subscribers(roomID string) int, reporting a
 // room's live subscriptions, is also checked to forget a subscriber once it
 // is closed or dropped, and never to register one whose Subscribe failed.
 func RunBroker(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker) {
-	for _, tc := range brokerTests {
+	for _, tc := range append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.run(t, open)
@@ -208,7 +213,7 @@ var brokerTests = []brokerTest{
 		defer cancel()
 		for _, ctx := range []context.Context{canceled, expired} {
 			sub, err := b.Subscribe(ctx, "r")
-			if err != ctx.Err() || sub != nil {
+			if !errors.Is(err, ctx.Err()) || sub != nil {
 				t.Errorf("Subscribe with an ended context: got %v, %v; want no subscription and ctx.Err() = %v", sub, err, ctx.Err())
 			}
 		}
@@ -236,7 +241,7 @@ func ReceiveSeqs(t *testing.T, sub parley.Subscription, n int) []int64 {
 		case <-sub.Ready():
 			for _, e := range sub.Drain(nil) {
 				if e.Kind == parley.EventMessage {
-					seqs = append(seqs, e.Seq())
+					seqs = append(seqs, e.Seq)
 				}
 			}
 		case <-deadline:
@@ -282,13 +287,13 @@ func ready(t *testing.T, sub parley.Subscription) {
 }
 
 func messageEvent(roomID string, seq int64) *parley.Event {
-	return &parley.Event{Kind: parley.EventMessage, RoomID: roomID, Message: &parley.Message{RoomID: roomID, Seq: seq}}
+	return &parley.Event{Kind: parley.EventMessage, RoomID: roomID, Seq: seq, Message: &parley.Message{RoomID: roomID, Seq: seq}}
 }
 
 func eventSeqs(events []*parley.Event) []int64 {
 	out := make([]int64, len(events))
 	for i, e := range events {
-		out[i] = e.Seq()
+		out[i] = e.Seq
 	}
 	return out
 }

@@ -361,7 +361,7 @@ func wantContent(t *testing.T, b parley.BlobStore, sum string, content []byte) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	defer r.Close()
+	defer func() { _ = r.Close() }() // read only
 	got, err := io.ReadAll(r)
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("Open read %d bytes, %v; want the %d bytes committed", len(got), err, len(content))

@@ -96,11 +96,11 @@ var roomTests = []storeTest{
 		wantRooms(t, s, carol.ID, "a-public")
 		wantRooms(t, s, "u_missing", "a-public")
 
-		if _, err := s.AddMember(t.Context(), alicePrivate.ID, carol.ID); err != nil {
+		if _, err := s.AddMember(t.Context(), alicePrivate.ID, carol.ID, carol.ID, nil); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
 		wantRooms(t, s, carol.ID, "a-public", "b-alice")
-		if err := s.RemoveMember(t.Context(), alicePrivate.ID, carol.ID); err != nil {
+		if err := s.RemoveMember(t.Context(), alicePrivate.ID, carol.ID, carol.ID, nil); err != nil {
 			t.Fatalf("RemoveMember: %v", err)
 		}
 		wantRooms(t, s, carol.ID, "a-public")
@@ -156,7 +156,7 @@ var memberTests = []storeTest{
 	{"AddOK", func(t *testing.T, s parley.Store) {
 		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
 		r := createRoom(t, s, "general", parley.Public, alice)
-		m, err := s.AddMember(t.Context(), r.ID, bob.ID)
+		m, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil)
 		if err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
@@ -178,42 +178,42 @@ var memberTests = []storeTest{
 	{"ErrAlreadyMember", func(t *testing.T, s parley.Store) {
 		alice := createUser(t, s, "alice")
 		r := createRoom(t, s, "general", parley.Public, alice)
-		_, err := s.AddMember(t.Context(), r.ID, alice.ID)
+		_, err := s.AddMember(t.Context(), r.ID, alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ECONFLICT)
 	}},
 	{"ErrAddRoomNotFound", func(t *testing.T, s parley.Store) {
 		alice := createUser(t, s, "alice")
-		_, err := s.AddMember(t.Context(), "r_missing", alice.ID)
+		_, err := s.AddMember(t.Context(), "r_missing", alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"ErrAddUserNotFound", func(t *testing.T, s parley.Store) {
 		alice := createUser(t, s, "alice")
 		r := createRoom(t, s, "general", parley.Public, alice)
-		_, err := s.AddMember(t.Context(), r.ID, "u_missing")
+		_, err := s.AddMember(t.Context(), r.ID, "u_missing", "u_missing", nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"RemoveOK", func(t *testing.T, s parley.Store) {
 		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
 		r := createRoom(t, s, "general", parley.Public, alice)
-		if _, err := s.AddMember(t.Context(), r.ID, bob.ID); err != nil {
+		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
-		if err := s.RemoveMember(t.Context(), r.ID, bob.ID); err != nil {
+		if err := s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Fatalf("RemoveMember: %v", err)
 		}
 		ok, err := s.IsMember(t.Context(), r.ID, bob.ID)
 		if err != nil || ok {
 			t.Errorf("IsMember after removal = %v, %v; want false", ok, err)
 		}
-		if _, err := s.AddMember(t.Context(), r.ID, bob.ID); err != nil {
+		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Errorf("AddMember after removal: %v", err)
 		}
 	}},
 	{"ErrRemoveNotMember", func(t *testing.T, s parley.Store) {
 		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
 		r := createRoom(t, s, "general", parley.Public, alice)
-		wantCode(t, s.RemoveMember(t.Context(), r.ID, bob.ID), parley.ENOTFOUND)
-		wantCode(t, s.RemoveMember(t.Context(), "r_missing", alice.ID), parley.ENOTFOUND)
+		wantCode(t, s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, nil), parley.ENOTFOUND)
+		wantCode(t, s.RemoveMember(t.Context(), "r_missing", alice.ID, alice.ID, nil), parley.ENOTFOUND)
 	}},
 	{"IsMemberFalse", func(t *testing.T, s parley.Store) {
 		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
@@ -234,7 +234,7 @@ var memberTests = []storeTest{
 		r := createRoom(t, s, "general", parley.Public, creator)
 		for _, name := range []string{"dave", "bob", "erin", "alice", "carol"} {
 			u := createUser(t, s, name)
-			if _, err := s.AddMember(t.Context(), r.ID, u.ID); err != nil {
+			if _, err := s.AddMember(t.Context(), r.ID, u.ID, u.ID, nil); err != nil {
 				t.Fatalf("AddMember(%s): %v", name, err)
 			}
 		}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 		{"Room", roomTests},
 		{"Member", memberTests},
 		{"Message", messageTests},
+		{"Log", logTests},
 		{"Store", storeTests},
 	}
 	for _, g := range groups {

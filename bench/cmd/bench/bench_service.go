@@ -61,7 +61,7 @@ func (connectBench) Unary(_ context.Context, req *connect.Request[benchv1.UnaryR
 	return connect.NewResponse(&benchv1.UnaryResponse{Payload: req.Msg.GetPayload()}), nil
 }
 
-func (connectBench) ServerStream(ctx context.Context, req *connect.Request[benchv1.ServerStreamRequest], stream *connect.ServerStream[benchv1.ServerStreamResponse]) error {
+func (connectBench) ServerStream(_ context.Context, req *connect.Request[benchv1.ServerStreamRequest], stream *connect.ServerStream[benchv1.ServerStreamResponse]) error {
 	payload := streamPayload(req.Msg.GetSize())
 	for i := range req.Msg.GetCount() {
 		if err := stream.Send(&benchv1.ServerStreamResponse{Seq: i, Payload: payload}); err != nil {

@@ -64,7 +64,7 @@ func h2loadScenario(o options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(bodyFile.Name())
+	defer func() { _ = os.Remove(bodyFile.Name()) }() // a temporary file
 	if _, err := bodyFile.Write(body); err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func grpcFrame(m proto.Message) ([]byte, error) {
 		return nil, err
 	}
 	frame := make([]byte, 5, 5+len(b))
-	binary.BigEndian.PutUint32(frame[1:], uint32(len(b)))
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(b))) //nolint:gosec // a benchmark payload, a few KiB
 	return append(frame, b...), nil
 }
 
@@ -176,7 +176,7 @@ func checkGRPCBody(addr string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }() // read only
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
 		return err

@@ -324,7 +324,7 @@ func writeCSV(path string, rows [][]string) error {
 	w := csv.NewWriter(f)
 	_ = w.WriteAll(rows)
 	if err := w.Error(); err != nil {
-		f.Close()
+		_ = f.Close() // the write error is the one to report
 		return err
 	}
 	return f.Close()

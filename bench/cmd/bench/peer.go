@@ -118,7 +118,7 @@ func h2cServer(h http.Handler) *http.Server {
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	return &http.Server{Handler: h, Protocols: p, ErrorLog: log.New(io.Discard, "", 0)}
+	return &http.Server{Handler: h, Protocols: p, ErrorLog: log.New(io.Discard, "", 0), ReadHeaderTimeout: 10 * time.Second}
 }
 
 // runPeer serves one peer on a loopback port, prints "ADDR host:port" and
@@ -164,13 +164,13 @@ func runPeer(name string) error {
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
 		ctx := context.Background()
 		store, err := sqlite.Open(ctx, filepath.Join(dir, "parley.db"))
 		if err != nil {
 			return err
 		}
-		defer store.Close()
+		defer func() { _ = store.Close() }() // the peer is exiting
 		blobs, err := disk.New(filepath.Join(dir, "files"))
 		if err != nil {
 			return err

@@ -149,7 +149,7 @@ func runStreamCell(c *child, cell streamCell, d time.Duration) (streamResult, er
 	if err != nil {
 		return streamResult{}, err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // the measurement is over
 	client := benchv1.NewBenchServiceClient(conn)
 	drive := driveServerStreams
 	if cell.mode == modePing {

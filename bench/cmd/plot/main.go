@@ -37,7 +37,7 @@ func readCSV(path string) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	return csv.NewReader(f).ReadAll()
 }
 

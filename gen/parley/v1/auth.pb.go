@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -490,7 +491,7 @@ var File_parley_v1_auth_proto protoreflect.FileDescriptor
 
 const file_parley_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x14parley/v1/auth.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n" +
+	"\x14parley/v1/auth.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\busername\x18\x02 \x01(\tR\busername\x12;\n" +
@@ -516,12 +517,12 @@ const file_parley_v1_auth_proto_rawDesc = "" +
 	"\x0fSignOutResponse\"\x0e\n" +
 	"\fGetMeRequest\"4\n" +
 	"\rGetMeResponse\x12#\n" +
-	"\x04user\x18\x01 \x01(\v2\x0f.parley.v1.UserR\x04user2\x8e\x02\n" +
-	"\vAuthService\x12=\n" +
-	"\x06SignUp\x12\x18.parley.v1.SignUpRequest\x1a\x19.parley.v1.SignUpResponse\x12=\n" +
-	"\x06SignIn\x12\x18.parley.v1.SignInRequest\x1a\x19.parley.v1.SignInResponse\x12@\n" +
-	"\aSignOut\x12\x19.parley.v1.SignOutRequest\x1a\x1a.parley.v1.SignOutResponse\x12?\n" +
-	"\x05GetMe\x12\x17.parley.v1.GetMeRequest\x1a\x18.parley.v1.GetMeResponse\"\x03\x90\x02\x01B\x95\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x0f.parley.v1.UserR\x04user2\xef\x02\n" +
+	"\vAuthService\x12S\n" +
+	"\x06SignUp\x12\x18.parley.v1.SignUpRequest\x1a\x19.parley.v1.SignUpResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/users\x12V\n" +
+	"\x06SignIn\x12\x18.parley.v1.SignInRequest\x1a\x19.parley.v1.SignInResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/sessions\x12^\n" +
+	"\aSignOut\x12\x19.parley.v1.SignOutRequest\x1a\x1a.parley.v1.SignOutResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/sessions/current\x12S\n" +
+	"\x05GetMe\x12\x17.parley.v1.GetMeRequest\x1a\x18.parley.v1.GetMeResponse\"\x17\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/users/me\x90\x02\x01B\x95\x01\n" +
 	"\rcom.parley.v1B\tAuthProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"
 

@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1002,7 +1003,7 @@ var File_parley_v1_file_proto protoreflect.FileDescriptor
 
 const file_parley_v1_file_proto_rawDesc = "" +
 	"\n" +
-	"\x14parley/v1/file.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\xfc\x01\n" +
+	"\x14parley/v1/file.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\xfc\x01\n" +
 	"\x04File\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x12\n" +
@@ -1058,12 +1059,12 @@ const file_parley_v1_file_proto_rawDesc = "" +
 	"\x10DownloadResponse\x12#\n" +
 	"\x04file\x18\x01 \x01(\v2\x0f.parley.v1.FileR\x04file\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
-	"\x04data\x18\x03 \x01(\fR\x04data2\x86\x03\n" +
-	"\vFileService\x12O\n" +
-	"\fCreateUpload\x12\x1e.parley.v1.CreateUploadRequest\x1a\x1f.parley.v1.CreateUploadResponse\x12?\n" +
-	"\x06Upload\x12\x18.parley.v1.UploadRequest\x1a\x19.parley.v1.UploadResponse(\x01\x12L\n" +
-	"\vUploadChunk\x12\x1d.parley.v1.UploadChunkRequest\x1a\x1e.parley.v1.UploadChunkResponse\x12K\n" +
-	"\tGetUpload\x12\x1b.parley.v1.GetUploadRequest\x1a\x1c.parley.v1.GetUploadResponse\"\x03\x90\x02\x01\x12J\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data2\xe8\x03\n" +
+	"\vFileService\x12g\n" +
+	"\fCreateUpload\x12\x1e.parley.v1.CreateUploadRequest\x1a\x1f.parley.v1.CreateUploadResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01*\"\v/v1/uploads\x12?\n" +
+	"\x06Upload\x12\x18.parley.v1.UploadRequest\x1a\x19.parley.v1.UploadResponse(\x01\x12w\n" +
+	"\vUploadChunk\x12\x1d.parley.v1.UploadChunkRequest\x1a\x1e.parley.v1.UploadChunkResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/v1/uploads/{upload_id}/chunks\x12j\n" +
+	"\tGetUpload\x12\x1b.parley.v1.GetUploadRequest\x1a\x1c.parley.v1.GetUploadResponse\"\"\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/uploads/{upload_id}\x90\x02\x01\x12J\n" +
 	"\bDownload\x12\x1a.parley.v1.DownloadRequest\x1a\x1b.parley.v1.DownloadResponse\"\x03\x90\x02\x010\x01B\x95\x01\n" +
 	"\rcom.parley.v1B\tFileProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"

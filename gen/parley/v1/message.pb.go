@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -41,7 +42,12 @@ type Message struct {
 	// client_message_id is the sender's idempotency key.
 	ClientMessageId string `protobuf:"bytes,7,opt,name=client_message_id,json=clientMessageId,proto3" json:"client_message_id,omitempty"`
 	// attachments are files uploaded to the same room (FileService).
-	Attachments   []*File `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	Attachments []*File `protobuf:"bytes,8,rep,name=attachments,proto3" json:"attachments,omitempty"`
+	// edit_time is when the text was last edited; unset if never.
+	EditTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=edit_time,json=editTime,proto3" json:"edit_time,omitempty"`
+	// delete_time is when the message was deleted; then text and attachments
+	// are empty.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -132,6 +138,329 @@ func (x *Message) GetAttachments() []*File {
 	return nil
 }
 
+func (x *Message) GetEditTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EditTime
+	}
+	return nil
+}
+
+func (x *Message) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+// EditMessageRequest replaces a message's text.
+type EditMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of the message's room.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// seq of the message.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// text is the new text: valid UTF-8, 1 to 4,000 characters.
+	Text          string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditMessageRequest) Reset() {
+	*x = EditMessageRequest{}
+	mi := &file_parley_v1_message_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditMessageRequest) ProtoMessage() {}
+
+func (x *EditMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditMessageRequest.ProtoReflect.Descriptor instead.
+func (*EditMessageRequest) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *EditMessageRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *EditMessageRequest) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *EditMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// EditMessageResponse is the message as edited.
+type EditMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditMessageResponse) Reset() {
+	*x = EditMessageResponse{}
+	mi := &file_parley_v1_message_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditMessageResponse) ProtoMessage() {}
+
+func (x *EditMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditMessageResponse.ProtoReflect.Descriptor instead.
+func (*EditMessageResponse) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EditMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// DeleteMessageRequest deletes a message.
+type DeleteMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of the message's room.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// seq of the message.
+	Seq           int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessageRequest) Reset() {
+	*x = DeleteMessageRequest{}
+	mi := &file_parley_v1_message_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessageRequest) ProtoMessage() {}
+
+func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessageRequest.ProtoReflect.Descriptor instead.
+func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeleteMessageRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *DeleteMessageRequest) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// DeleteMessageResponse is the message's tombstone.
+type DeleteMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteMessageResponse) Reset() {
+	*x = DeleteMessageResponse{}
+	mi := &file_parley_v1_message_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteMessageResponse) ProtoMessage() {}
+
+func (x *DeleteMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteMessageResponse.ProtoReflect.Descriptor instead.
+func (*DeleteMessageResponse) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeleteMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// MarkReadRequest moves a read marker.
+type MarkReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of a room the caller is a member of.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// seq read up to; not negative.
+	Seq           int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadRequest) Reset() {
+	*x = MarkReadRequest{}
+	mi := &file_parley_v1_message_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadRequest) ProtoMessage() {}
+
+func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkReadRequest) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *MarkReadRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *MarkReadRequest) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// MarkReadResponse is the read marker after the call.
+type MarkReadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReadSeq       int64                  `protobuf:"varint,1,opt,name=read_seq,json=readSeq,proto3" json:"read_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadResponse) Reset() {
+	*x = MarkReadResponse{}
+	mi := &file_parley_v1_message_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadResponse) ProtoMessage() {}
+
+func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkReadResponse) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MarkReadResponse) GetReadSeq() int64 {
+	if x != nil {
+		return x.ReadSeq
+	}
+	return 0
+}
+
 // SendMessageRequest is a message to post.
 type SendMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -153,7 +482,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[1]
+	mi := &file_parley_v1_message_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -165,7 +494,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[1]
+	mi := &file_parley_v1_message_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -178,7 +507,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{1}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendMessageRequest) GetRoomId() string {
@@ -220,7 +549,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[2]
+	mi := &file_parley_v1_message_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -232,7 +561,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[2]
+	mi := &file_parley_v1_message_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -245,7 +574,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{2}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SendMessageResponse) GetMessage() *Message {
@@ -277,7 +606,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[3]
+	mi := &file_parley_v1_message_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +618,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[3]
+	mi := &file_parley_v1_message_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +631,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{3}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListMessagesRequest) GetRoomId() string {
@@ -346,7 +675,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[4]
+	mi := &file_parley_v1_message_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +687,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[4]
+	mi := &file_parley_v1_message_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +700,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{4}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -402,7 +731,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[5]
+	mi := &file_parley_v1_message_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +743,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[5]
+	mi := &file_parley_v1_message_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +756,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{5}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubscribeRequest) GetRoomId() string {
@@ -455,6 +784,8 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_MemberJoined
 	//	*SubscribeResponse_MemberLeft
 	//	*SubscribeResponse_Heartbeat
+	//	*SubscribeResponse_MessageEdited
+	//	*SubscribeResponse_MessageDeleted
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -462,7 +793,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[6]
+	mi := &file_parley_v1_message_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -474,7 +805,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[6]
+	mi := &file_parley_v1_message_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -487,7 +818,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{6}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -533,6 +864,24 @@ func (x *SubscribeResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *SubscribeResponse) GetMessageEdited() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_MessageEdited); ok {
+			return x.MessageEdited
+		}
+	}
+	return nil
+}
+
+func (x *SubscribeResponse) GetMessageDeleted() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
@@ -557,6 +906,17 @@ type SubscribeResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
 }
 
+type SubscribeResponse_MessageEdited struct {
+	// message_edited is an edit: the message in its new form, and the
+	// edit's own seq.
+	MessageEdited *MessageChanged `protobuf:"bytes,5,opt,name=message_edited,json=messageEdited,proto3,oneof"`
+}
+
+type SubscribeResponse_MessageDeleted struct {
+	// message_deleted is a deletion: the tombstone, and the deletion's seq.
+	MessageDeleted *MessageChanged `protobuf:"bytes,6,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Message) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_MemberJoined) isSubscribeResponse_Event() {}
@@ -564,6 +924,65 @@ func (*SubscribeResponse_MemberJoined) isSubscribeResponse_Event() {}
 func (*SubscribeResponse_MemberLeft) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_MessageEdited) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_MessageDeleted) isSubscribeResponse_Event() {}
+
+// MessageChanged is an edit or a deletion of the message it carries.
+type MessageChanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq of this event in the room log (not the message's seq).
+	Seq int64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// message in its form after the change.
+	Message       *Message `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageChanged) Reset() {
+	*x = MessageChanged{}
+	mi := &file_parley_v1_message_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageChanged) ProtoMessage() {}
+
+func (x *MessageChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageChanged.ProtoReflect.Descriptor instead.
+func (*MessageChanged) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MessageChanged) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageChanged) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
 
 // MemberJoined is a live notice that a user became a member.
 type MemberJoined struct {
@@ -580,7 +999,7 @@ type MemberJoined struct {
 
 func (x *MemberJoined) Reset() {
 	*x = MemberJoined{}
-	mi := &file_parley_v1_message_proto_msgTypes[7]
+	mi := &file_parley_v1_message_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +1011,7 @@ func (x *MemberJoined) String() string {
 func (*MemberJoined) ProtoMessage() {}
 
 func (x *MemberJoined) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[7]
+	mi := &file_parley_v1_message_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +1024,7 @@ func (x *MemberJoined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberJoined.ProtoReflect.Descriptor instead.
 func (*MemberJoined) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{7}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MemberJoined) GetRoomId() string {
@@ -644,7 +1063,7 @@ type MemberLeft struct {
 
 func (x *MemberLeft) Reset() {
 	*x = MemberLeft{}
-	mi := &file_parley_v1_message_proto_msgTypes[8]
+	mi := &file_parley_v1_message_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +1075,7 @@ func (x *MemberLeft) String() string {
 func (*MemberLeft) ProtoMessage() {}
 
 func (x *MemberLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[8]
+	mi := &file_parley_v1_message_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +1088,7 @@ func (x *MemberLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
 func (*MemberLeft) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{8}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MemberLeft) GetRoomId() string {
@@ -706,7 +1125,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_parley_v1_message_proto_msgTypes[9]
+	mi := &file_parley_v1_message_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +1137,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[9]
+	mi := &file_parley_v1_message_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1150,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{9}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -764,7 +1183,7 @@ type StreamPosition struct {
 
 func (x *StreamPosition) Reset() {
 	*x = StreamPosition{}
-	mi := &file_parley_v1_message_proto_msgTypes[10]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1195,7 @@ func (x *StreamPosition) String() string {
 func (*StreamPosition) ProtoMessage() {}
 
 func (x *StreamPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[10]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1208,7 @@ func (x *StreamPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPosition.ProtoReflect.Descriptor instead.
 func (*StreamPosition) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{10}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamPosition) GetRoomId() string {
@@ -827,7 +1246,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[11]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1258,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[11]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1271,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{11}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChatRequest) GetFrameId() string {
@@ -950,7 +1369,7 @@ type ChatJoin struct {
 
 func (x *ChatJoin) Reset() {
 	*x = ChatJoin{}
-	mi := &file_parley_v1_message_proto_msgTypes[12]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1381,7 @@ func (x *ChatJoin) String() string {
 func (*ChatJoin) ProtoMessage() {}
 
 func (x *ChatJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[12]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1394,7 @@ func (x *ChatJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatJoin.ProtoReflect.Descriptor instead.
 func (*ChatJoin) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{12}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChatJoin) GetRoomId() string {
@@ -1003,7 +1422,7 @@ type ChatLeave struct {
 
 func (x *ChatLeave) Reset() {
 	*x = ChatLeave{}
-	mi := &file_parley_v1_message_proto_msgTypes[13]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1015,7 +1434,7 @@ func (x *ChatLeave) String() string {
 func (*ChatLeave) ProtoMessage() {}
 
 func (x *ChatLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[13]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1028,7 +1447,7 @@ func (x *ChatLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatLeave.ProtoReflect.Descriptor instead.
 func (*ChatLeave) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{13}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChatLeave) GetRoomId() string {
@@ -1049,7 +1468,7 @@ type ChatTyping struct {
 
 func (x *ChatTyping) Reset() {
 	*x = ChatTyping{}
-	mi := &file_parley_v1_message_proto_msgTypes[14]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1061,7 +1480,7 @@ func (x *ChatTyping) String() string {
 func (*ChatTyping) ProtoMessage() {}
 
 func (x *ChatTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[14]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1074,7 +1493,7 @@ func (x *ChatTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatTyping.ProtoReflect.Descriptor instead.
 func (*ChatTyping) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{14}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatTyping) GetRoomId() string {
@@ -1098,6 +1517,8 @@ type ChatResponse struct {
 	//	*ChatResponse_MemberLeft
 	//	*ChatResponse_Typing
 	//	*ChatResponse_Heartbeat
+	//	*ChatResponse_MessageEdited
+	//	*ChatResponse_MessageDeleted
 	Frame         isChatResponse_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1105,7 +1526,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[15]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1538,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[15]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1551,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{15}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatResponse) GetFrame() isChatResponse_Frame {
@@ -1203,6 +1624,24 @@ func (x *ChatResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *ChatResponse) GetMessageEdited() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_MessageEdited); ok {
+			return x.MessageEdited
+		}
+	}
+	return nil
+}
+
+func (x *ChatResponse) GetMessageDeleted() *MessageChanged {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
 type isChatResponse_Frame interface {
 	isChatResponse_Frame()
 }
@@ -1243,6 +1682,17 @@ type ChatResponse_Heartbeat struct {
 	Heartbeat *Heartbeat `protobuf:"bytes,7,opt,name=heartbeat,proto3,oneof"`
 }
 
+type ChatResponse_MessageEdited struct {
+	// message_edited: a message of a joined room was edited (the edit's seq
+	// follows the room's log like a message's).
+	MessageEdited *MessageChanged `protobuf:"bytes,8,opt,name=message_edited,json=messageEdited,proto3,oneof"`
+}
+
+type ChatResponse_MessageDeleted struct {
+	// message_deleted: a message of a joined room was deleted.
+	MessageDeleted *MessageChanged `protobuf:"bytes,9,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
 func (*ChatResponse_Message) isChatResponse_Frame() {}
 
 func (*ChatResponse_Ack) isChatResponse_Frame() {}
@@ -1256,6 +1706,10 @@ func (*ChatResponse_MemberLeft) isChatResponse_Frame() {}
 func (*ChatResponse_Typing) isChatResponse_Frame() {}
 
 func (*ChatResponse_Heartbeat) isChatResponse_Frame() {}
+
+func (*ChatResponse_MessageEdited) isChatResponse_Frame() {}
+
+func (*ChatResponse_MessageDeleted) isChatResponse_Frame() {}
 
 // ChatAck answers a successful frame.
 type ChatAck struct {
@@ -1272,7 +1726,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1738,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1751,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatAck) GetFrameId() string {
@@ -1342,7 +1796,7 @@ type ChatError struct {
 
 func (x *ChatError) Reset() {
 	*x = ChatError{}
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1808,7 @@ func (x *ChatError) String() string {
 func (*ChatError) ProtoMessage() {}
 
 func (x *ChatError) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1821,7 @@ func (x *ChatError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatError.ProtoReflect.Descriptor instead.
 func (*ChatError) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChatError) GetFrameId() string {
@@ -1418,7 +1872,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1884,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1897,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -1473,7 +1927,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1939,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1952,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Typing) GetRoomId() string {
@@ -1519,7 +1973,7 @@ var File_parley_v1_message_proto protoreflect.FileDescriptor
 
 const file_parley_v1_message_proto_rawDesc = "" +
 	"\n" +
-	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x9d\x02\n" +
+	"\x17parley/v1/message.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\x1a\x14parley/v1/file.proto\"\x93\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x10\n" +
@@ -1529,7 +1983,27 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12*\n" +
 	"\x11client_message_id\x18\a \x01(\tR\x0fclientMessageId\x121\n" +
-	"\vattachments\x18\b \x03(\v2\x0f.parley.v1.FileR\vattachments\"\x94\x01\n" +
+	"\vattachments\x18\b \x03(\v2\x0f.parley.v1.FileR\vattachments\x127\n" +
+	"\tedit_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\beditTime\x12;\n" +
+	"\vdelete_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"S\n" +
+	"\x12EditMessageRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"C\n" +
+	"\x13EditMessageResponse\x12,\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageR\amessage\"A\n" +
+	"\x14DeleteMessageRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\"E\n" +
+	"\x15DeleteMessageResponse\x12,\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageR\amessage\"<\n" +
+	"\x0fMarkReadRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\"-\n" +
+	"\x10MarkReadResponse\x12\x19\n" +
+	"\bread_seq\x18\x01 \x01(\x03R\areadSeq\"\x94\x01\n" +
 	"\x12SendMessageRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12*\n" +
@@ -1550,14 +2024,19 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\bhead_seq\x18\x02 \x01(\x03R\aheadSeq\"H\n" +
 	"\x10SubscribeRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1b\n" +
-	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"\xfc\x01\n" +
+	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"\x86\x03\n" +
 	"\x11SubscribeResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12>\n" +
 	"\rmember_joined\x18\x02 \x01(\v2\x17.parley.v1.MemberJoinedH\x00R\fmemberJoined\x128\n" +
 	"\vmember_left\x18\x03 \x01(\v2\x15.parley.v1.MemberLeftH\x00R\n" +
 	"memberLeft\x124\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeatB\a\n" +
-	"\x05event\"|\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
+	"\x0emessage_edited\x18\x05 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
+	"\x0fmessage_deleted\x18\x06 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
+	"\x05event\"P\n" +
+	"\x0eMessageChanged\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12,\n" +
+	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\"|\n" +
 	"\fMemberJoined\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user\x12.\n" +
@@ -1587,7 +2066,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"%\n" +
 	"\n" +
 	"ChatTyping\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\xfa\x02\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x84\x04\n" +
 	"\fChatResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12&\n" +
 	"\x03ack\x18\x02 \x01(\v2\x12.parley.v1.ChatAckH\x00R\x03ack\x12,\n" +
@@ -1596,7 +2075,9 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vmember_left\x18\x05 \x01(\v2\x15.parley.v1.MemberLeftH\x00R\n" +
 	"memberLeft\x12+\n" +
 	"\x06typing\x18\x06 \x01(\v2\x11.parley.v1.TypingH\x00R\x06typing\x124\n" +
-	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeatB\a\n" +
+	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
+	"\x0emessage_edited\x18\b \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
+	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
 	"\x05frame\"m\n" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
@@ -1614,10 +2095,13 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
 	"\x06Typing\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
-	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\xc0\x02\n" +
-	"\x0eMessageService\x12L\n" +
-	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\x12T\n" +
-	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"\x03\x90\x02\x01\x12M\n" +
+	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\xfe\x05\n" +
+	"\x0eMessageService\x12u\n" +
+	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/rooms/{room_id}/messages\x12~\n" +
+	"\vEditMessage\x12\x1d.parley.v1.EditMessageRequest\x1a\x1e.parley.v1.EditMessageResponse\"0\x82\xd3\xe4\x93\x02':\x01*2\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12\x81\x01\n" +
+	"\rDeleteMessage\x12\x1f.parley.v1.DeleteMessageRequest\x1a .parley.v1.DeleteMessageResponse\"-\x82\xd3\xe4\x93\x02$*\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12k\n" +
+	"\bMarkRead\x12\x1a.parley.v1.MarkReadRequest\x1a\x1b.parley.v1.MarkReadResponse\"&\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/read\x90\x02\x02\x12x\n" +
+	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rooms/{room_id}/messages\x90\x02\x01\x12M\n" +
 	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12;\n" +
 	"\x04Chat\x12\x16.parley.v1.ChatRequest\x1a\x17.parley.v1.ChatResponse(\x010\x01B\x98\x01\n" +
 	"\rcom.parley.v1B\fMessageProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
@@ -1635,76 +2119,98 @@ func file_parley_v1_message_proto_rawDescGZIP() []byte {
 	return file_parley_v1_message_proto_rawDescData
 }
 
-var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_parley_v1_message_proto_goTypes = []any{
 	(*Message)(nil),               // 0: parley.v1.Message
-	(*SendMessageRequest)(nil),    // 1: parley.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 2: parley.v1.SendMessageResponse
-	(*ListMessagesRequest)(nil),   // 3: parley.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 4: parley.v1.ListMessagesResponse
-	(*SubscribeRequest)(nil),      // 5: parley.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 6: parley.v1.SubscribeResponse
-	(*MemberJoined)(nil),          // 7: parley.v1.MemberJoined
-	(*MemberLeft)(nil),            // 8: parley.v1.MemberLeft
-	(*Heartbeat)(nil),             // 9: parley.v1.Heartbeat
-	(*StreamPosition)(nil),        // 10: parley.v1.StreamPosition
-	(*ChatRequest)(nil),           // 11: parley.v1.ChatRequest
-	(*ChatJoin)(nil),              // 12: parley.v1.ChatJoin
-	(*ChatLeave)(nil),             // 13: parley.v1.ChatLeave
-	(*ChatTyping)(nil),            // 14: parley.v1.ChatTyping
-	(*ChatResponse)(nil),          // 15: parley.v1.ChatResponse
-	(*ChatAck)(nil),               // 16: parley.v1.ChatAck
-	(*ChatError)(nil),             // 17: parley.v1.ChatError
-	(*FieldViolation)(nil),        // 18: parley.v1.FieldViolation
-	(*Typing)(nil),                // 19: parley.v1.Typing
-	(*User)(nil),                  // 20: parley.v1.User
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
-	(*File)(nil),                  // 22: parley.v1.File
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*EditMessageRequest)(nil),    // 1: parley.v1.EditMessageRequest
+	(*EditMessageResponse)(nil),   // 2: parley.v1.EditMessageResponse
+	(*DeleteMessageRequest)(nil),  // 3: parley.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil), // 4: parley.v1.DeleteMessageResponse
+	(*MarkReadRequest)(nil),       // 5: parley.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),      // 6: parley.v1.MarkReadResponse
+	(*SendMessageRequest)(nil),    // 7: parley.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),   // 8: parley.v1.SendMessageResponse
+	(*ListMessagesRequest)(nil),   // 9: parley.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 10: parley.v1.ListMessagesResponse
+	(*SubscribeRequest)(nil),      // 11: parley.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 12: parley.v1.SubscribeResponse
+	(*MessageChanged)(nil),        // 13: parley.v1.MessageChanged
+	(*MemberJoined)(nil),          // 14: parley.v1.MemberJoined
+	(*MemberLeft)(nil),            // 15: parley.v1.MemberLeft
+	(*Heartbeat)(nil),             // 16: parley.v1.Heartbeat
+	(*StreamPosition)(nil),        // 17: parley.v1.StreamPosition
+	(*ChatRequest)(nil),           // 18: parley.v1.ChatRequest
+	(*ChatJoin)(nil),              // 19: parley.v1.ChatJoin
+	(*ChatLeave)(nil),             // 20: parley.v1.ChatLeave
+	(*ChatTyping)(nil),            // 21: parley.v1.ChatTyping
+	(*ChatResponse)(nil),          // 22: parley.v1.ChatResponse
+	(*ChatAck)(nil),               // 23: parley.v1.ChatAck
+	(*ChatError)(nil),             // 24: parley.v1.ChatError
+	(*FieldViolation)(nil),        // 25: parley.v1.FieldViolation
+	(*Typing)(nil),                // 26: parley.v1.Typing
+	(*User)(nil),                  // 27: parley.v1.User
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*File)(nil),                  // 29: parley.v1.File
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
-	20, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
-	21, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	22, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
-	0,  // 3: parley.v1.SendMessageResponse.message:type_name -> parley.v1.Message
-	0,  // 4: parley.v1.ListMessagesResponse.messages:type_name -> parley.v1.Message
-	0,  // 5: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
-	7,  // 6: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
-	8,  // 7: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
-	9,  // 8: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	20, // 9: parley.v1.MemberJoined.user:type_name -> parley.v1.User
-	21, // 10: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
-	20, // 11: parley.v1.MemberLeft.user:type_name -> parley.v1.User
-	21, // 12: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
-	21, // 13: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	12, // 14: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
-	13, // 15: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
-	1,  // 16: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
-	14, // 17: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
-	0,  // 18: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
-	16, // 19: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
-	17, // 20: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
-	7,  // 21: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
-	8,  // 22: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
-	19, // 23: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
-	9,  // 24: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	0,  // 25: parley.v1.ChatAck.message:type_name -> parley.v1.Message
-	18, // 26: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	23, // 27: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
-	20, // 28: parley.v1.Typing.user:type_name -> parley.v1.User
-	1,  // 29: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	3,  // 30: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	5,  // 31: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	11, // 32: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	2,  // 33: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	4,  // 34: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	6,  // 35: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	15, // 36: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	33, // [33:37] is the sub-list for method output_type
-	29, // [29:33] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	27, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
+	28, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	29, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
+	28, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	28, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
+	0,  // 5: parley.v1.EditMessageResponse.message:type_name -> parley.v1.Message
+	0,  // 6: parley.v1.DeleteMessageResponse.message:type_name -> parley.v1.Message
+	0,  // 7: parley.v1.SendMessageResponse.message:type_name -> parley.v1.Message
+	0,  // 8: parley.v1.ListMessagesResponse.messages:type_name -> parley.v1.Message
+	0,  // 9: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
+	14, // 10: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
+	15, // 11: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
+	16, // 12: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	13, // 13: parley.v1.SubscribeResponse.message_edited:type_name -> parley.v1.MessageChanged
+	13, // 14: parley.v1.SubscribeResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	0,  // 15: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
+	27, // 16: parley.v1.MemberJoined.user:type_name -> parley.v1.User
+	28, // 17: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
+	27, // 18: parley.v1.MemberLeft.user:type_name -> parley.v1.User
+	28, // 19: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
+	28, // 20: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	19, // 21: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
+	20, // 22: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
+	7,  // 23: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
+	21, // 24: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
+	0,  // 25: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
+	23, // 26: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
+	24, // 27: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
+	14, // 28: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
+	15, // 29: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
+	26, // 30: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
+	16, // 31: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	13, // 32: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
+	13, // 33: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	0,  // 34: parley.v1.ChatAck.message:type_name -> parley.v1.Message
+	25, // 35: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
+	30, // 36: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	27, // 37: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 38: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 39: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 40: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 41: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 42: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 43: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	18, // 44: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 45: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 46: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 47: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 48: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 49: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	12, // 50: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	22, // 51: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	45, // [45:52] is the sub-list for method output_type
+	38, // [38:45] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
@@ -1714,20 +2220,22 @@ func file_parley_v1_message_proto_init() {
 	}
 	file_parley_v1_auth_proto_init()
 	file_parley_v1_file_proto_init()
-	file_parley_v1_message_proto_msgTypes[3].OneofWrappers = []any{}
-	file_parley_v1_message_proto_msgTypes[6].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[9].OneofWrappers = []any{}
+	file_parley_v1_message_proto_msgTypes[12].OneofWrappers = []any{
 		(*SubscribeResponse_Message)(nil),
 		(*SubscribeResponse_MemberJoined)(nil),
 		(*SubscribeResponse_MemberLeft)(nil),
 		(*SubscribeResponse_Heartbeat)(nil),
+		(*SubscribeResponse_MessageEdited)(nil),
+		(*SubscribeResponse_MessageDeleted)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[11].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[18].OneofWrappers = []any{
 		(*ChatRequest_Join)(nil),
 		(*ChatRequest_Leave)(nil),
 		(*ChatRequest_Send)(nil),
 		(*ChatRequest_Typing)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[15].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[22].OneofWrappers = []any{
 		(*ChatResponse_Message)(nil),
 		(*ChatResponse_Ack)(nil),
 		(*ChatResponse_Error)(nil),
@@ -1735,6 +2243,8 @@ func file_parley_v1_message_proto_init() {
 		(*ChatResponse_MemberLeft)(nil),
 		(*ChatResponse_Typing)(nil),
 		(*ChatResponse_Heartbeat)(nil),
+		(*ChatResponse_MessageEdited)(nil),
+		(*ChatResponse_MessageDeleted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1742,7 +2252,7 @@ func file_parley_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_v1_message_proto_rawDesc), len(file_parley_v1_message_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

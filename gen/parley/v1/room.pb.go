@@ -7,6 +7,7 @@
 package parleyv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -89,7 +90,12 @@ type Room struct {
 	// create_time is when the room was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// head_seq is the seq of the newest message when the room was read (0 if none).
-	HeadSeq       int64 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	HeadSeq int64 `protobuf:"varint,6,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
+	// read_seq is the caller's read marker (MessageService.MarkRead), 0 if none.
+	ReadSeq int64 `protobuf:"varint,7,opt,name=read_seq,json=readSeq,proto3" json:"read_seq,omitempty"`
+	// unread_count is how many messages others sent after read_seq that are
+	// not deleted (0 in rooms the caller is not a member of).
+	UnreadCount   int64 `protobuf:"varint,8,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +168,20 @@ func (x *Room) GetCreateTime() *timestamppb.Timestamp {
 func (x *Room) GetHeadSeq() int64 {
 	if x != nil {
 		return x.HeadSeq
+	}
+	return 0
+}
+
+func (x *Room) GetReadSeq() int64 {
+	if x != nil {
+		return x.ReadSeq
+	}
+	return 0
+}
+
+func (x *Room) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
 	}
 	return 0
 }
@@ -923,7 +943,7 @@ var File_parley_v1_room_proto protoreflect.FileDescriptor
 
 const file_parley_v1_room_proto_rawDesc = "" +
 	"\n" +
-	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\xd8\x01\n" +
+	"\x14parley/v1/room.proto\x12\tparley.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14parley/v1/auth.proto\"\x96\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -934,7 +954,9 @@ const file_parley_v1_room_proto_rawDesc = "" +
 	"creator_id\x18\x04 \x01(\tR\tcreatorId\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x19\n" +
-	"\bhead_seq\x18\x06 \x01(\x03R\aheadSeq\"f\n" +
+	"\bhead_seq\x18\x06 \x01(\x03R\aheadSeq\x12\x19\n" +
+	"\bread_seq\x18\a \x01(\x03R\areadSeq\x12!\n" +
+	"\funread_count\x18\b \x01(\x03R\vunreadCount\"f\n" +
 	"\x06Member\x12#\n" +
 	"\x04user\x18\x01 \x01(\v2\x0f.parley.v1.UserR\x04user\x127\n" +
 	"\tjoin_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinTime\"^\n" +
@@ -980,16 +1002,16 @@ const file_parley_v1_room_proto_rawDesc = "" +
 	"Visibility\x12\x1a\n" +
 	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11VISIBILITY_PUBLIC\x10\x01\x12\x16\n" +
-	"\x12VISIBILITY_PRIVATE\x10\x022\x94\x04\n" +
-	"\vRoomService\x12I\n" +
+	"\x12VISIBILITY_PRIVATE\x10\x022\xf1\x05\n" +
+	"\vRoomService\x12_\n" +
 	"\n" +
-	"CreateRoom\x12\x1c.parley.v1.CreateRoomRequest\x1a\x1d.parley.v1.CreateRoomResponse\x12E\n" +
-	"\aGetRoom\x12\x19.parley.v1.GetRoomRequest\x1a\x1a.parley.v1.GetRoomResponse\"\x03\x90\x02\x01\x12K\n" +
-	"\tListRooms\x12\x1b.parley.v1.ListRoomsRequest\x1a\x1c.parley.v1.ListRoomsResponse\"\x03\x90\x02\x01\x12C\n" +
-	"\bJoinRoom\x12\x1a.parley.v1.JoinRoomRequest\x1a\x1b.parley.v1.JoinRoomResponse\x12F\n" +
-	"\tAddMember\x12\x1b.parley.v1.AddMemberRequest\x1a\x1c.parley.v1.AddMemberResponse\x12F\n" +
-	"\tLeaveRoom\x12\x1b.parley.v1.LeaveRoomRequest\x1a\x1c.parley.v1.LeaveRoomResponse\x12Q\n" +
-	"\vListMembers\x12\x1d.parley.v1.ListMembersRequest\x1a\x1e.parley.v1.ListMembersResponse\"\x03\x90\x02\x01B\x95\x01\n" +
+	"CreateRoom\x12\x1c.parley.v1.CreateRoomRequest\x1a\x1d.parley.v1.CreateRoomResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/rooms\x12`\n" +
+	"\aGetRoom\x12\x19.parley.v1.GetRoomRequest\x1a\x1a.parley.v1.GetRoomResponse\"\x1e\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/rooms/{room_id}\x90\x02\x01\x12\\\n" +
+	"\tListRooms\x12\x1b.parley.v1.ListRoomsRequest\x1a\x1c.parley.v1.ListRoomsResponse\"\x14\x82\xd3\xe4\x93\x02\v\x12\t/v1/rooms\x90\x02\x01\x12k\n" +
+	"\bJoinRoom\x12\x1a.parley.v1.JoinRoomRequest\x1a\x1b.parley.v1.JoinRoomResponse\"&\x82\xd3\xe4\x93\x02 \x1a\x1e/v1/rooms/{room_id}/members/me\x12n\n" +
+	"\tAddMember\x12\x1b.parley.v1.AddMemberRequest\x1a\x1c.parley.v1.AddMemberResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/v1/rooms/{room_id}/members\x12n\n" +
+	"\tLeaveRoom\x12\x1b.parley.v1.LeaveRoomRequest\x1a\x1c.parley.v1.LeaveRoomResponse\"&\x82\xd3\xe4\x93\x02 *\x1e/v1/rooms/{room_id}/members/me\x12t\n" +
+	"\vListMembers\x12\x1d.parley.v1.ListMembersRequest\x1a\x1e.parley.v1.ListMembersResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/rooms/{room_id}/members\x90\x02\x01B\x95\x01\n" +
 	"\rcom.parley.v1B\tRoomProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"
 

@@ -36,6 +36,14 @@ const (
 	// MessageServiceSendMessageProcedure is the fully-qualified name of the MessageService's
 	// SendMessage RPC.
 	MessageServiceSendMessageProcedure = "/parley.v1.MessageService/SendMessage"
+	// MessageServiceEditMessageProcedure is the fully-qualified name of the MessageService's
+	// EditMessage RPC.
+	MessageServiceEditMessageProcedure = "/parley.v1.MessageService/EditMessage"
+	// MessageServiceDeleteMessageProcedure is the fully-qualified name of the MessageService's
+	// DeleteMessage RPC.
+	MessageServiceDeleteMessageProcedure = "/parley.v1.MessageService/DeleteMessage"
+	// MessageServiceMarkReadProcedure is the fully-qualified name of the MessageService's MarkRead RPC.
+	MessageServiceMarkReadProcedure = "/parley.v1.MessageService/MarkRead"
 	// MessageServiceListMessagesProcedure is the fully-qualified name of the MessageService's
 	// ListMessages RPC.
 	MessageServiceListMessagesProcedure = "/parley.v1.MessageService/ListMessages"
@@ -55,12 +63,32 @@ type MessageServiceClient interface {
 	// resource_exhausted (the server's storage is full: nothing was stored;
 	// try again later).
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
-	// ListMessages reads a room's history by seq.
+	// EditMessage replaces the text of one of the caller's own messages, within
+	// the server's edit window (24 h by default). The edit is an event of the
+	// room log with its own seq. Retrying with the same text stores nothing new.
+	// Errors: invalid_argument (empty or too long text), not_found (no message
+	// with that seq), permission_denied (not the sender), failed_precondition
+	// (past the edit window, or the message was deleted).
+	EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error)
+	// DeleteMessage deletes a message: its text and attachments are removed
+	// from storage and it stays in history as a tombstone. The sender or the
+	// room's creator may delete. The deletion is an event of the room log.
+	// Deleting a deleted message stores nothing new.
+	// Errors: invalid_argument, not_found, permission_denied.
+	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error)
+	// MarkRead moves the caller's read marker in a room forward to seq (a lower
+	// seq changes nothing) and returns the marker as it is after. Unread counts
+	// in RoomService count messages of others after it.
+	// Errors: invalid_argument, not_found, permission_denied.
+	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
+	// ListMessages reads a room's history by seq: each message in its latest
+	// form (edit_time set if edited; a deleted one as a tombstone).
 	// Errors: invalid_argument, not_found, permission_denied.
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
-	// Subscribe streams a room's events: first the stored messages after
-	// since_seq, then live ones, with no gap and no duplicate between the two.
-	// Member events and heartbeats (every 15 s by default) are live only.
+	// Subscribe streams a room's events: first the room log after since_seq
+	// (messages sent, edited and deleted, in seq order), then live ones, with
+	// no gap and no duplicate between the two. Member events and heartbeats
+	// (every 15 s by default) are live only.
 	//
 	// A subscriber that falls more than 1,024 events behind is cut off with
 	// resource_exhausted; server shutdown ends streams with unavailable. Both
@@ -103,6 +131,27 @@ func NewMessageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(messageServiceMethods.ByName("SendMessage")),
 			connect.WithClientOptions(opts...),
 		),
+		editMessage: connect.NewClient[v1.EditMessageRequest, v1.EditMessageResponse](
+			httpClient,
+			baseURL+MessageServiceEditMessageProcedure,
+			connect.WithSchema(messageServiceMethods.ByName("EditMessage")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		deleteMessage: connect.NewClient[v1.DeleteMessageRequest, v1.DeleteMessageResponse](
+			httpClient,
+			baseURL+MessageServiceDeleteMessageProcedure,
+			connect.WithSchema(messageServiceMethods.ByName("DeleteMessage")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		markRead: connect.NewClient[v1.MarkReadRequest, v1.MarkReadResponse](
+			httpClient,
+			baseURL+MessageServiceMarkReadProcedure,
+			connect.WithSchema(messageServiceMethods.ByName("MarkRead")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 		listMessages: connect.NewClient[v1.ListMessagesRequest, v1.ListMessagesResponse](
 			httpClient,
 			baseURL+MessageServiceListMessagesProcedure,
@@ -128,15 +177,33 @@ func NewMessageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // messageServiceClient implements MessageServiceClient.
 type messageServiceClient struct {
-	sendMessage  *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	listMessages *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
-	subscribe    *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	chat         *connect.Client[v1.ChatRequest, v1.ChatResponse]
+	sendMessage   *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	editMessage   *connect.Client[v1.EditMessageRequest, v1.EditMessageResponse]
+	deleteMessage *connect.Client[v1.DeleteMessageRequest, v1.DeleteMessageResponse]
+	markRead      *connect.Client[v1.MarkReadRequest, v1.MarkReadResponse]
+	listMessages  *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	chat          *connect.Client[v1.ChatRequest, v1.ChatResponse]
 }
 
 // SendMessage calls parley.v1.MessageService.SendMessage.
 func (c *messageServiceClient) SendMessage(ctx context.Context, req *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error) {
 	return c.sendMessage.CallUnary(ctx, req)
+}
+
+// EditMessage calls parley.v1.MessageService.EditMessage.
+func (c *messageServiceClient) EditMessage(ctx context.Context, req *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error) {
+	return c.editMessage.CallUnary(ctx, req)
+}
+
+// DeleteMessage calls parley.v1.MessageService.DeleteMessage.
+func (c *messageServiceClient) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error) {
+	return c.deleteMessage.CallUnary(ctx, req)
+}
+
+// MarkRead calls parley.v1.MessageService.MarkRead.
+func (c *messageServiceClient) MarkRead(ctx context.Context, req *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error) {
+	return c.markRead.CallUnary(ctx, req)
 }
 
 // ListMessages calls parley.v1.MessageService.ListMessages.
@@ -163,12 +230,32 @@ type MessageServiceHandler interface {
 	// resource_exhausted (the server's storage is full: nothing was stored;
 	// try again later).
 	SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error)
-	// ListMessages reads a room's history by seq.
+	// EditMessage replaces the text of one of the caller's own messages, within
+	// the server's edit window (24 h by default). The edit is an event of the
+	// room log with its own seq. Retrying with the same text stores nothing new.
+	// Errors: invalid_argument (empty or too long text), not_found (no message
+	// with that seq), permission_denied (not the sender), failed_precondition
+	// (past the edit window, or the message was deleted).
+	EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error)
+	// DeleteMessage deletes a message: its text and attachments are removed
+	// from storage and it stays in history as a tombstone. The sender or the
+	// room's creator may delete. The deletion is an event of the room log.
+	// Deleting a deleted message stores nothing new.
+	// Errors: invalid_argument, not_found, permission_denied.
+	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error)
+	// MarkRead moves the caller's read marker in a room forward to seq (a lower
+	// seq changes nothing) and returns the marker as it is after. Unread counts
+	// in RoomService count messages of others after it.
+	// Errors: invalid_argument, not_found, permission_denied.
+	MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error)
+	// ListMessages reads a room's history by seq: each message in its latest
+	// form (edit_time set if edited; a deleted one as a tombstone).
 	// Errors: invalid_argument, not_found, permission_denied.
 	ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error)
-	// Subscribe streams a room's events: first the stored messages after
-	// since_seq, then live ones, with no gap and no duplicate between the two.
-	// Member events and heartbeats (every 15 s by default) are live only.
+	// Subscribe streams a room's events: first the room log after since_seq
+	// (messages sent, edited and deleted, in seq order), then live ones, with
+	// no gap and no duplicate between the two. Member events and heartbeats
+	// (every 15 s by default) are live only.
 	//
 	// A subscriber that falls more than 1,024 events behind is cut off with
 	// resource_exhausted; server shutdown ends streams with unavailable. Both
@@ -207,6 +294,27 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(messageServiceMethods.ByName("SendMessage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	messageServiceEditMessageHandler := connect.NewUnaryHandler(
+		MessageServiceEditMessageProcedure,
+		svc.EditMessage,
+		connect.WithSchema(messageServiceMethods.ByName("EditMessage")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	messageServiceDeleteMessageHandler := connect.NewUnaryHandler(
+		MessageServiceDeleteMessageProcedure,
+		svc.DeleteMessage,
+		connect.WithSchema(messageServiceMethods.ByName("DeleteMessage")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	messageServiceMarkReadHandler := connect.NewUnaryHandler(
+		MessageServiceMarkReadProcedure,
+		svc.MarkRead,
+		connect.WithSchema(messageServiceMethods.ByName("MarkRead")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	messageServiceListMessagesHandler := connect.NewUnaryHandler(
 		MessageServiceListMessagesProcedure,
 		svc.ListMessages,
@@ -231,6 +339,12 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 		switch r.URL.Path {
 		case MessageServiceSendMessageProcedure:
 			messageServiceSendMessageHandler.ServeHTTP(w, r)
+		case MessageServiceEditMessageProcedure:
+			messageServiceEditMessageHandler.ServeHTTP(w, r)
+		case MessageServiceDeleteMessageProcedure:
+			messageServiceDeleteMessageHandler.ServeHTTP(w, r)
+		case MessageServiceMarkReadProcedure:
+			messageServiceMarkReadHandler.ServeHTTP(w, r)
 		case MessageServiceListMessagesProcedure:
 			messageServiceListMessagesHandler.ServeHTTP(w, r)
 		case MessageServiceSubscribeProcedure:
@@ -248,6 +362,18 @@ type UnimplementedMessageServiceHandler struct{}
 
 func (UnimplementedMessageServiceHandler) SendMessage(context.Context, *connect.Request[v1.SendMessageRequest]) (*connect.Response[v1.SendMessageResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.SendMessage is not implemented"))
+}
+
+func (UnimplementedMessageServiceHandler) EditMessage(context.Context, *connect.Request[v1.EditMessageRequest]) (*connect.Response[v1.EditMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.EditMessage is not implemented"))
+}
+
+func (UnimplementedMessageServiceHandler) DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[v1.DeleteMessageResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.DeleteMessage is not implemented"))
+}
+
+func (UnimplementedMessageServiceHandler) MarkRead(context.Context, *connect.Request[v1.MarkReadRequest]) (*connect.Response[v1.MarkReadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.MarkRead is not implemented"))
 }
 
 func (UnimplementedMessageServiceHandler) ListMessages(context.Context, *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {

@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_annotations } from "../../google/api/annotations_pb";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { User } from "./auth_pb";
@@ -16,7 +17,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/v1/message.proto.
  */
 export const file_parley_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxItQBCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUiZgoSU2VuZE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSDAoEdGV4dBgCIAEoCRIZChFjbGllbnRfbWVzc2FnZV9pZBgDIAEoCRIWCg5hdHRhY2htZW50X2lkcxgEIAMoCSI6ChNTZW5kTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSJvChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgDSACIAQESEgoKYmVmb3JlX3NlcRgDIAEoAxINCgVsaW1pdBgEIAEoBUIMCgpfYWZ0ZXJfc2VxIk4KFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiQKCG1lc3NhZ2VzGAEgAygLMhIucGFybGV5LnYxLk1lc3NhZ2USEAoIaGVhZF9zZXEYAiABKAMiNgoQU3Vic2NyaWJlUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXNpbmNlX3NlcRgCIAEoAyLOAQoRU3Vic2NyaWJlUmVzcG9uc2USJQoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlSAASMAoNbWVtYmVyX2pvaW5lZBgCIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgDIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASKQoJaGVhcnRiZWF0GAQgASgLMhQucGFybGV5LnYxLkhlYXJ0YmVhdEgAQgcKBWV2ZW50ImgKDE1lbWJlckpvaW5lZBIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlchIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoAyIzCg5TdHJlYW1Qb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIswBCgtDaGF0UmVxdWVzdBIQCghmcmFtZV9pZBgBIAEoCRIjCgRqb2luGAIgASgLMhMucGFybGV5LnYxLkNoYXRKb2luSAASJQoFbGVhdmUYAyABKAsyFC5wYXJsZXkudjEuQ2hhdExlYXZlSAASLQoEc2VuZBgEIAEoCzIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABInCgZ0eXBpbmcYBSABKAsyFS5wYXJsZXkudjEuQ2hhdFR5cGluZ0gAQgcKBWZyYW1lIi4KCENoYXRKb2luEg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIhwKCUNoYXRMZWF2ZRIPCgdyb29tX2lkGAEgASgJIh0KCkNoYXRUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCSK4AgoMQ2hhdFJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZUgAEiEKA2FjaxgCIAEoCzISLnBhcmxleS52MS5DaGF0QWNrSAASJQoFZXJyb3IYAyABKAsyFC5wYXJsZXkudjEuQ2hhdEVycm9ySAASMAoNbWVtYmVyX2pvaW5lZBgEIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgFIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASIwoGdHlwaW5nGAYgASgLMhEucGFybGV5LnYxLlR5cGluZ0gAEikKCWhlYXJ0YmVhdBgHIAEoCzIULnBhcmxleS52MS5IZWFydGJlYXRIAEIHCgVmcmFtZSJSCgdDaGF0QWNrEhAKCGZyYW1lX2lkGAEgASgJEiMKB21lc3NhZ2UYAiABKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgDIAEoAyKhAQoJQ2hhdEVycm9yEhAKCGZyYW1lX2lkGAEgASgJEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIzChBmaWVsZF92aW9sYXRpb25zGAQgAygLMhkucGFybGV5LnYxLkZpZWxkVmlvbGF0aW9uEi4KC3JldHJ5X2RlbGF5GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjQKDkZpZWxkVmlvbGF0aW9uEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIjgKBlR5cGluZxIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlcjLAAgoOTWVzc2FnZVNlcnZpY2USTAoLU2VuZE1lc3NhZ2USHS5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh4ucGFybGV5LnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USVAoMTGlzdE1lc3NhZ2VzEh4ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHy5wYXJsZXkudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiA5ACARJNCglTdWJzY3JpYmUSGy5wYXJsZXkudjEuU3Vic2NyaWJlUmVxdWVzdBocLnBhcmxleS52MS5TdWJzY3JpYmVSZXNwb25zZSIDkAIBMAESOwoEQ2hhdBIWLnBhcmxleS52MS5DaGF0UmVxdWVzdBoXLnBhcmxleS52MS5DaGF0UmVzcG9uc2UoATABQpgBCg1jb20ucGFybGV5LnYxQgxNZXNzYWdlUHJvdG9QAVo0Z2l0aHViLmNvbS9wYXJsZXktY2hhdC9wYXJsZXkvZ2VuL3BhcmxleS92MTtwYXJsZXl2MaICA1BYWKoCCVBhcmxleS5WMcoCCVBhcmxleVxWMeICFVBhcmxleVxWMVxHUEJNZXRhZGF0YeoCClBhcmxleTo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
+  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxIrQCCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUSLQoJZWRpdF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtkZWxldGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoSRWRpdE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDEgwKBHRleHQYAyABKAkiOgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIjCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2UiNAoURGVsZXRlTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiPAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiJAoQTWFya1JlYWRSZXNwb25zZRIQCghyZWFkX3NlcRgBIAEoAyJmChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhYKDmF0dGFjaG1lbnRfaWRzGAQgAygJIjoKE1NlbmRNZXNzYWdlUmVzcG9uc2USIwoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlIm8KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKANIAIgBARISCgpiZWZvcmVfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgFQgwKCl9hZnRlcl9zZXEiTgoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJAoIbWVzc2FnZXMYASADKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgCIAEoAyI2ChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIrkCChFTdWJzY3JpYmVSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIwCg1tZW1iZXJfam9pbmVkGAIgASgLMhcucGFybGV5LnYxLk1lbWJlckpvaW5lZEgAEiwKC21lbWJlcl9sZWZ0GAMgASgLMhUucGFybGV5LnYxLk1lbWJlckxlZnRIABIpCgloZWFydGJlYXQYBCABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYBSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYBiABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIAEIHCgVldmVudCJCCg5NZXNzYWdlQ2hhbmdlZBILCgNzZXEYASABKAMSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlImgKDE1lbWJlckpvaW5lZBIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlchIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoAyIzCg5TdHJlYW1Qb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIswBCgtDaGF0UmVxdWVzdBIQCghmcmFtZV9pZBgBIAEoCRIjCgRqb2luGAIgASgLMhMucGFybGV5LnYxLkNoYXRKb2luSAASJQoFbGVhdmUYAyABKAsyFC5wYXJsZXkudjEuQ2hhdExlYXZlSAASLQoEc2VuZBgEIAEoCzIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABInCgZ0eXBpbmcYBSABKAsyFS5wYXJsZXkudjEuQ2hhdFR5cGluZ0gAQgcKBWZyYW1lIi4KCENoYXRKb2luEg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIhwKCUNoYXRMZWF2ZRIPCgdyb29tX2lkGAEgASgJIh0KCkNoYXRUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCSKjAwoMQ2hhdFJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZUgAEiEKA2FjaxgCIAEoCzISLnBhcmxleS52MS5DaGF0QWNrSAASJQoFZXJyb3IYAyABKAsyFC5wYXJsZXkudjEuQ2hhdEVycm9ySAASMAoNbWVtYmVyX2pvaW5lZBgEIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgFIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASIwoGdHlwaW5nGAYgASgLMhEucGFybGV5LnYxLlR5cGluZ0gAEikKCWhlYXJ0YmVhdBgHIAEoCzIULnBhcmxleS52MS5IZWFydGJlYXRIABIzCg5tZXNzYWdlX2VkaXRlZBgIIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAEjQKD21lc3NhZ2VfZGVsZXRlZBgJIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAQgcKBWZyYW1lIlIKB0NoYXRBY2sSEAoIZnJhbWVfaWQYASABKAkSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlEhAKCGhlYWRfc2VxGAMgASgDIqEBCglDaGF0RXJyb3ISEAoIZnJhbWVfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEjMKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGS5wYXJsZXkudjEuRmllbGRWaW9sYXRpb24SLgoLcmV0cnlfZGVsYXkYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiOAoGVHlwaW5nEg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyMv4FCg5NZXNzYWdlU2VydmljZRJ1CgtTZW5kTWVzc2FnZRIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHi5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcm9vbXMve3Jvb21faWR9L21lc3NhZ2VzEn4KC0VkaXRNZXNzYWdlEh0ucGFybGV5LnYxLkVkaXRNZXNzYWdlUmVxdWVzdBoeLnBhcmxleS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlIjCQAgKC0+STAic6ASoyIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SgQEKDURlbGV0ZU1lc3NhZ2USHy5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaIC5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIi2QAgKC0+STAiQqIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SawoITWFya1JlYWQSGi5wYXJsZXkudjEuTWFya1JlYWRSZXF1ZXN0GhsucGFybGV5LnYxLk1hcmtSZWFkUmVzcG9uc2UiJpACAoLT5JMCHToBKiIYL3YxL3Jvb21zL3tyb29tX2lkfS9yZWFkEngKDExpc3RNZXNzYWdlcxIeLnBhcmxleS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh8ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIieQAgGC0+STAh4SHC92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMSTQoJU3Vic2NyaWJlEhsucGFybGV5LnYxLlN1YnNjcmliZVJlcXVlc3QaHC5wYXJsZXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABEjsKBENoYXQSFi5wYXJsZXkudjEuQ2hhdFJlcXVlc3QaFy5wYXJsZXkudjEuQ2hhdFJlc3BvbnNlKAEwAUKYAQoNY29tLnBhcmxleS52MUIMTWVzc2FnZVByb3RvUAFaNGdpdGh1Yi5jb20vcGFybGV5LWNoYXQvcGFybGV5L2dlbi9wYXJsZXkvdjE7cGFybGV5djGiAgNQWFiqAglQYXJsZXkuVjHKAglQYXJsZXlcVjHiAhVQYXJsZXlcVjFcR1BCTWV0YWRhdGHqAgpQYXJsZXk6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
 
 /**
  * Message is a stored chat message.
@@ -79,6 +80,21 @@ export type Message = Message$1<"parley.v1.Message"> & {
    * @generated from field: repeated parley.v1.File attachments = 8;
    */
   attachments: File[];
+
+  /**
+   * edit_time is when the text was last edited; unset if never.
+   *
+   * @generated from field: google.protobuf.Timestamp edit_time = 9;
+   */
+  editTime?: Timestamp | undefined;
+
+  /**
+   * delete_time is when the message was deleted; then text and attachments
+   * are empty.
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 10;
+   */
+  deleteTime?: Timestamp | undefined;
 };
 
 /**
@@ -87,6 +103,154 @@ export type Message = Message$1<"parley.v1.Message"> & {
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_parley_v1_message, 0);
+
+/**
+ * EditMessageRequest replaces a message's text.
+ *
+ * @generated from message parley.v1.EditMessageRequest
+ */
+export type EditMessageRequest = Message$1<"parley.v1.EditMessageRequest"> & {
+  /**
+   * room_id of the message's room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * seq of the message.
+   *
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * text is the new text: valid UTF-8, 1 to 4,000 characters.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message parley.v1.EditMessageRequest.
+ * Use `create(EditMessageRequestSchema)` to create a new message.
+ */
+export const EditMessageRequestSchema: GenMessage<EditMessageRequest> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 1);
+
+/**
+ * EditMessageResponse is the message as edited.
+ *
+ * @generated from message parley.v1.EditMessageResponse
+ */
+export type EditMessageResponse = Message$1<"parley.v1.EditMessageResponse"> & {
+  /**
+   * @generated from field: parley.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.v1.EditMessageResponse.
+ * Use `create(EditMessageResponseSchema)` to create a new message.
+ */
+export const EditMessageResponseSchema: GenMessage<EditMessageResponse> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 2);
+
+/**
+ * DeleteMessageRequest deletes a message.
+ *
+ * @generated from message parley.v1.DeleteMessageRequest
+ */
+export type DeleteMessageRequest = Message$1<"parley.v1.DeleteMessageRequest"> & {
+  /**
+   * room_id of the message's room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * seq of the message.
+   *
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message parley.v1.DeleteMessageRequest.
+ * Use `create(DeleteMessageRequestSchema)` to create a new message.
+ */
+export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 3);
+
+/**
+ * DeleteMessageResponse is the message's tombstone.
+ *
+ * @generated from message parley.v1.DeleteMessageResponse
+ */
+export type DeleteMessageResponse = Message$1<"parley.v1.DeleteMessageResponse"> & {
+  /**
+   * @generated from field: parley.v1.Message message = 1;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.v1.DeleteMessageResponse.
+ * Use `create(DeleteMessageResponseSchema)` to create a new message.
+ */
+export const DeleteMessageResponseSchema: GenMessage<DeleteMessageResponse> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 4);
+
+/**
+ * MarkReadRequest moves a read marker.
+ *
+ * @generated from message parley.v1.MarkReadRequest
+ */
+export type MarkReadRequest = Message$1<"parley.v1.MarkReadRequest"> & {
+  /**
+   * room_id of a room the caller is a member of.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * seq read up to; not negative.
+   *
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message parley.v1.MarkReadRequest.
+ * Use `create(MarkReadRequestSchema)` to create a new message.
+ */
+export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 5);
+
+/**
+ * MarkReadResponse is the read marker after the call.
+ *
+ * @generated from message parley.v1.MarkReadResponse
+ */
+export type MarkReadResponse = Message$1<"parley.v1.MarkReadResponse"> & {
+  /**
+   * @generated from field: int64 read_seq = 1;
+   */
+  readSeq: bigint;
+};
+
+/**
+ * Describes the message parley.v1.MarkReadResponse.
+ * Use `create(MarkReadResponseSchema)` to create a new message.
+ */
+export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 6);
 
 /**
  * SendMessageRequest is a message to post.
@@ -132,7 +296,7 @@ export type SendMessageRequest = Message$1<"parley.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 1);
+  messageDesc(file_parley_v1_message, 7);
 
 /**
  * SendMessageResponse carries the stored message.
@@ -153,7 +317,7 @@ export type SendMessageResponse = Message$1<"parley.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 2);
+  messageDesc(file_parley_v1_message, 8);
 
 /**
  * ListMessagesRequest selects a window of history.
@@ -200,7 +364,7 @@ export type ListMessagesRequest = Message$1<"parley.v1.ListMessagesRequest"> & {
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 3);
+  messageDesc(file_parley_v1_message, 9);
 
 /**
  * ListMessagesResponse is a window of history, ascending by seq.
@@ -228,7 +392,7 @@ export type ListMessagesResponse = Message$1<"parley.v1.ListMessagesResponse"> &
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 4);
+  messageDesc(file_parley_v1_message, 10);
 
 /**
  * SubscribeRequest names a room and where to resume.
@@ -257,7 +421,7 @@ export type SubscribeRequest = Message$1<"parley.v1.SubscribeRequest"> & {
  * Use `create(SubscribeRequestSchema)` to create a new message.
  */
 export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 5);
+  messageDesc(file_parley_v1_message, 11);
 
 /**
  * SubscribeResponse is one event of a room.
@@ -302,6 +466,23 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
      */
     value: Heartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * message_edited is an edit: the message in its new form, and the
+     * edit's own seq.
+     *
+     * @generated from field: parley.v1.MessageChanged message_edited = 5;
+     */
+    value: MessageChanged;
+    case: "messageEdited";
+  } | {
+    /**
+     * message_deleted is a deletion: the tombstone, and the deletion's seq.
+     *
+     * @generated from field: parley.v1.MessageChanged message_deleted = 6;
+     */
+    value: MessageChanged;
+    case: "messageDeleted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -310,7 +491,35 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 6);
+  messageDesc(file_parley_v1_message, 12);
+
+/**
+ * MessageChanged is an edit or a deletion of the message it carries.
+ *
+ * @generated from message parley.v1.MessageChanged
+ */
+export type MessageChanged = Message$1<"parley.v1.MessageChanged"> & {
+  /**
+   * seq of this event in the room log (not the message's seq).
+   *
+   * @generated from field: int64 seq = 1;
+   */
+  seq: bigint;
+
+  /**
+   * message in its form after the change.
+   *
+   * @generated from field: parley.v1.Message message = 2;
+   */
+  message?: Message | undefined;
+};
+
+/**
+ * Describes the message parley.v1.MessageChanged.
+ * Use `create(MessageChangedSchema)` to create a new message.
+ */
+export const MessageChangedSchema: GenMessage<MessageChanged> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 13);
 
 /**
  * MemberJoined is a live notice that a user became a member.
@@ -345,7 +554,7 @@ export type MemberJoined = Message$1<"parley.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 7);
+  messageDesc(file_parley_v1_message, 14);
 
 /**
  * MemberLeft is a live notice that a user left.
@@ -380,7 +589,7 @@ export type MemberLeft = Message$1<"parley.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 8);
+  messageDesc(file_parley_v1_message, 15);
 
 /**
  * Heartbeat is sent on an idle stream.
@@ -408,7 +617,7 @@ export type Heartbeat = Message$1<"parley.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 9);
+  messageDesc(file_parley_v1_message, 16);
 
 /**
  * StreamPosition is attached as an error detail when a stream ends early
@@ -439,7 +648,7 @@ export type StreamPosition = Message$1<"parley.v1.StreamPosition"> & {
  * Use `create(StreamPositionSchema)` to create a new message.
  */
 export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 10);
+  messageDesc(file_parley_v1_message, 17);
 
 /**
  * ChatRequest is one frame from the client.
@@ -500,7 +709,7 @@ export type ChatRequest = Message$1<"parley.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 11);
+  messageDesc(file_parley_v1_message, 18);
 
 /**
  * ChatJoin starts receiving a room on the stream.
@@ -528,7 +737,7 @@ export type ChatJoin = Message$1<"parley.v1.ChatJoin"> & {
  * Use `create(ChatJoinSchema)` to create a new message.
  */
 export const ChatJoinSchema: GenMessage<ChatJoin> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 12);
+  messageDesc(file_parley_v1_message, 19);
 
 /**
  * ChatLeave stops receiving a room on the stream.
@@ -549,7 +758,7 @@ export type ChatLeave = Message$1<"parley.v1.ChatLeave"> & {
  * Use `create(ChatLeaveSchema)` to create a new message.
  */
 export const ChatLeaveSchema: GenMessage<ChatLeave> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 13);
+  messageDesc(file_parley_v1_message, 20);
 
 /**
  * ChatTyping is a typing notice.
@@ -570,7 +779,7 @@ export type ChatTyping = Message$1<"parley.v1.ChatTyping"> & {
  * Use `create(ChatTypingSchema)` to create a new message.
  */
 export const ChatTypingSchema: GenMessage<ChatTyping> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 14);
+  messageDesc(file_parley_v1_message, 21);
 
 /**
  * ChatResponse is one frame from the server.
@@ -640,6 +849,23 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
      */
     value: Heartbeat;
     case: "heartbeat";
+  } | {
+    /**
+     * message_edited: a message of a joined room was edited (the edit's seq
+     * follows the room's log like a message's).
+     *
+     * @generated from field: parley.v1.MessageChanged message_edited = 8;
+     */
+    value: MessageChanged;
+    case: "messageEdited";
+  } | {
+    /**
+     * message_deleted: a message of a joined room was deleted.
+     *
+     * @generated from field: parley.v1.MessageChanged message_deleted = 9;
+     */
+    value: MessageChanged;
+    case: "messageDeleted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -648,7 +874,7 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 15);
+  messageDesc(file_parley_v1_message, 22);
 
 /**
  * ChatAck answers a successful frame.
@@ -683,7 +909,7 @@ export type ChatAck = Message$1<"parley.v1.ChatAck"> & {
  * Use `create(ChatAckSchema)` to create a new message.
  */
 export const ChatAckSchema: GenMessage<ChatAck> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 16);
+  messageDesc(file_parley_v1_message, 23);
 
 /**
  * ChatError answers a frame that failed. The stream stays open.
@@ -734,7 +960,7 @@ export type ChatError = Message$1<"parley.v1.ChatError"> & {
  * Use `create(ChatErrorSchema)` to create a new message.
  */
 export const ChatErrorSchema: GenMessage<ChatError> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 17);
+  messageDesc(file_parley_v1_message, 24);
 
 /**
  * FieldViolation names one invalid field, as google.rpc.BadRequest does.
@@ -762,7 +988,7 @@ export type FieldViolation = Message$1<"parley.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 18);
+  messageDesc(file_parley_v1_message, 25);
 
 /**
  * Typing tells that a user is typing in a room.
@@ -790,13 +1016,14 @@ export type Typing = Message$1<"parley.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 19);
+  messageDesc(file_parley_v1_message, 26);
 
 /**
  * MessageService posts, lists and streams a room's messages.
  *
- * Every message has a per-room seq: contiguous from 1, assigned when the
- * message is stored, the same for every reader. A send is answered only after
+ * Every change to a room's messages (sent, edited, deleted) has a per-room
+ * seq in one log: contiguous from 1, assigned when the change is stored, the
+ * same for every reader; a message's seq is the seq of its sending. A send is answered only after
  * the message is durably stored.
  *
  * @generated from service parley.v1.MessageService
@@ -818,7 +1045,50 @@ export const MessageService: GenService<{
     output: typeof SendMessageResponseSchema;
   },
   /**
-   * ListMessages reads a room's history by seq.
+   * EditMessage replaces the text of one of the caller's own messages, within
+   * the server's edit window (24 h by default). The edit is an event of the
+   * room log with its own seq. Retrying with the same text stores nothing new.
+   * Errors: invalid_argument (empty or too long text), not_found (no message
+   * with that seq), permission_denied (not the sender), failed_precondition
+   * (past the edit window, or the message was deleted).
+   *
+   * @generated from rpc parley.v1.MessageService.EditMessage
+   */
+  editMessage: {
+    methodKind: "unary";
+    input: typeof EditMessageRequestSchema;
+    output: typeof EditMessageResponseSchema;
+  },
+  /**
+   * DeleteMessage deletes a message: its text and attachments are removed
+   * from storage and it stays in history as a tombstone. The sender or the
+   * room's creator may delete. The deletion is an event of the room log.
+   * Deleting a deleted message stores nothing new.
+   * Errors: invalid_argument, not_found, permission_denied.
+   *
+   * @generated from rpc parley.v1.MessageService.DeleteMessage
+   */
+  deleteMessage: {
+    methodKind: "unary";
+    input: typeof DeleteMessageRequestSchema;
+    output: typeof DeleteMessageResponseSchema;
+  },
+  /**
+   * MarkRead moves the caller's read marker in a room forward to seq (a lower
+   * seq changes nothing) and returns the marker as it is after. Unread counts
+   * in RoomService count messages of others after it.
+   * Errors: invalid_argument, not_found, permission_denied.
+   *
+   * @generated from rpc parley.v1.MessageService.MarkRead
+   */
+  markRead: {
+    methodKind: "unary";
+    input: typeof MarkReadRequestSchema;
+    output: typeof MarkReadResponseSchema;
+  },
+  /**
+   * ListMessages reads a room's history by seq: each message in its latest
+   * form (edit_time set if edited; a deleted one as a tombstone).
    * Errors: invalid_argument, not_found, permission_denied.
    *
    * @generated from rpc parley.v1.MessageService.ListMessages
@@ -829,9 +1099,10 @@ export const MessageService: GenService<{
     output: typeof ListMessagesResponseSchema;
   },
   /**
-   * Subscribe streams a room's events: first the stored messages after
-   * since_seq, then live ones, with no gap and no duplicate between the two.
-   * Member events and heartbeats (every 15 s by default) are live only.
+   * Subscribe streams a room's events: first the room log after since_seq
+   * (messages sent, edited and deleted, in seq order), then live ones, with
+   * no gap and no duplicate between the two. Member events and heartbeats
+   * (every 15 s by default) are live only.
    *
    * A subscriber that falls more than 1,024 events behind is cut off with
    * resource_exhausted; server shutdown ends streams with unavailable. Both

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// crashState is what a message must look like after the crash.
+type crashState struct {
+	text    string
+	deleted bool
+}
+
+// TestCrashKeepsAcknowledgedEditsAndDeletions kills parleyd with SIGKILL
+// while four workers send, edit and delete messages, restarts it on the
+// same data directory and checks that every acknowledged edit and deletion
+// is there (a change in flight at the kill may or may not be).
+func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	cmd, url := startChild(t, dataDir, "--limit-sends-per-user", "off")
+	u := testserver.SignUp(t, testserver.H2C(url), "crasher")
+	roomID := u.CreateRoom(t, "crash-edits", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
+	messages := u.Messages
+
+	var (
+		mu       sync.Mutex
+		acked    = map[int64]crashState{} // message seq -> state acknowledged last
+		inflight = map[int64]crashState{} // message seq -> the change in flight at the kill
+		changes  int
+		killed   = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	ack := func(seq int64, s crashState) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked[seq] = s
+		if changes++; changes == 300 {
+			_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
+			close(killed)
+		}
+	}
+	failed := func(what string, err error) bool {
+		select {
+		case <-killed:
+			return true
+		default:
+			t.Errorf("%s before the kill: %v", what, err)
+			return true
+		}
+	}
+	for w := range 4 {
+		wg.Go(func() {
+			ctx := context.Background()
+			for i := 0; ; i++ {
+				text := fmt.Sprintf("w%d-%d", w, i)
+				res, err := messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: roomID, Text: text, ClientMessageId: text}))
+				if err != nil && failed("send", err) {
+					return
+				}
+				seq := res.Msg.GetMessage().GetSeq()
+				ack(seq, crashState{text: text})
+				edited := crashState{text: text + " (edited)"}
+				mu.Lock()
+				inflight[seq] = edited
+				mu.Unlock()
+				if _, err := messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: roomID, Seq: seq, Text: edited.text})); err != nil && failed("edit", err) {
+					return
+				}
+				ack(seq, edited)
+				if i%3 != 0 {
+					continue
+				}
+				mu.Lock()
+				inflight[seq] = crashState{deleted: true}
+				mu.Unlock()
+				if _, err := messages.DeleteMessage(ctx, connect.NewRequest(&parleyv1.DeleteMessageRequest{RoomId: roomID, Seq: seq})); err != nil && failed("delete", err) {
+					return
+				}
+				ack(seq, crashState{deleted: true})
+			}
+		})
+	}
+	wg.Wait()
+	_ = cmd.Wait()
+
+	_, url = startChild(t, dataDir)
+	messages = u.Via(testserver.H2C(url)).Messages
+	stored := map[int64]crashState{}
+	for after := int64(0); ; {
+		res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, AfterSeq: &after, Limit: 500}))
+		if err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		if len(res.Msg.GetMessages()) == 0 {
+			break
+		}
+		for _, m := range res.Msg.GetMessages() {
+			stored[m.GetSeq()] = crashState{text: m.GetText(), deleted: m.GetDeleteTime() != nil}
+			after = m.GetSeq()
+		}
+	}
+	var deletes int
+	for seq, want := range acked {
+		got := stored[seq]
+		if got != want && got != inflight[seq] {
+			t.Errorf("message %d: stored %+v, want the acknowledged %+v", seq, got, want)
+		}
+		if want.deleted {
+			deletes++
+		}
+	}
+	t.Logf("%d acknowledged changes before SIGKILL (%d messages, %d ending deleted); all there after restart", changes, len(acked), deletes)
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// revocationBound is how soon after a sign-out or a leave the affected
+// streams must end, on every replica.
+const revocationBound = time.Second
+
+// TestRevocationReachesEveryReplica runs three parleyd processes on one
+// PostgreSQL database: a sign-out on A ends that token's Subscribe and
+// Chat streams on B and C with unauthenticated, and leaving a room on A
+// ends the leaver's Subscribe of it on C with permission_denied and its
+// Chat feed of it with a permission_denied error frame, each within 1 s
+// (not at the 15 s heartbeat). It prints each stream's latency.
+func TestRevocationReachesEveryReplica(t *testing.T) {
+	t.Parallel()
+	_, db := pgtest.Schema(t, 8)
+	replicas := startReplicas(t, "revoke", 3, db)
+	testRevocation(t, replicas[0].url(), replicas[1].url(), replicas[2].url())
+}
+
+// TestRevocationSingleProcess is the same on one parleyd over SQLite: A, B
+// and C are one process.
+func TestRevocationSingleProcess(t *testing.T) {
+	t.Parallel()
+	_, url := startChild(t, t.TempDir(), "--limit-sends-per-user", "off")
+	testRevocation(t, url, url, url)
+}
+
+func testRevocation(t *testing.T, a, b, c string) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	alice := testserver.SignUp(t, testserver.H2C(a), "alice")
+	bob := testserver.SignUp(t, testserver.H2C(a), "bob")
+	room := alice.CreateRoom(t, "revoked", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	bob.JoinRoom(t, room)
+
+	// Alice's streams on B and C, bob's on C.
+	var streams []*revocable
+	for _, url := range []string{b, c} {
+		u := alice.Via(testserver.H2C(url))
+		streams = append(streams, openSubscribe(ctx, t, "alice Subscribe on "+url, u, room), openChat(ctx, t, "alice Chat on "+url, u, room))
+	}
+	bobC := bob.Via(testserver.H2C(c))
+	bobs := []*revocable{openSubscribe(ctx, t, "bob Subscribe on "+c, bobC, room), openChat(ctx, t, "bob Chat on "+c, bobC, room)}
+	// A message sent on A reaches every stream: each replica's broker
+	// listens, so a revocation sent now is heard.
+	alice.SendMessage(t, room, "hello", "m1")
+	for _, s := range append(streams, bobs...) {
+		s.waitMessage(t)
+	}
+
+	start := time.Now()
+	if _, err := alice.Auth.SignOut(ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
+		t.Fatalf("SignOut: %v", err)
+	}
+	for _, s := range streams {
+		s.wantEnd(t, start, connect.CodeUnauthenticated)
+	}
+
+	start = time.Now()
+	if _, err := bob.Rooms.LeaveRoom(ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room})); err != nil {
+		t.Fatalf("LeaveRoom: %v", err)
+	}
+	for _, s := range bobs {
+		s.wantEnd(t, start, connect.CodePermissionDenied)
+	}
+}
+
+// revocable is an open stream as the test sees it: a message arrived, or
+// the stream (or, for Chat, its room) ended with an error.
+type revocable struct {
+	name     string
+	messages chan struct{}
+	ended    chan error
+}
+
+func newRevocable(name string) *revocable {
+	return &revocable{name: name, messages: make(chan struct{}, 16), ended: make(chan error, 1)}
+}
+
+func openSubscribe(ctx context.Context, t *testing.T, name string, u *testserver.User, room string) *revocable {
+	t.Helper()
+	s := newRevocable(name)
+	stream, err := u.Messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: room}))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = stream.Close() })
+	go func() {
+		for stream.Receive() {
+			if stream.Msg().GetMessage() != nil {
+				s.messages <- struct{}{}
+			}
+		}
+		s.ended <- stream.Err()
+	}()
+	return s
+}
+
+func openChat(ctx context.Context, t *testing.T, name string, u *testserver.User, room string) *revocable {
+	t.Helper()
+	s := newRevocable(name)
+	stream := u.Messages.Chat(ctx)
+	t.Cleanup(func() { _ = stream.CloseRequest(); _ = stream.CloseResponse() })
+	if err := stream.Send(&parleyv1.ChatRequest{FrameId: "j", Frame: &parleyv1.ChatRequest_Join{Join: &parleyv1.ChatJoin{RoomId: room}}}); err != nil {
+		t.Fatalf("%s: join: %v", name, err)
+	}
+	go func() {
+		for {
+			res, err := stream.Receive()
+			switch {
+			case err != nil:
+				s.ended <- err
+				return
+			case res.GetMessage() != nil:
+				s.messages <- struct{}{}
+			case res.GetError() != nil && res.GetError().GetFrameId() == "":
+				// The room's feed ended; the stream goes on.
+				var c connect.Code
+				if err := c.UnmarshalText([]byte(res.GetError().GetCode())); err != nil {
+					s.ended <- fmt.Errorf("unknown code %q", res.GetError().GetCode())
+					return
+				}
+				s.ended <- connect.NewError(c, errors.New(res.GetError().GetMessage()))
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *revocable) waitMessage(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.messages:
+	case err := <-s.ended:
+		t.Fatalf("%s ended before the first message: %v", s.name, err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no message within 10 s", s.name)
+	}
+}
+
+func (s *revocable) wantEnd(t *testing.T, start time.Time, want connect.Code) {
+	t.Helper()
+	select {
+	case err := <-s.ended:
+		took := time.Since(start)
+		t.Logf("%s ended %v after the revocation: %v", s.name, took.Round(time.Microsecond), err)
+		if got := connect.CodeOf(err); got != want {
+			t.Errorf("%s ended with %v (%v), want %v", s.name, got, err, want)
+		}
+		if took > revocationBound {
+			t.Errorf("%s ended after %v, want within %v", s.name, took, revocationBound)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("%s still open 10 s after the revocation", s.name)
+	}
+}
+
+// TestTokenExpiryEndsStreamsOnEveryReplica runs three replicas with
+// --token-ttl 4s: a token signed up on A has Subscribe and Chat streams on
+// B and C, and each ends with unauthenticated at the token's expiry time
+// (a timer on every stream, not the heartbeat), within 1 s of it.
+func TestTokenExpiryEndsStreamsOnEveryReplica(t *testing.T) {
+	t.Parallel()
+	_, db := pgtest.Schema(t, 8)
+	var replicas []*replica
+	for i := range 3 {
+		r := &replica{t: t, name: fmt.Sprintf("expiry-%d-%d", os.Getpid(), i), db: db + "&application_name=expiry", addr: "127.0.0.1:0", args: []string{"--token-ttl", "4s"}}
+		r.start()
+		t.Cleanup(r.kill)
+		replicas = append(replicas, r)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	res, err := testserver.H2C(replicas[0].url()).Services("").Auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "ephemeral", Password: testserver.Password}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := res.Msg.GetExpireTime().AsTime()
+	carol := &testserver.User{Services: testserver.H2C(replicas[0].url()).Services(res.Msg.GetToken()), User: res.Msg.GetUser(), Token: res.Msg.GetToken()}
+	room := carol.CreateRoom(t, "expiring", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	var streams []*revocable
+	for _, r := range replicas[1:] {
+		u := carol.Via(testserver.H2C(r.url()))
+		streams = append(streams, openSubscribe(ctx, t, "Subscribe on "+r.url(), u, room), openChat(ctx, t, "Chat on "+r.url(), u, room))
+	}
+	if time.Until(expires) < time.Second {
+		t.Skipf("setting up took too long: the token expires in %v", time.Until(expires))
+	}
+	for _, s := range streams {
+		s.wantEndAt(t, expires, connect.CodeUnauthenticated)
+	}
+}
+
+// wantEndAt is wantEnd for an end due at a given time: the stream must
+// not end before it, nor more than revocationBound after.
+func (s *revocable) wantEndAt(t *testing.T, due time.Time, want connect.Code) {
+	t.Helper()
+	select {
+	case err := <-s.ended:
+		late := time.Since(due)
+		t.Logf("%s ended %v after the token's expiry time: %v", s.name, late.Round(time.Microsecond), err)
+		if got := connect.CodeOf(err); got != want {
+			t.Errorf("%s ended with %v (%v), want %v", s.name, got, err, want)
+		}
+		if late < -10*time.Millisecond || late > revocationBound {
+			t.Errorf("%s ended %v after the expiry time, want within [0, %v]", s.name, late, revocationBound)
+		}
+	case <-time.After(time.Until(due) + 10*time.Second):
+		t.Errorf("%s still open 10 s after the token expired", s.name)
+	}
+}

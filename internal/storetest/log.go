@@ -1,0 +1,203 @@
+package storetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parley-chat/parley"
+)
+
+// listEvents reads a room's whole log or fails the test.
+func listEvents(t *testing.T, s parley.Store, roomID string) ([]*parley.Event, int64) {
+	t.Helper()
+	events, head, err := s.ListEvents(t.Context(), roomID, 0, parley.MaxHistoryLimit)
+	if err != nil {
+		t.Fatalf("ListEvents: %v", err)
+	}
+	return events, head
+}
+
+func kindsOf(events []*parley.Event) []parley.EventKind {
+	out := make([]parley.EventKind, len(events))
+	for i, e := range events {
+		out[i] = e.Kind
+	}
+	return out
+}
+
+func logSeqs(events []*parley.Event) []int64 {
+	out := make([]int64, len(events))
+	for i, e := range events {
+		out[i] = e.Seq
+	}
+	return out
+}
+
+var logTests = []storeTest{
+	{"SeqsContiguousAcrossKinds", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var published []*parley.Event
+		publish := func(e *parley.Event) { published = append(published, e) }
+		msgs := appendTexts(t, s, r, alice, 2)                                                                                                                                     // seqs 1, 2
+		if _, created, err := s.EditMessage(t.Context(), parley.MessageEdit{RoomID: r.ID, Seq: msgs[0].Seq, EditorID: alice.ID, Text: "fixed"}, publish); err != nil || !created { // 3
+			t.Fatalf("EditMessage: %v (created %v)", err, created)
+		}
+		m3, _, err := s.AppendMessage(t.Context(), parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "third", ClientMessageID: "c3"}, nil) // 4
+		if err != nil || m3.Seq != 4 {
+			t.Fatalf("AppendMessage after an edit: seq %d (%v), want 4", m3.Seq, err)
+		}
+		if _, created, err := s.DeleteMessage(t.Context(), r.ID, msgs[1].Seq, alice.ID, publish); err != nil || !created { // 5
+			t.Fatalf("DeleteMessage: %v (created %v)", err, created)
+		}
+		events, head := listEvents(t, s, r.ID)
+		WantSeqs(t, logSeqs(events), 1, 5)
+		if head != 5 {
+			t.Errorf("head %d, want 5", head)
+		}
+		want := []parley.EventKind{parley.EventMessage, parley.EventMessage, parley.EventMessageEdited,
+			parley.EventMessage, parley.EventMessageDeleted}
+		if got := kindsOf(events); !slices.Equal(got, want) {
+			t.Fatalf("kinds %v, want %v", got, want)
+		}
+		if got := logSeqs(published); !slices.Equal(got, []int64{3, 5}) {
+			t.Errorf("published seqs %v, want 3 and 5", got)
+		}
+		if e := events[2]; e.Message == nil || e.Message.Seq != msgs[0].Seq || e.Message.Text != "fixed" || e.Message.EditTime.IsZero() || e.Actor.ID != alice.ID {
+			t.Errorf("edit event %+v, want message %d with the new text, by alice", e.Message, msgs[0].Seq)
+		}
+		if e := events[4]; e.Message == nil || e.Message.Seq != msgs[1].Seq || !e.Message.Deleted() || e.Message.Text != "" {
+			t.Errorf("delete event %+v, want the tombstone of %d", e.Message, msgs[1].Seq)
+		}
+		if r2, err := s.RoomByID(t.Context(), r.ID); err != nil || r2.HeadSeq != 5 {
+			t.Errorf("RoomByID head %d (%v), want 5", r2.HeadSeq, err)
+		}
+	}},
+	{"MemberChangesPublishTheirKind", func(t *testing.T, s parley.Store) {
+		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var published []*parley.Event
+		publish := func(e *parley.Event) { published = append(published, e) }
+		steps := []func() error{
+			func() error { _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, publish); return err },
+			func() error { return s.RemoveMember(t.Context(), r.ID, bob.ID, alice.ID, publish) },
+			func() error { _, err := s.AddMember(t.Context(), r.ID, bob.ID, alice.ID, publish); return err },
+			func() error { return s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, publish) },
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		want := []parley.EventKind{parley.EventMemberJoined, parley.EventMemberRemoved, parley.EventMemberAdded, parley.EventMemberLeft}
+		if got := kindsOf(published); !slices.Equal(got, want) {
+			t.Fatalf("published kinds %v, want %v", got, want)
+		}
+		for i, e := range published {
+			wantActor := bob.ID
+			if e.Kind == parley.EventMemberRemoved || e.Kind == parley.EventMemberAdded {
+				wantActor = alice.ID
+			}
+			if e.RoomID != r.ID || e.User.ID != bob.ID || e.Actor.ID != wantActor || e.Time.IsZero() {
+				t.Errorf("event %d: %+v; want bob, by %s", i, e, wantActor)
+			}
+		}
+		if err := s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, publish); parley.ErrorCodeOf(err) != parley.ENOTFOUND || len(published) != 4 {
+			t.Errorf("removing a non-member: %v, %d published; want ENOTFOUND and nothing published", err, len(published))
+		}
+	}},
+	{"EditAndDeleteAreOneEventEach", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		m := appendTexts(t, s, r, alice, 1)[0]
+		edit := parley.MessageEdit{RoomID: r.ID, Seq: m.Seq, EditorID: alice.ID, Text: "second"}
+		ev, created, err := s.EditMessage(t.Context(), edit, nil)
+		if err != nil || !created || ev.Seq != 2 || ev.Message.Seq != m.Seq {
+			t.Fatalf("EditMessage: %+v created %v err %v; want seq 2 about message 1", ev, created, err)
+		}
+		if _, created, err := s.EditMessage(t.Context(), edit, nil); err != nil || created {
+			t.Fatalf("retried edit: created %v err %v; want nothing new", created, err)
+		}
+		if _, created, err := s.DeleteMessage(t.Context(), r.ID, m.Seq, alice.ID, nil); err != nil || !created {
+			t.Fatalf("DeleteMessage: created %v err %v", created, err)
+		}
+		if _, created, err := s.DeleteMessage(t.Context(), r.ID, m.Seq, alice.ID, nil); err != nil || created {
+			t.Fatalf("retried delete: created %v err %v; want nothing new", created, err)
+		}
+		_, _, err = s.EditMessage(t.Context(), parley.MessageEdit{RoomID: r.ID, Seq: m.Seq, EditorID: alice.ID, Text: "again"}, nil)
+		wantCode(t, err, parley.EPRECONDITION)
+		events, head := listEvents(t, s, r.ID)
+		WantSeqs(t, logSeqs(events), 1, 3)
+		if head != 3 {
+			t.Fatalf("head %d, want 3: a retry must not take a seq", head)
+		}
+		for _, e := range events {
+			if e.Message == nil || strings.Contains(e.Message.Text, "message") || strings.Contains(e.Message.Text, "second") {
+				t.Errorf("event %d still carries text %q after the delete", e.Seq, e.Message.Text)
+			}
+		}
+		msgs, _, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{})
+		if err != nil || len(msgs) != 1 || !msgs[0].Deleted() || msgs[0].Text != "" || msgs[0].EditTime.IsZero() {
+			t.Fatalf("ListMessages %+v (%v); want one tombstone", msgs, err)
+		}
+	}},
+	{"EditErrors", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		m := appendTexts(t, s, r, alice, 1)[0]
+		_, _, err := s.EditMessage(t.Context(), parley.MessageEdit{RoomID: r.ID, Seq: 99, EditorID: alice.ID, Text: "x"}, nil)
+		wantCode(t, err, parley.ENOTFOUND)
+		_, _, err = s.DeleteMessage(t.Context(), r.ID, 99, alice.ID, nil)
+		wantCode(t, err, parley.ENOTFOUND)
+		_, err = s.MessageBySeq(t.Context(), r.ID, 99)
+		wantCode(t, err, parley.ENOTFOUND)
+		got, err := s.MessageBySeq(t.Context(), r.ID, m.Seq)
+		if err != nil || !sameMessage(got, m) {
+			t.Fatalf("MessageBySeq: %+v (%v), want %+v", got, err, m)
+		}
+		_, _, err = s.ListEvents(t.Context(), "r_missing", 0, 10)
+		wantCode(t, err, parley.ENOTFOUND)
+	}},
+	{"ListEventsPages", func(t *testing.T, s parley.Store) {
+		alice := createUser(t, s, "alice")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		appendTexts(t, s, r, alice, 5)
+		events, head, err := s.ListEvents(t.Context(), r.ID, 2, 2)
+		if err != nil || head != 5 {
+			t.Fatalf("ListEvents: head %d, %v", head, err)
+		}
+		WantSeqs(t, logSeqs(events), 3, 4)
+	}},
+	{"ReadMarkersMonotonicAndUnreadCounts", func(t *testing.T, s parley.Store) {
+		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
+			t.Fatalf("AddMember: %v", err)
+		}
+		msgs := appendTexts(t, s, r, alice, 4) // 1..4
+		appendTexts(t, s, createRoom(t, s, "other", parley.Public, bob), bob, 1)
+		if _, _, err := s.AppendMessage(t.Context(), parley.NewMessage{RoomID: r.ID, SenderID: bob.ID, Text: "mine", ClientMessageID: "b1"}, nil); err != nil { // 5
+			t.Fatalf("AppendMessage: %v", err)
+		}
+		states, err := s.ReadStates(t.Context(), bob.ID, []string{r.ID, "r_missing"})
+		if err != nil || len(states) != 1 || states[r.ID] != (parley.ReadState{ReadSeq: 0, Unread: 4}) {
+			t.Fatalf("ReadStates %+v (%v), want 4 unread (not bob's own)", states, err)
+		}
+		if got, err := s.MarkRead(t.Context(), r.ID, bob.ID, msgs[1].Seq); err != nil || got != msgs[1].Seq {
+			t.Fatalf("MarkRead: %d (%v)", got, err)
+		}
+		if got, err := s.MarkRead(t.Context(), r.ID, bob.ID, 1); err != nil || got != msgs[1].Seq {
+			t.Fatalf("MarkRead lower: %d (%v), want the marker unchanged at %d", got, err, msgs[1].Seq)
+		}
+		if _, _, err := s.DeleteMessage(t.Context(), r.ID, msgs[3].Seq, alice.ID, nil); err != nil {
+			t.Fatalf("DeleteMessage: %v", err)
+		}
+		states, err = s.ReadStates(t.Context(), bob.ID, []string{r.ID})
+		if err != nil || states[r.ID] != (parley.ReadState{ReadSeq: msgs[1].Seq, Unread: 1}) {
+			t.Fatalf("ReadStates %+v (%v), want marker %d and 1 unread (a deleted one does not count)", states, err, msgs[1].Seq)
+		}
+		_, err = s.MarkRead(t.Context(), "r_missing", bob.ID, 1)
+		wantCode(t, err, parley.ENOTFOUND)
+	}},
+}

@@ -1,0 +1,61 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/parley-chat/parley/api"
+	"github.com/parley-chat/parley/internal/testserver"
+)
+
+// openAPIValidator validates answers against the served document.
+func openAPIValidator(t *testing.T, doc []byte) validator.Validator {
+	t.Helper()
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return v
+}
+
+// TestOpenAPIDocument fetches /openapi.yaml, checks it is the generated
+// document, valid OpenAPI 3.1, and lists every REST route.
+func TestOpenAPIDocument(t *testing.T) {
+	ts := testserver.Start(t)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/openapi.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := testserver.HTTP1Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !bytes.Equal(body, api.OpenAPI) || !strings.HasPrefix(string(body), "openapi: 3.1.0") {
+		t.Fatalf("GET /openapi.yaml: %d, %d bytes", res.StatusCode, len(body))
+	}
+	v := openAPIValidator(t, body)
+	if ok, errs := v.ValidateDocument(); !ok {
+		for _, e := range errs {
+			t.Errorf("document: %v", e)
+		}
+	}
+	for _, route := range []string{"/v1/users:", "/v1/sessions:", "/v1/sessions/current:", "/v1/users/me:", "/v1/rooms:",
+		"/v1/rooms/{room_id}:", "/v1/rooms/{room_id}/members:", "/v1/rooms/{room_id}/members/me:", "/v1/rooms/{room_id}/messages:",
+		"/v1/uploads:", "/v1/uploads/{upload_id}:", "/v1/uploads/{upload_id}/chunks:"} {
+		if !strings.Contains(string(body), "\n  "+route+"\n") {
+			t.Errorf("the document lacks %s", route)
+		}
+	}
+}

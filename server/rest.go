@@ -1,0 +1,153 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/vanguard"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
+)
+
+// restPrefix is where the REST routes live: the paths of the google.api.http
+// annotations in api/parley/v1 (the table is in README.md).
+const restPrefix = "/v1/"
+
+// restBufferBytes bounds a REST response message vanguard buffers to
+// translate (a ListMessages page of 500 long messages is about 8 MiB). REST
+// request bodies are capped at readMaxBytes before they reach it (capRESTBodies).
+const restBufferBytes = 64 << 20
+
+// serveREST answers the REST routes by transcoding them (connectrpc.com/
+// vanguard) into Connect calls of h, the same handler every other protocol
+// reaches, so each route passes the same authorization gate, interceptors,
+// limits and deadlines as its procedure. Only paths under /v1/ go through
+// the transcoder: Connect, gRPC and gRPC-Web calls reach h as before, at
+// the cost of one prefix check. A /v1/ path that is no route answers 404
+// and a route asked with another method 405, both with a google.rpc.Status
+// JSON body.
+func (s *Server) serveREST(h http.Handler) http.Handler {
+	inner := recordREST(h)
+	var services []*vanguard.Service
+	for _, name := range []string{
+		parleyv1connect.AuthServiceName,
+		parleyv1connect.RoomServiceName,
+		parleyv1connect.MessageServiceName,
+		parleyv1connect.FileServiceName,
+	} {
+		services = append(services, vanguard.NewService(name, inner))
+	}
+	transcoder, err := vanguard.NewTranscoder(services,
+		vanguard.WithUnknownHandler(http.HandlerFunc(restNotFound)),
+		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return restJSON{vanguard.NewJSONCodec(res)} }),
+		vanguard.WithDefaultServiceOptions(
+			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
+			vanguard.WithTargetCodecs(vanguard.CodecProto),
+			vanguard.WithMaxMessageBufferBytes(restBufferBytes),
+		),
+	)
+	if err != nil {
+		panic("server: REST routes: " + err.Error()) // the annotations are compiled in: a bug
+	}
+	rest := capRESTBodies(transcoder, s.cfg.readMaxBytes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, restPrefix) {
+			rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// capRESTBodies refuses a REST request body over readMax bytes (the same
+// limit as any request message) with resource_exhausted before the
+// transcoder buffers it.
+func capRESTBodies(h http.Handler, readMax int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > int64(readMax) {
+			writeRESTError(w, http.StatusTooManyRequests, 8, "request body is larger than the server's limit")
+			return
+		}
+		if r.Body != nil && r.ContentLength < 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, int64(readMax))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// recordREST tells observeCalls which procedure a REST request became and
+// that it came as REST (CallInfo.Protocol "rest").
+func recordREST(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec, ok := r.Context().Value(callRecordKey{}).(*callRecord); ok {
+			rec.procedure, rec.protocol = r.URL.Path, "rest"
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func restNotFound(w http.ResponseWriter, r *http.Request) {
+	writeRESTError(w, http.StatusNotFound, 5, "no REST route "+r.Method+" "+r.URL.Path+"; see /openapi.yaml")
+}
+
+// writeRESTError writes a google.rpc.Status JSON body, as vanguard does for
+// the errors of the calls it transcodes.
+func writeRESTError(w http.ResponseWriter, status, code int, message string) {
+	body, _ := json.Marshal(struct {
+		Code    int      `json:"code"`
+		Message string   `json:"message"`
+		Details []string `json:"details"`
+	}{code, message, []string{}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// restJSON is vanguard's JSON codec with malformed input reported as
+// invalid_argument (400), as Connect's JSON codec does, instead of unknown.
+type restJSON struct{ *vanguard.JSONCodec }
+
+func (c restJSON) Unmarshal(data []byte, msg proto.Message) error {
+	return badJSON(c.JSONCodec.Unmarshal(data, msg))
+}
+
+func (c restJSON) UnmarshalField(data []byte, msg proto.Message, field protoreflect.FieldDescriptor) error {
+	return badJSON(c.JSONCodec.UnmarshalField(data, msg, field))
+}
+
+func badJSON(err error) error {
+	if err == nil {
+		return nil
+	}
+	return connect.NewError(connect.CodeInvalidArgument, err)
+}
+
+// restStatusWriter gives vanguard's plain-text 405 (a route asked with
+// another method) a google.rpc.Status JSON body like every other error.
+type restStatusWriter struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (w *restStatusWriter) WriteHeader(status int) {
+	if status == http.StatusMethodNotAllowed && !w.swallow {
+		w.swallow = true
+		writeRESTError(w.ResponseWriter, status, int(connect.CodeUnimplemented), "this REST route does not answer that method; see the Allow header")
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *restStatusWriter) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *restStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

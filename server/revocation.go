@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/parley-chat/parley"
+)
+
+// Ending streams when what they rely on ends: a session (signed out or
+// expired) or a membership (the user left the room). A revocation reaches
+// every replica through the broker (parley.RevocationBroker) and ends the
+// matching streams of this process at once (revocationHub); a stream's
+// heartbeat re-check (recheckSession, recheckMembership) is the safety net
+// for a revocation that did not arrive, and expiry is a timer on each
+// stream.
+
+var (
+	errTokenRevoked      = parley.Errorf(parley.EUNAUTHORIZED, "token was revoked: sign in again")
+	errTokenExpired      = parley.Errorf(parley.EUNAUTHORIZED, "token expired: sign in again")
+	errMembershipRevoked = parley.Errorf(parley.EFORBIDDEN, "no longer a member of this room")
+)
+
+// revocationHub tracks this process's open streams by the session and the
+// memberships they rely on, and ends them when a revocation names one.
+type revocationHub struct {
+	mu      sync.Mutex
+	streams map[revocationKey]map[*context.CancelCauseFunc]struct{}
+}
+
+// revocationKey names a session (token) or a membership (user, room).
+type revocationKey struct {
+	token, user, room string
+}
+
+func newRevocationHub() *revocationHub {
+	return &revocationHub{streams: make(map[revocationKey]map[*context.CancelCauseFunc]struct{})}
+}
+
+// watchSession returns a context that ends when the session is revoked
+// (cause errTokenRevoked) or expires (errTokenExpired, a timer at its
+// expiry time); stop must be called when the stream ends.
+func (h *revocationHub) watchSession(ctx context.Context, p *principal) (_ context.Context, stop func()) {
+	ctx, cancelExpiry := context.WithDeadlineCause(ctx, p.expires, errTokenExpired)
+	ctx, unwatch := h.watch(ctx, revocationKey{token: string(p.tokenHash)})
+	return ctx, func() {
+		unwatch()
+		cancelExpiry()
+	}
+}
+
+// watchMembership returns a context that ends when the user's membership
+// of the room is revoked (cause errMembershipRevoked); stop must be called
+// when the stream, or its part that reads the room, ends.
+func (h *revocationHub) watchMembership(ctx context.Context, userID, roomID string) (_ context.Context, stop func()) {
+	return h.watch(ctx, revocationKey{user: userID, room: roomID})
+}
+
+func (h *revocationHub) watch(ctx context.Context, key revocationKey) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	h.mu.Lock()
+	set := h.streams[key]
+	if set == nil {
+		set = make(map[*context.CancelCauseFunc]struct{})
+		h.streams[key] = set
+	}
+	set[&cancel] = struct{}{}
+	h.mu.Unlock()
+	return ctx, func() {
+		h.mu.Lock()
+		delete(set, &cancel)
+		if len(set) == 0 {
+			delete(h.streams, key)
+		}
+		h.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// revoke ends every stream of this process that relies on what r names.
+// It never blocks on a stream: it only cancels their contexts.
+func (h *revocationHub) revoke(r parley.Revocation) {
+	key, cause := revocationKey{user: r.UserID, room: r.RoomID}, errMembershipRevoked
+	if r.IsSession() {
+		key, cause = revocationKey{token: string(r.TokenHash)}, errTokenRevoked
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for cancel := range h.streams[key] {
+		(*cancel)(cause)
+	}
+}
+
+// revoke ends the streams that rely on what r names, on this process at
+// once and, through the broker, on every other replica. The store has
+// committed r already, so a failure to reach the other replicas is only
+// logged: their streams' heartbeat re-check finds it.
+func (s *Server) revoke(ctx context.Context, r parley.Revocation) {
+	if s.revocations == nil {
+		s.streams.revoke(r)
+		return
+	}
+	if err := s.revocations.Revoke(context.WithoutCancel(ctx), r); err != nil {
+		s.logger().WarnContext(ctx, "revocation not sent to other replicas; their streams end at the next heartbeat", "err", err)
+	}
+}
+
+// revokedBy returns why ctx ended if a revocation or an expiry ended it,
+// or nil if the client went away or a deadline passed.
+func revokedBy(ctx context.Context) error {
+	cause := context.Cause(ctx)
+	for _, revoked := range []error{errTokenRevoked, errTokenExpired, errMembershipRevoked} {
+		if errors.Is(cause, revoked) {
+			return cause
+		}
+	}
+	return nil
+}
+
+// recheckSession confirms a stream's session is still valid, for
+// revocations this process did not hear of (lost on the way, or made in
+// the database directly).
+func (s *Server) recheckSession(ctx context.Context, p *principal) error {
+	_, _, err := s.store.SessionUser(ctx, p.tokenHash, s.now())
+	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
+		return errTokenRevoked
+	}
+	return err
+}
+
+// recheckMembership confirms the caller is still a member of a room, for
+// the same reasons as recheckSession.
+func (s *Server) recheckMembership(ctx context.Context, p *principal, roomID string) error {
+	member, err := s.store.IsMember(ctx, roomID, p.user.ID)
+	if err == nil && !member {
+		return errMembershipRevoked
+	}
+	return err
+}
