@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/parley-chat/parley"
 	"strconv"
 	"strings"
 )
@@ -30,11 +31,7 @@ func runEdit(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explainRoom(err, args[0])
 	}
-	if e.g.json {
-		return e.printJSON(messageOut(msg))
-	}
-	_, err = fmt.Fprintln(e.stdout, messageLine(msg))
-	return err
+	return e.printMessage(msg)
 }
 
 // runDelete: `parley delete ROOM SEQ`.
@@ -60,11 +57,7 @@ func runDelete(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explainRoom(err, args[0])
 	}
-	if e.g.json {
-		return e.printJSON(messageOut(msg))
-	}
-	_, err = fmt.Fprintln(e.stdout, messageLine(msg))
-	return err
+	return e.printMessage(msg)
 }
 
 // runRead: `parley read ROOM SEQ`.
@@ -101,4 +94,14 @@ func parseSeq(s string) (int64, error) {
 		return 0, fmt.Errorf("%w: SEQ must be a message's number, like 12 or #12", errUsage)
 	}
 	return seq, nil
+}
+
+// printMessage prints the message an edit or a delete returned: as JSON
+// with --json, else as the one line history shows.
+func (e *cli) printMessage(msg parley.Message) error {
+	if e.g.json {
+		return e.printJSON(messageOut(msg))
+	}
+	_, err := fmt.Fprintln(e.stdout, messageLine(msg))
+	return err
 }
