@@ -80,6 +80,7 @@ func TestBrowser(t *testing.T) {
 		"keyboard",
 		"screenshots",
 		"images",
+		"docs",
 	} {
 		t.Run(scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

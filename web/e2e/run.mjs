@@ -561,8 +561,50 @@ async function keyboard(browser) {
   await context.close();
 }
 
+// docs: the API reference at /docs shows every REST operation with no CSP
+// violation, and a call tried from it with a token pasted into Authorize
+// answers for that user.
+async function docs(browser) {
+  const name = `doc-${tag}`;
+  const res = await fetch(`${url}/v1/users`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: name, password: "correct horse battery" }),
+  });
+  assert(res.ok, `POST /v1/users: ${res.status}`);
+  const { token } = await res.json();
+  const context = await browser.newContext({ viewport: desktop });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  await page.goto(`${url}/docs`);
+  await page.locator(".opblock").first().waitFor();
+  const operations = await page.locator(".opblock").count();
+  assert(operations >= 19, `${operations} operations shown, want every REST route`);
+  await page.screenshot({ path: path.join(shots, "docs.png"), fullPage: true });
+
+  await page.getByRole("button", { name: "Authorize" }).first().click();
+  await page.locator(".auth-container input").fill(token);
+  await page.locator(".auth-container button.authorize").click();
+  await page.locator(".auth-container button.btn-done").click();
+  const me = page.locator(`.opblock[id$="-AuthService_GetMe"]`);
+  await me.locator(".opblock-summary").click();
+  await me.getByRole("button", { name: "Execute" }).click();
+  const answer = me.locator(".live-responses-table .response .response-col_status").first();
+  await answer.waitFor();
+  assert((await answer.textContent()).trim() === "200", `GetMe from /docs: ${await answer.textContent()}`);
+  const body = await me.locator(".live-responses-table .response .microlight").first().textContent();
+  assert(body.includes(name), `GetMe from /docs answered ${body}`);
+  await answer.scrollIntoViewIfNeeded();
+  await shot(page, "docs-try-it-out");
+  assert(problems.length === 0, `the page reported:\n${problems.join("\n")}`);
+  await context.close();
+}
+
 const scenarios = {
   keyboard,
+  docs,
   offline,
   "chat-connect-json": (b) => chat(b, "connect", "json", ["application/json", "application/connect+json"]),
   "chat-grpcweb-binary": (b) => chat(b, "grpcweb", "binary", ["application/grpc-web+proto"]),
