@@ -533,6 +533,14 @@ async function edits(browser) {
   await deletedShown(a.page, doomedSeq, "to be removed");
   await deletedShown(b.page, doomedSeq, "to be removed");
   await shot(b.page, "edits-seen-live");
+  // Arrow Up in the empty composer edits the latest message not deleted;
+  // Escape goes back to the composer.
+  await a.page.getByRole("textbox", { name: /^Message / }).focus();
+  await a.page.keyboard.press("ArrowUp");
+  assert(await editor.inputValue() === "stays as it is", `Arrow Up edits ${JSON.stringify(await editor.inputValue())}`);
+  await a.page.keyboard.press("Escape");
+  await editor.waitFor({ state: "detached" });
+  assert(await a.page.evaluate(() => document.activeElement?.id) === "composer-text", "focus did not go back to the composer");
 
   // Unread counts while Bob is in another room; edits and deletions are no
   // new messages, and his own do not count.

@@ -1,27 +1,30 @@
 // Changing messages in the open room: editing one of your own inline (Enter
-// saves, Shift+Enter makes a new line, Escape cancels) and deleting one of
+// saves, Shift+Enter makes a new line, Escape cancels; Arrow Up in the empty
+// composer edits your latest message) and deleting one of
 // your own, or any in a room you created, after a confirmation (Escape
 // cancels). EditMessage and DeleteMessage are idempotent, so a transient
 // failure is tried again; what they answer is shown at once, and the
 // stream brings the same change to everyone else. One message is changed
 // at a time: starting on another drops the first.
 import type { Message } from "./gen/parley/v1/message_pb";
-import { h } from "./dom";
+import { byId, h } from "./dom";
 import { errorText } from "./error";
 import { retrying } from "./retry";
 import { openedRoom } from "./room";
 import { session } from "./session";
-import { receiveChange, renderTimeline } from "./timeline";
+import { latestOwnMessage, receiveChange, renderTimeline } from "./timeline";
 import { api } from "./transport";
 
 // Change is what is happening to one message. The editor element is kept
 // across redraws of the timeline, so its text and caret survive messages
-// arriving meanwhile.
+// arriving meanwhile. fromComposer: the edit started there, and the focus
+// goes back there.
 interface Change {
   seq: bigint;
   step: "editing" | "saving" | "confirming" | "deleting" | "failed";
   editor?: HTMLTextAreaElement;
   error?: string;
+  fromComposer?: boolean;
 }
 
 let change: Change | undefined;
@@ -85,7 +88,15 @@ export function changeNotice(m: Message): HTMLElement | null {
   return box;
 }
 
-function startEdit(m: Message) {
+// editLatest starts editing the user's latest message, from the composer;
+// false if there is none.
+export function editLatest(): boolean {
+  const m = latestOwnMessage();
+  if (m) startEdit(m, true);
+  return m !== undefined;
+}
+
+function startEdit(m: Message, fromComposer = false) {
   const editor = h("textarea", { class: "edit-text", rows: 1, maxlength: 4000, "aria-label": "Edit message", "data-focus": `editor:${m.seq}` });
   editor.value = m.text;
   editor.addEventListener("keydown", (e) => {
@@ -97,7 +108,7 @@ function startEdit(m: Message) {
       finish(m.seq, "edit");
     }
   });
-  change = { seq: m.seq, step: "editing", editor };
+  change = { seq: m.seq, step: "editing", editor, fromComposer };
   renderTimeline();
   editor.focus();
   editor.setSelectionRange(editor.value.length, editor.value.length);
@@ -110,11 +121,13 @@ function askDelete(m: Message) {
 }
 
 // finish ends the change of the message at seq and gives the keyboard focus
-// back to the button it started from.
+// back to where it started: the composer or the message's button.
 function finish(seq: bigint, from: "edit" | "delete") {
+  const composer = change?.seq === seq && change.fromComposer;
   if (change?.seq === seq) change = undefined;
   renderTimeline();
-  focus(`${from}:${seq}`);
+  if (composer) byId("composer-text").focus();
+  else focus(`${from}:${seq}`);
 }
 
 async function save(m: Message) {

@@ -60,10 +60,16 @@ export function roomList(): HTMLElement {
   );
 }
 
-// renderRoomList redraws the rooms in the list where it is shown.
+// renderRoomList redraws the rooms in the list where it is shown, if what
+// it shows changed (a redraw between a press and its release would lose
+// the click).
 export function renderRoomList() {
   const list = document.getElementById("room-list");
-  if (list) redraw(list, ...roomItems());
+  if (!list) return;
+  const shows = JSON.stringify([openedRoom()?.id, rooms.map((r) => [r.id, r.name, r.visibility, String(unreadCount(r))])]);
+  if (list.dataset.shows === shows) return;
+  redraw(list, ...roomItems());
+  list.dataset.shows = shows;
 }
 
 function roomItems(): HTMLElement[] {

@@ -44,6 +44,15 @@ export function receiveChange(m: Message) {
   renderTimeline();
 }
 
+// latestOwnMessage is the user's newest message shown that is not deleted.
+export function latestOwnMessage(): Message | undefined {
+  let latest: Message | undefined;
+  for (const m of messages.values()) {
+    if (m.sender?.id === session.user?.id && !m.deleteTime && (!latest || m.seq > latest.seq)) latest = m;
+  }
+  return latest;
+}
+
 // later is the newer of two forms of one message: a deletion is final,
 // otherwise the later edit wins (b on a tie). Forms arrive out of order
 // when an EditMessage answer overtakes the stream.
