@@ -10,7 +10,7 @@ import { render } from "./page";
 import { followRoom, forgetFeed, stopFeed } from "./roomFeed";
 import { clearChange } from "./edit";
 import { clearPending } from "./send";
-import { clearMessages, showMessage } from "./timeline";
+import { clearMessages, historyPage, showHistory } from "./timeline";
 import { api } from "./transport";
 import { markSeen } from "./unread";
 import { clearUploads } from "./upload";
@@ -45,8 +45,8 @@ export async function openRoom(room: Room) {
   history.replaceState(null, "", `#/rooms/${room.id}`);
   let headSeq = 0n;
   try {
-    const res = await api().messages.listMessages({ roomId: room.id, limit: 100 });
-    for (const m of res.messages) showMessage(m);
+    const res = await api().messages.listMessages({ roomId: room.id, limit: historyPage });
+    showHistory(res.messages);
     headSeq = res.headSeq;
   } catch (err) {
     explainConnection(errorText(err));

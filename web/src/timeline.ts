@@ -14,10 +14,25 @@ import { session } from "./session";
 import { api } from "./transport";
 
 let messages = new Map<bigint, Message>(); // by seq
+// earlier tells whether history may hold messages before the oldest shown.
+// Not every seq is a message's (edits and deletions have theirs), so only
+// a page of history shorter than asked for tells that the start is reached.
+let earlier = true;
+
+// historyPage is how many messages a page of history asks for.
+export const historyPage = 100;
 
 // clearMessages empties the timeline, without redrawing it.
 export function clearMessages() {
   messages.clear();
+  earlier = true;
+}
+
+// showHistory puts a page of history (ListMessages with limit historyPage)
+// in the timeline, without redrawing it.
+export function showHistory(page: readonly Message[]) {
+  for (const m of page) showMessage(m);
+  if (page.length < historyPage) earlier = false;
 }
 
 // showMessage puts m in the timeline, without redrawing it.
@@ -33,7 +48,7 @@ export function receive(m: Message, sinceSeq: bigint) {
   if (m.seq <= sinceSeq && messages.has(m.seq)) return;
   showMessage(m);
   settlePending(m);
-  renderTimeline();
+  renderSoon();
 }
 
 // receiveChange shows an edit or a deletion: m in its new form. A message
@@ -41,7 +56,20 @@ export function receive(m: Message, sinceSeq: bigint) {
 export function receiveChange(m: Message) {
   if (!messages.has(m.seq)) return;
   showMessage(m);
-  renderTimeline();
+  renderSoon();
+}
+
+let renderQueued = false;
+
+// renderSoon redraws the timeline once the events at hand are taken in: a
+// backlog the stream replays in one go is drawn once, not once per event.
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => {
+    renderQueued = false;
+    renderTimeline();
+  });
 }
 
 // latestOwnMessage is the user's newest message shown that is not deleted.
@@ -66,8 +94,12 @@ function nanos(t: Timestamp | undefined): bigint {
   return t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : -1n;
 }
 
+// clock formats a time as hours and minutes (made once: formatting with
+// toLocaleTimeString builds a formatter at each call).
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+
 function timeOf(t: Timestamp | undefined): string {
-  return t ? timestampDate(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  return t ? clock.format(timestampDate(t)) : "";
 }
 
 // messageItem is one confirmed message as the timeline shows it.
@@ -98,7 +130,7 @@ export function renderTimeline() {
   const seqs = [...messages.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (seqs.length === 0 && pending.length === 0) {
     items.push(h("li", { class: "hint" }, "No messages yet. Say hello!"));
-  } else if (seqs.length > 0 && seqs[0] > 1n) {
+  } else if (seqs.length > 0 && seqs[0] > 1n && earlier) {
     items.push(h("li", { class: "earlier" }, h("button", { type: "button", class: "link", onclick: loadEarlier }, "Load earlier messages")));
   }
   for (const seq of seqs) items.push(messageItem(messages.get(seq)!));
@@ -122,9 +154,9 @@ async function loadEarlier() {
   if (!room || !list || messages.size === 0) return;
   const oldest = [...messages.keys()].reduce((a, b) => (a < b ? a : b));
   try {
-    const res = await api().messages.listMessages({ roomId: room.id, beforeSeq: oldest, limit: 100 });
+    const res = await api().messages.listMessages({ roomId: room.id, beforeSeq: oldest, limit: historyPage });
     if (openedRoom()?.id !== room.id) return;
-    for (const m of res.messages) if (!messages.has(m.seq)) messages.set(m.seq, m);
+    showHistory(res.messages);
   } catch (err) {
     explainConnection(errorText(err));
     return;
