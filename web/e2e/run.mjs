@@ -32,9 +32,9 @@ async function launch() {
 }
 
 // user opens the app in a fresh browser context, picks the transport with
-// the visible switches and signs up.
-async function user(browser, name, { protocol = "connect", codec = "json", viewport = desktop } = {}) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+// the visible switches and signs up (or, with signIn, signs in).
+async function user(browser, name, { protocol = "connect", codec = "json", viewport = desktop, touch = false, signIn = false } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, hasTouch: touch, isMobile: touch });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`[${name}] page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") console.log(`[${name}] console: ${m.text()}`); });
@@ -42,7 +42,7 @@ async function user(browser, name, { protocol = "connect", codec = "json", viewp
   await pickTransport(page, protocol, codec);
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: signIn ? "Sign in" : "Create account" }).click();
   await page.getByText(`Signed in as ${name}`).waitFor();
   return { name, context, page };
 }
@@ -586,6 +586,17 @@ async function edits(browser) {
   await a.page.locator(`#timeline li[data-seq="${draftSeq}"][data-edited]`, { hasText: "first draft, fixed" }).waitFor();
   await deletedShown(a.page, doomedSeq, "to be removed");
   await shot(a.page, "edits-ann-reloaded");
+
+  // On a touch phone the buttons show without hovering.
+  const phoneAnn = await user(browser, a.name, { viewport: phone, touch: true, signIn: true });
+  await phoneAnn.page.locator(`button[data-room="${main}"]`).click();
+  const last = messageItem(phoneAnn.page, "unread 2");
+  await last.getByRole("button", { name: "Edit message" }).waitFor();
+  assert(await last.locator(".actions").evaluate((el) => getComputedStyle(el).opacity) === "1", "the buttons are hidden on a touch screen");
+  await shot(phoneAnn.page, "edits-phone");
+  await last.getByRole("button", { name: "Edit message" }).tap();
+  await phoneAnn.page.getByRole("textbox", { name: "Edit message" }).waitFor();
+  await shot(phoneAnn.page, "edits-phone-editing");
 }
 
 // editWindow: on a parleyd with a 1 s edit window (web/e2e_test.go), an edit
