@@ -32,6 +32,7 @@ func limitFlags(fs *flag.FlagSet, l *server.Limits) {
 	}
 	fs.Var(capValue{&l.OpenUploadsPerUser}, "limit-open-uploads-per-user", "unfinished uploads per user: a `number`, or off")
 	fs.Var(capValue{&l.StreamsPerUser}, "limit-streams-per-user", "open streams (Subscribe, Chat, Download, Upload) per user: a `number`, or off")
+	fs.Var(byteCapValue{&l.StoredBytesPerUser}, "limit-stored-bytes-per-user", "bytes per user in files and unfinished uploads: a number of `bytes`, or off")
 }
 
 // rateValue points to a rate: EVENTS/PERIOD,BURST, where PERIOD is s, m, h
@@ -95,6 +96,33 @@ func (v capValue) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
 		return errors.New("not a positive whole number or off")
+	}
+	*v.p = n
+	return nil
+}
+
+// byteCapValue points to a cap in bytes: a whole number at least 1, or off
+// (0).
+type byteCapValue struct{ p *int64 }
+
+func (v byteCapValue) String() string {
+	switch {
+	case v.p == nil:
+		return ""
+	case *v.p <= 0:
+		return "off"
+	}
+	return strconv.FormatInt(*v.p, 10)
+}
+
+func (v byteCapValue) Set(s string) error {
+	if s == "off" {
+		*v.p = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 {
+		return errors.New("not a positive whole number of bytes or off")
 	}
 	*v.p = n
 	return nil
