@@ -65,7 +65,7 @@ func TestLimitFlags(t *testing.T) {
 	}
 	for _, v := range []string{"0", "1GiB", "-5"} {
 		if _, err := parseConfig([]string{"--limit-stored-bytes-per-user", v}, func(string) string { return "" }, io.Discard); err == nil ||
-			!strings.Contains(err.Error(), "not a positive whole number of bytes or off") {
+			!strings.Contains(err.Error(), "not a positive whole number or off") {
 			t.Errorf("--limit-stored-bytes-per-user %s: %v, want refused", v, err)
 		}
 	}

@@ -71,6 +71,24 @@ func wantUnfinished(t *testing.T, e FileEngine, up parley.Upload, size int64) {
 	wantSize(t, e.Blobs, up.ID, size)
 }
 
+// staleAndFresh stores n uploads of 10 bytes, each with sent bytes of
+// content, and then one created after them all, with none.
+func staleAndFresh(t *testing.T, e FileEngine, n, sent int) (stale []parley.Upload, fresh parley.Upload) {
+	t.Helper()
+	alice := createUser(t, e.Store, "alice")
+	r := createRoom(t, e.Store, "general", parley.Public, alice)
+	meta := uploadIn(r, "x.bin", blobContent(10))
+	for range n {
+		up, err := e.Files.CreateUpload(t.Context(), alice.ID, meta)
+		if err != nil {
+			t.Fatalf("CreateUpload: %v", err)
+		}
+		appendAll(t, e.Blobs, up.ID, blobContent(sent), sent)
+		stale = append(stale, up)
+	}
+	return stale, createUploadAfter(t, e.Files, stale[len(stale)-1], alice, meta)
+}
+
 var expiryTests = []expiryTest{
 	{"ReclaimsAbandoned", func(t *testing.T, e FileEngine) {
 		alice := createUser(t, e.Store, "alice")
@@ -139,21 +157,8 @@ var expiryTests = []expiryTest{
 	{"InBatches", func(t *testing.T, e FileEngine) {
 		// More than one batch of 100: every stale upload goes, the newest
 		// stays.
-		alice := createUser(t, e.Store, "alice")
-		r := createRoom(t, e.Store, "general", parley.Public, alice)
-		meta := uploadIn(r, "x.bin", blobContent(10))
-		var stale []parley.Upload
-		for range 250 {
-			up, err := e.Files.CreateUpload(t.Context(), alice.ID, meta)
-			if err != nil {
-				t.Fatalf("CreateUpload: %v", err)
-			}
-			stale = append(stale, up)
-		}
-		appendAll(t, e.Blobs, stale[0].ID, blobContent(10)[:3], 3)
-		appendAll(t, e.Blobs, stale[249].ID, blobContent(10)[:5], 5)
-		fresh := createUploadAfter(t, e.Files, stale[len(stale)-1], alice, meta)
-		if got, want := expire(t, e, fresh.CreateTime), (parley.ExpiredUploads{Uploads: 250, Bytes: 8}); got != want {
+		stale, fresh := staleAndFresh(t, e, 250, 3)
+		if got, want := expire(t, e, fresh.CreateTime), (parley.ExpiredUploads{Uploads: 250, Bytes: 750}); got != want {
 			t.Errorf("ExpireUploads = %+v, want %+v", got, want)
 		}
 		for _, up := range stale {
@@ -181,19 +186,7 @@ var expiryTests = []expiryTest{
 	}},
 	{"ConcurrentRuns", func(t *testing.T, e FileEngine) {
 		// Replicas sweeping at once: no error, every stale upload gone once.
-		alice := createUser(t, e.Store, "alice")
-		r := createRoom(t, e.Store, "general", parley.Public, alice)
-		meta := uploadIn(r, "x.bin", blobContent(10))
-		var stale []parley.Upload
-		for range 30 {
-			up, err := e.Files.CreateUpload(t.Context(), alice.ID, meta)
-			if err != nil {
-				t.Fatalf("CreateUpload: %v", err)
-			}
-			appendAll(t, e.Blobs, up.ID, blobContent(10)[:2], 2)
-			stale = append(stale, up)
-		}
-		fresh := createUploadAfter(t, e.Files, stale[len(stale)-1], alice, meta)
+		stale, fresh := staleAndFresh(t, e, 30, 2)
 		var (
 			wg    sync.WaitGroup
 			total [3]parley.ExpiredUploads
