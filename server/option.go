@@ -30,6 +30,7 @@ type config struct {
 	files          parley.FileStore
 	blobs          parley.BlobStore
 	maxFileBytes   int64
+	uploadExpiry   time.Duration
 	maxUnary       time.Duration
 	observers      []CallObserver
 	limits         Limits
@@ -92,6 +93,7 @@ func defaultConfig() config {
 		tokenTTL:       30 * 24 * time.Hour,
 		now:            time.Now,
 		maxFileBytes:   parley.DefaultMaxFileBytes,
+		uploadExpiry:   parley.DefaultUploadExpiry,
 		maxUnary:       30 * time.Second,
 		limits:         DefaultLimits(),
 	}

@@ -57,7 +57,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		broker:  broker,
 		streams: newRevocationHub(),
 		locks:   &striped.Locks{},
-		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL),
+		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL, cfg.uploadExpiry, cfg.uploadSweepEvery()),
 	}
 	s.cfg.files = s.quotas.limitUploads(s.cfg.files)
 	if rb, ok := broker.(parley.RevocationBroker); ok {

@@ -65,7 +65,7 @@ func (s *Server) appendChunk(ctx context.Context, up parley.Upload, offset int64
 	if len(chunk) > parley.MaxChunkBytes {
 		return 0, nil, parley.Invalid([]parley.FieldViolation{{Field: "chunk", Description: "must be at most 1 MiB"}})
 	}
-	unlock := s.locks.Lock("upload:" + up.ID)
+	unlock := s.lockUpload(up.ID)
 	defer unlock()
 	up, err := s.cfg.files.UploadByID(ctx, up.ID) // as it stands now, under the lock
 	if err != nil {

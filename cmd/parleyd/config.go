@@ -24,6 +24,7 @@ type config struct {
 	corsOrigins      []string
 	maxMessageBytes  int
 	maxFileBytes     int
+	uploadExpiry     time.Duration
 	maxUnaryDuration time.Duration
 	heartbeat        time.Duration
 	editWindow       time.Duration
@@ -59,6 +60,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var((*byteCount)(&cfg.maxMessageBytes), "max-message-bytes", "largest request message accepted, in `bytes`, after decompression")
 	cfg.maxFileBytes = parley.DefaultMaxFileBytes
 	fs.Var((*byteCount)(&cfg.maxFileBytes), "max-file-bytes", "largest file that may be uploaded, in `bytes`")
+	cfg.uploadExpiry = parley.DefaultUploadExpiry
+	fs.Var((*positiveDuration)(&cfg.uploadExpiry), "upload-expiry", "how long an upload may take (a `duration`): one not complete this long after it began is deleted with its bytes")
 	cfg.maxUnaryDuration = 30 * time.Second
 	fs.Var((*positiveDuration)(&cfg.maxUnaryDuration), "max-unary-duration", "longest `duration` a unary call may run, whatever deadline the client sets")
 	cfg.heartbeat = 15 * time.Second

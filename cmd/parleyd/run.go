@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithEditWindow(cfg.editWindow),
 		server.WithTokenTTL(cfg.tokenTTL),
 		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
+		server.WithUploadExpiry(cfg.uploadExpiry),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithLimits(cfg.limits),
 		server.WithWebApp(web.Handler()),
@@ -49,6 +50,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	handler := server.New(store, broker, append(opts, fileOpts...)...)
 	go handler.WatchStore(ctx, storeHealthInterval)
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		handler.SweepUploads(sweepCtx)
+	}()
+	defer func() { // before closeStorage: a sweep in progress stops first
+		stopSweep()
+		<-swept
+	}()
 	hs := server.NewHTTPServer(handler, cfg.tlsCert != "", logger)
 	hs.RegisterOnShutdown(handler.Drain)
 
