@@ -153,6 +153,8 @@ func TestRESTRoutes(t *testing.T) {
 			wantStatus: 200},
 		{name: "CreateStreamTicket", method: "POST", path: pub + "/stream-tickets", token: bob.Token,
 			wantStatus: 200, wantBody: []string{`"ticket":"pst_`, `"expireTime":`}},
+		{name: "CreateStreamTicket/empty object", method: "POST", path: pub + "/stream-tickets", token: bob.Token, body: `{}`,
+			wantStatus: 200, wantBody: []string{`"ticket":"pst_`}},
 		{name: "CreateStreamTicket/private", method: "POST", path: sec + "/stream-tickets", token: bob.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
 		{name: "CreateStreamTicket/not a member", method: "POST", path: pub + "/stream-tickets", token: cat2.Token, wantStatus: 403, wantBody: []string{`"code":7`}},
 		{name: "CreateStreamTicket/no token", method: "POST", path: pub + "/stream-tickets", wantStatus: 401, wantBody: []string{`"code":16`}},

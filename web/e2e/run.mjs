@@ -251,7 +251,7 @@ async function eventSource(browser) {
     const r = await fetch(`${url}/v1/rooms/${rid}/messages`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok}` },
-      body: JSON.stringify({ text, client_message_id: `sse-${tag}-${text}` }),
+      body: JSON.stringify({ text, client_message_id: `sse-${tag}-${text.replaceAll(" ", "-")}` }),
     });
     assert(r.ok, `POST messages answered ${r.status}: ${await r.text()}`);
   };

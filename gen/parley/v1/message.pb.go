@@ -2204,15 +2204,15 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
 	"\x06Typing\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
-	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\x8e\a\n" +
+	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\x91\a\n" +
 	"\x0eMessageService\x12u\n" +
 	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/rooms/{room_id}/messages\x12~\n" +
 	"\vEditMessage\x12\x1d.parley.v1.EditMessageRequest\x1a\x1e.parley.v1.EditMessageResponse\"0\x82\xd3\xe4\x93\x02':\x01*2\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12\x81\x01\n" +
 	"\rDeleteMessage\x12\x1f.parley.v1.DeleteMessageRequest\x1a .parley.v1.DeleteMessageResponse\"-\x82\xd3\xe4\x93\x02$*\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12k\n" +
 	"\bMarkRead\x12\x1a.parley.v1.MarkReadRequest\x1a\x1b.parley.v1.MarkReadResponse\"&\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/read\x90\x02\x02\x12x\n" +
 	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rooms/{room_id}/messages\x90\x02\x01\x12M\n" +
-	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12\x8d\x01\n" +
-	"\x12CreateStreamTicket\x12$.parley.v1.CreateStreamTicketRequest\x1a%.parley.v1.CreateStreamTicketResponse\"*\x82\xd3\xe4\x93\x02$\"\"/v1/rooms/{room_id}/stream-tickets\x12;\n" +
+	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12\x90\x01\n" +
+	"\x12CreateStreamTicket\x12$.parley.v1.CreateStreamTicketRequest\x1a%.parley.v1.CreateStreamTicketResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/rooms/{room_id}/stream-tickets\x12;\n" +
 	"\x04Chat\x12\x16.parley.v1.ChatRequest\x1a\x17.parley.v1.ChatResponse(\x010\x01B\x98\x01\n" +
 	"\rcom.parley.v1B\fMessageProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"
