@@ -167,7 +167,12 @@ func TestStreamTicketExpires(t *testing.T) {
 // NDJSON, a resumption, and the end of the stream at sign-out.
 func TestEventsStream(t *testing.T) {
 	t.Parallel()
-	ts := testserver.Start(t, server.WithHeartbeat(100*time.Millisecond))
+	calls := make(chan server.CallInfo, 100)
+	ts := testserver.Start(t, server.WithHeartbeat(100*time.Millisecond), server.WithCallObserver(func(_ context.Context, c server.CallInfo) {
+		if strings.HasSuffix(c.Path, "/events") {
+			calls <- c
+		}
+	}))
 	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
 	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 	ada.SendMessage(t, room, "one", "m1")
@@ -267,6 +272,15 @@ func TestEventsStream(t *testing.T) {
 		if connect.CodeOf(stream.Err()) != connect.CodeUnauthenticated {
 			t.Fatalf("stream ended with %v, want an error event with unauthenticated", stream.Err())
 		}
+		// The request log sees the stream as Subscribe over SSE.
+		for c := range calls {
+			if c.Code == "unauthenticated" {
+				if c.Procedure != "/parley.v1.MessageService/Subscribe" || c.Protocol != "sse" || c.Status != 200 {
+					t.Errorf("logged as %+v", c)
+				}
+				break
+			}
+		}
 		_, err = testserver.OpenEvents(t.Context(), testserver.HTTP1Client(), eventsURL(ts.URL, room, "ticket="+url.QueryEscape(ticket)), nil)
 		if connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Fatalf("ticket after sign-out: %v, want unauthenticated", err)
@@ -286,4 +300,24 @@ func TestEventsStream(t *testing.T) {
 			t.Fatalf("stream ended with %v, want an error event with out_of_range", stream.Err())
 		}
 	})
+}
+
+// TestEventsStreamQuota: the events route counts against the open streams
+// per user, with Subscribe's other streams.
+func TestEventsStreamQuota(t *testing.T) {
+	t.Parallel()
+	ts := testserver.Start(t, server.WithLimits(server.Limits{StreamsPerUser: 1}))
+	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
+	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	auth := http.Header{"Authorization": {"Bearer " + ada.Token}}
+	first, err := testserver.OpenEvents(t.Context(), testserver.HTTP1Client(), eventsURL(ts.URL, room, ""), auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	_, err = testserver.OpenEvents(t.Context(), testserver.HTTP1Client(), eventsURL(ts.URL, room, ""), auth)
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) || cerr.Code() != connect.CodeResourceExhausted || cerr.Meta().Get("Http-Status") != "429" {
+		t.Fatalf("second stream: %v, want 429 resource_exhausted", err)
+	}
 }
