@@ -141,7 +141,10 @@ func TestStreamTicketExpires(t *testing.T) {
 	// Forty seconds pass before each of three heartbeats: two minutes in all.
 	for range 3 {
 		skew.Add(int64(40 * time.Second))
-		for stream.Receive() && stream.Msg().GetHeartbeat() == nil {
+		for stream.Receive() {
+			if stream.Msg().GetHeartbeat() != nil {
+				break
+			}
 		}
 		if stream.Err() != nil {
 			t.Fatalf("stream ended: %v", stream.Err())

@@ -20,7 +20,7 @@ import (
 func writeRESTError(w http.ResponseWriter, status int, code connect.Code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(restStatusJSON(connect.NewError(code, errors.New(message))))
+	_, _ = w.Write(restStatusJSON(connect.NewError(code, errors.New(message)))) //nolint:gosec // G705: a JSON body, served as application/json
 }
 
 // writeRESTStatus writes err, a Connect error, as vanguard writes the errors

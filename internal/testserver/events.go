@@ -53,8 +53,8 @@ func OpenEvents(ctx context.Context, client *http.Client, url string, header htt
 		return nil, err
 	}
 	if res.StatusCode != http.StatusOK {
-		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
 		cerr := statusError(body)
 		cerr.Meta().Set("Http-Status", strconv.Itoa(res.StatusCode))
 		return nil, cerr
