@@ -70,7 +70,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	for _, route := range []string{"/v1/users:", "/v1/sessions:", "/v1/sessions/current:", "/v1/users/me:", "/v1/rooms:",
 		"/v1/rooms/{room_id}:", "/v1/rooms/{room_id}/members:", "/v1/rooms/{room_id}/members/me:", "/v1/rooms/{room_id}/messages:",
-		"/v1/uploads:", "/v1/uploads/{upload_id}:", "/v1/uploads/{upload_id}/chunks:"} {
+		"/v1/uploads:", "/v1/uploads/{upload_id}:", "/v1/uploads/{upload_id}/chunks:",
+		"/v1/rooms/{room_id}/stream-tickets:", "/v1/rooms/{room_id}/events:"} {
 		if !strings.Contains(string(body), "\n  "+route+"\n") {
 			t.Errorf("the document lacks %s", route)
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -55,6 +54,10 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 	}
 	rest := capRESTBodies(transcoder, s.cfg.readMaxBytes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if room, ok := eventsRoom(r); ok {
+			s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, restPrefix) {
 			rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
 			return
@@ -69,7 +72,7 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 func capRESTBodies(h http.Handler, readMax int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > int64(readMax) {
-			writeRESTError(w, http.StatusTooManyRequests, 8, "request body is larger than the server's limit")
+			writeRESTError(w, http.StatusTooManyRequests, connect.CodeResourceExhausted, "request body is larger than the server's limit")
 			return
 		}
 		if r.Body != nil && r.ContentLength < 0 {
@@ -91,20 +94,7 @@ func recordREST(h http.Handler) http.Handler {
 }
 
 func restNotFound(w http.ResponseWriter, r *http.Request) {
-	writeRESTError(w, http.StatusNotFound, 5, "no REST route "+r.Method+" "+r.URL.Path+"; see /openapi.yaml")
-}
-
-// writeRESTError writes a google.rpc.Status JSON body, as vanguard does for
-// the errors of the calls it transcodes.
-func writeRESTError(w http.ResponseWriter, status, code int, message string) {
-	body, _ := json.Marshal(struct {
-		Code    int      `json:"code"`
-		Message string   `json:"message"`
-		Details []string `json:"details"`
-	}{code, message, []string{}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	writeRESTError(w, http.StatusNotFound, connect.CodeNotFound, "no REST route "+r.Method+" "+r.URL.Path+"; see /openapi.yaml")
 }
 
 // restJSON is vanguard's JSON codec with malformed input reported as
@@ -149,7 +139,7 @@ type restStatusWriter struct {
 func (w *restStatusWriter) WriteHeader(status int) {
 	if status == http.StatusMethodNotAllowed && !w.swallow {
 		w.swallow = true
-		writeRESTError(w.ResponseWriter, status, int(connect.CodeUnimplemented), "this REST route does not answer that method; see the Allow header")
+		writeRESTError(w.ResponseWriter, status, connect.CodeUnimplemented, "this REST route does not answer that method; see the Allow header")
 		return
 	}
 	if status >= http.StatusBadRequest {

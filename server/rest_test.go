@@ -87,6 +87,7 @@ func TestRESTRoutes(t *testing.T) {
 	ada := testserver.SignUp(t, c, "ada")
 	bob := testserver.SignUp(t, c, "bob")
 	cat := testserver.SignUp(t, c, "cat")
+	cat2 := testserver.SignUp(t, c, "cat2")
 	public := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC)
 	secret := ada.CreateRoom(t, "secret", parleyv1.Visibility_VISIBILITY_PRIVATE)
 	msg := ada.SendMessage(t, public.GetId(), "first", "m0")
@@ -172,6 +173,13 @@ func TestRESTRoutes(t *testing.T) {
 			wantStatus: 404, wantBody: []string{`"code":5`}},
 		{name: "MarkRead", method: "POST", path: pub + "/read", token: bob.Token, body: `{"seq":"2"}`,
 			wantStatus: 200},
+		{name: "CreateStreamTicket", method: "POST", path: pub + "/stream-tickets", token: bob.Token,
+			wantStatus: 200, wantBody: []string{`"ticket":"pst_`, `"expireTime":`}},
+		{name: "CreateStreamTicket/empty object", method: "POST", path: pub + "/stream-tickets", token: bob.Token, body: `{}`,
+			wantStatus: 200, wantBody: []string{`"ticket":"pst_`}},
+		{name: "CreateStreamTicket/private", method: "POST", path: sec + "/stream-tickets", token: bob.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
+		{name: "CreateStreamTicket/not a member", method: "POST", path: pub + "/stream-tickets", token: cat2.Token, wantStatus: 403, wantBody: []string{`"code":7`}},
+		{name: "CreateStreamTicket/no token", method: "POST", path: pub + "/stream-tickets", wantStatus: 401, wantBody: []string{`"code":16`}},
 		{name: "DeleteMessage/no token", method: "DELETE", path: pub + "/messages/2", wantStatus: 401, wantBody: []string{`"code":16`}},
 		{name: "DeleteMessage", method: "DELETE", path: pub + "/messages/2", token: bob.Token, wantStatus: 200},
 		// FileService

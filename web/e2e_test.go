@@ -83,6 +83,7 @@ func TestBrowser(t *testing.T) {
 		"chat-grpcweb-binary",
 		"curl-post",
 		"restart",
+		"eventsource",
 		"offline",
 		"attachment",
 		"xss",

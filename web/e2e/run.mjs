@@ -238,6 +238,63 @@ async function restart(browser) {
     `timeline after restart: ${JSON.stringify(texts)}`);
 }
 
+// eventsource: a page's EventSource, opened with a stream ticket the page
+// got with its session cookie, receives messages live and, when the server
+// restarts, reconnects by itself (with Last-Event-ID) and misses nothing of
+// what was posted while it was down.
+async function eventSource(browser) {
+  const a = await user(browser, `eve-${tag}`);
+  await createRoom(a.page, `sse-${tag}`);
+  const rid = await roomId(a.page);
+  const tok = await token(a.page);
+  const post = async (text) => {
+    const r = await fetch(`${url}/v1/rooms/${rid}/messages`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok}` },
+      body: JSON.stringify({ text, client_message_id: `sse-${tag}-${text.replaceAll(" ", "-")}` }),
+    });
+    assert(r.ok, `POST messages answered ${r.status}: ${await r.text()}`);
+  };
+  await a.page.evaluate(async (rid) => {
+    const res = await fetch(`/v1/rooms/${rid}/stream-tickets`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    if (!res.ok) throw new Error(`CreateStreamTicket answered ${res.status}: ${await res.text()}`);
+    const { ticket } = await res.json();
+    const sse = { events: [], opens: 0, errors: [] };
+    window.sse = sse;
+    const es = new EventSource(`/v1/rooms/${rid}/events?ticket=${encodeURIComponent(ticket)}`);
+    sse.state = () => es.readyState;
+    es.onopen = () => { sse.opens++; };
+    es.onmessage = (e) => {
+      const ev = JSON.parse(e.data);
+      if (ev.message) sse.events.push({ id: e.lastEventId, seq: Number(ev.message.seq), text: ev.message.text });
+    };
+    es.addEventListener("error", (e) => { sse.errors.push(e.data ?? `connection error, readyState ${es.readyState}`); });
+  }, rid);
+  const events = (n, timeout = 20000) => a.page.waitForFunction((n) => window.sse.events.length >= n, n, { timeout });
+
+  await post("live 1");
+  await post("live 2");
+  await events(2);
+  const body = { token: tok, roomId: rid, texts: ["while down 1", "while down 2", "while down 3"] };
+  assert((await fetch(`${control}/stop`, { method: "POST" })).ok, "stop");
+  const started = await fetch(`${control}/start`, { method: "POST", body: JSON.stringify(body) });
+  assert(started.ok, `start: ${await started.text()}`);
+  await events(5, 30000);
+  await post("after restart");
+  await events(6);
+
+  const sse = await a.page.evaluate(() => ({ events: window.sse.events, opens: window.sse.opens, errors: window.sse.errors, state: window.sse.state() }));
+  console.log(`EventSource: ${sse.opens} opens, errors ${JSON.stringify(sse.errors)}`);
+  assertContiguous(sse.events, "EventSource");
+  assert(sse.events.every((e) => e.id === String(e.seq)), `ids are not the seqs: ${JSON.stringify(sse.events)}`);
+  assert(JSON.stringify(sse.events.map((e) => e.text)) === JSON.stringify(["live 1", "live 2", "while down 1", "while down 2", "while down 3", "after restart"]),
+    `EventSource got ${JSON.stringify(sse.events)}`);
+  assert(sse.opens >= 2, `EventSource opened ${sse.opens} times; it never reconnected`);
+  assert(sse.state !== 2, "EventSource gave up (CLOSED)");
+  assert(sse.errors.some((e) => e.includes('"code":14') && e.includes("StreamPosition")), `no unavailable error event with a StreamPosition at shutdown: ${JSON.stringify(sse.errors)}`);
+  await a.context.close();
+}
+
 // attachment: Ann uploads a file and an image; Bob downloads the file and
 // gets the same bytes, and sees the image inline.
 async function attachment(browser) {
@@ -786,6 +843,7 @@ const scenarios = {
   "chat-grpcweb-binary": (b) => chat(b, "grpcweb", "binary", ["application/grpc-web+proto"]),
   "curl-post": curlPost,
   restart,
+  eventsource: eventSource,
   attachment,
   xss,
   screenshots,
