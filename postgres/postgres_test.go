@@ -194,3 +194,12 @@ func TestWithNowStampsExactly(t *testing.T) {
 		t.Errorf("ListMessages = %+v, %v; want exactly %+v", msgs, err, m)
 	}
 }
+
+func TestBlobs(t *testing.T) {
+	t.Parallel()
+	pgtest.Connect(t)
+	storetest.RunBlobs(t, func(t *testing.T) parley.BlobStore {
+		_, u := pgtest.Schema(t, 4)
+		return postgres.NewBlobs(open(t, u))
+	})
+}
