@@ -231,7 +231,7 @@ func (r *blobReader) Read(p []byte) (int, error) {
 // readChunk reads the chunk that holds r.pos into r.chunk, reusing its
 // memory.
 func (r *blobReader) readChunk() error {
-	buf := pgtype.PreallocBytes(r.chunk[:0])
+	buf := pgtype.PreallocBytes(r.chunk[:cap(r.chunk)])
 	err := r.pool.QueryRow(context.Background(), `
 		SELECT pos, data FROM blob_chunks WHERE content_id = $1 AND pos <= $2
 		ORDER BY pos DESC LIMIT 1`, r.id, r.pos).Scan(&r.chunkPos, &buf)
