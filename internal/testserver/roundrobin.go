@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 )
 
 // RoundRobin is an HTTP reverse proxy in front of several servers (the
@@ -56,7 +57,7 @@ func StartRoundRobin(tb testing.TB, backendURLs ...string) *RoundRobin {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: proxy, Protocols: new(http.Protocols)}
+	srv := &http.Server{Handler: proxy, Protocols: new(http.Protocols), ReadHeaderTimeout: 10 * time.Second}
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	go func() { _ = srv.Serve(ln) }()
