@@ -17,11 +17,13 @@ import (
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/internal/pgtest"
 	"github.com/parley-chat/parley/internal/testserver"
+	"github.com/parley-chat/parley/postgres"
 )
 
 // filesCluster is a user with a room, on replicas of one database, and a
 // Parley Go client per replica.
 type filesCluster struct {
+	db       string
 	replicas []*replica
 	clients  []*client.Client
 	token    string
@@ -31,7 +33,7 @@ type filesCluster struct {
 func setUpFiles(t *testing.T, prefix string) *filesCluster {
 	t.Helper()
 	_, db := pgtest.Schema(t, 8)
-	c := &filesCluster{replicas: startReplicas(t, prefix, 3, db)}
+	c := &filesCluster{db: db, replicas: startReplicas(t, prefix, 3, db)}
 	u := testserver.SignUp(t, testserver.H2C(c.replicas[0].url()), "uploader")
 	c.token = u.Token
 	c.roomID = u.CreateRoom(t, "files", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
@@ -226,4 +228,31 @@ func TestUploadSurvivesKilledReplica(t *testing.T) {
 	rate := c.download(t, 2, f.ID, content)
 	t.Logf("A killed with %d bytes acknowledged (%d sent); B found %d and completed the upload; C served it at %.1f MiB/s",
 		lastAcked, lastSent, stood.Offset, rate)
+}
+
+// TestUploadCompletesAfterTheLastChunk: when every byte of an upload is
+// stored but the replica that stored the last chunk died before verifying
+// it (here the chunks go straight into the database), GetUpload on another
+// replica completes the upload, and the file downloads from a third.
+func TestUploadCompletesAfterTheLastChunk(t *testing.T) {
+	t.Parallel()
+	c := setUpFiles(t, "unverified")
+	content, sum := testserver.RandomContent(3<<20 + 5)
+	st := c.create(t, 0, "three.bin", content, sum)
+	store, err := postgres.Open(t.Context(), c.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	blobs := postgres.NewBlobs(store)
+	for off := 0; off < len(content); off += parley.MaxChunkBytes {
+		if _, err := blobs.Append(st.ID, int64(off), content[off:min(off+parley.MaxChunkBytes, len(content))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := c.wantAgree(t, st.ID, 1, 2, 0)
+	if done.File == nil || done.File.SHA256 != sum || done.Offset != int64(len(content)) {
+		t.Fatalf("GetUpload with every byte stored = %+v, want the file complete", done)
+	}
+	c.download(t, 2, done.File.ID, content)
 }
