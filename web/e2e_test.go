@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/testserver"
 )
 
 // TestBrowser drives the embedded app in headless Chromium (Debian's
@@ -86,6 +89,7 @@ func TestBrowser(t *testing.T) {
 		"eventsource",
 		"offline",
 		"attachment",
+		"attachment-replicas",
 		"xss",
 		"keyboard",
 		"screenshots",
@@ -97,7 +101,7 @@ func TestBrowser(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			addr := d.addr
+			script, addr := scenario, d.addr
 			if flags, ok := ownServer[scenario]; ok {
 				own := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t), flags: flags}
 				if _, err := own.start(own.addr); err != nil {
@@ -106,7 +110,14 @@ func TestBrowser(t *testing.T) {
 				defer own.stop()
 				addr = own.addr
 			}
-			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", scenario)
+			if scenario == "attachment-replicas" {
+				// The attachment scenario on three parleyd on one
+				// PostgreSQL database, behind a proxy that sends each
+				// request to the next: an upload's chunks, the message and
+				// the download each reach another replica.
+				script, addr = "attachment", replicated(t, bin)
+			}
+			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", script)
 			cmd.Env = append(os.Environ(),
 				"PARLEY_URL=http://"+addr,
 				"PARLEY_CONTROL="+control.URL,
@@ -123,6 +134,26 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replicated starts three parleyd on a database schema of the test's own
+// behind a testserver.RoundRobin, stopped when the test ends, and returns
+// the proxy's host:port.
+func replicated(t *testing.T, bin string) string {
+	_, db := pgtest.Schema(t, 8)
+	var urls []string
+	for range 3 {
+		r := &daemon{bin: bin, dataDir: t.TempDir(), flags: []string{"--db", db}}
+		addr, err := r.start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.stop)
+		urls = append(urls, "http://"+addr)
+	}
+	rr := testserver.StartRoundRobin(t, urls...)
+	t.Cleanup(func() { t.Logf("requests per replica: %v", rr.Served()) })
+	return strings.TrimPrefix(rr.URL, "http://")
 }
 
 // daemon is the parleyd child process, restartable on the same address

@@ -44,7 +44,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithLimits(cfg.limits),
 		server.WithWebApp(web.Handler()),
 	}
-	fileOpts, err := fileStorage(cfg, store, logger)
+	fileOpts, err := fileStorage(cfg, store)
 	if err != nil {
 		return err
 	}
