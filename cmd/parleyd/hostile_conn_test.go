@@ -247,7 +247,8 @@ func TestHostileTricklingBody(t *testing.T) {
 		if answered < bodyTimeout-100*time.Millisecond || closed > bound {
 			t.Errorf("answered after %v and closed after %v, want at the body timeout %v (bound %v)", answered, closed, bodyTimeout, bound)
 		}
-		if !errors.Is(err, io.EOF) {
+		// Closed with the trickled bytes unread, the socket may be reset.
+		if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
 			t.Errorf("connection after the answer: %v, want closed", err)
 		}
 	})
