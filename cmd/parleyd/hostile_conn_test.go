@@ -258,7 +258,7 @@ func TestHostileTricklingBody(t *testing.T) {
 		done := make(chan struct{})
 		defer close(done)
 		go trickle(pw, done)
-		req, err := http.NewRequest(http.MethodPost, url+sayHello, pr)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+sayHello, pr)
 		if err != nil {
 			t.Fatal(err)
 		}
