@@ -85,14 +85,17 @@ func trickleHeader(host string) string {
 // file limit). The per-address cap (256) refuses all but 256 of them, at
 // accept; a fresh client from 127.0.0.2 is answered within 1 s during the
 // attack and after it; the server's open files stay near its baseline plus
-// the 256.
+// the 256. (TestHostileTricklingBody shows the body timeout ending such
+// connections.)
 func TestHostileTricklingConnections(t *testing.T) {
 	const (
 		attempts   = 20_000
 		perAddress = 256
 		workers    = 64
 	)
-	cmd, url := startChild(t, t.TempDir(), "--max-connections-per-ip", fmt.Sprint(perAddress))
+	// The body timeout would cut the held connections 10 s in (under -race
+	// the attack can take that long); here only the cap is measured.
+	cmd, url := startChild(t, t.TempDir(), "--max-connections-per-ip", fmt.Sprint(perAddress), "--body-timeout", "1m")
 	pid := cmd.Process.Pid
 	host := hostOf(url)
 	if _, err := sayHelloFrom(t, url, "127.0.0.2"); err != nil {
@@ -191,11 +194,8 @@ func TestHostileTricklingConnections(t *testing.T) {
 	if dialErrs.Load() > 0 {
 		t.Errorf("%d dials failed otherwise than by a reset: %v", dialErrs.Load(), dialErr.Load())
 	}
-	if stillOpen > perAddress {
-		t.Errorf("%d connections from one address held open, cap %d", stillOpen, perAddress)
-	}
-	if stillOpen < perAddress/2 {
-		t.Errorf("only %d connections held open: the test did not fill the cap of %d", stillOpen, perAddress)
+	if stillOpen != perAddress {
+		t.Errorf("%d connections from one address held open, want the cap, %d", stillOpen, perAddress)
 	}
 	if slowest > timeBound(time.Second) {
 		t.Errorf("fresh client's slowest SayHello took %v, want under %v", slowest, timeBound(time.Second))
