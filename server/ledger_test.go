@@ -22,6 +22,7 @@ import (
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/inmem"
 	"github.com/parley-chat/parley/internal/testserver"
+	"github.com/parley-chat/parley/server"
 )
 
 // ledger records every acknowledged send, so that deliveries can be checked
@@ -318,7 +319,10 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
 	const total = 3000
-	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)})
+	// The slow reader pauses while 3,000 messages are sent, which on a
+	// loaded machine takes longer than the 30 s a blocked write may wait
+	// (WithStalledWriteTimeout): this test is about the queue, not that.
+	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)}, server.WithStalledWriteTimeout(10*time.Minute))
 	c := srv.Client(t, "connect/proto/h2c")
 	owner := testserver.SignUp(t, c, "fastfan")
 	roomID := owner.CreateRoom(t, "slow", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()

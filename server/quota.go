@@ -257,7 +257,7 @@ func (q *quotas) addMember(userID string) error {
 
 // signUp counts a sign-up from a client address.
 func (q *quotas) signUp(ip string) error {
-	return q.allow(q.signUps, q.limits.SignUpsPerIP, addressKey(ip), "too many sign-ups from this address")
+	return q.allow(q.signUps, q.limits.SignUpsPerIP, ip, "too many sign-ups from this address")
 }
 
 // openStream takes one of userID's open streams; release gives it back.

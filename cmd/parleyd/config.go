@@ -33,6 +33,7 @@ type config struct {
 	logLevel         slog.Level
 	logJSON          bool
 	limits           server.Limits
+	network          network
 }
 
 // parseConfig reads the configuration from args, falling back for each
@@ -75,6 +76,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
 	fs.Var(logFormat{&cfg.logJSON}, "log-format", "log `format`: text or json")
 	limitFlags(fs, &cfg.limits)
+	networkFlags(fs, &cfg.network)
 
 	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {

@@ -112,6 +112,10 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, uploadExpiry: 2 * time.Hour, maxUnaryDuration: 90 * time.Second,
 		heartbeat: 2 * time.Second, editWindow: time.Hour, tokenTTL: 24 * time.Hour, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
 		limits: server.DefaultLimits(),
+		network: network{
+			connections: server.ConnectionLimits{Total: server.DefaultMaxConnections, PerAddress: server.DefaultMaxConnectionsPerIP},
+			bodyTimeout: server.DefaultBodyTimeout, stalledWrites: server.DefaultStalledWriteTimeout,
+		},
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {
 		t.Errorf("corsOrigins = %q, want the default", cfg.corsOrigins)

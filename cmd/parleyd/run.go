@@ -42,6 +42,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithUploadExpiry(cfg.uploadExpiry),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithLimits(cfg.limits),
+		server.WithTrustedProxies(cfg.network.connections.TrustedProxies),
+		server.WithBodyTimeout(cfg.network.bodyTimeout),
+		server.WithStalledWriteTimeout(cfg.network.stalledWrites),
 		server.WithWebApp(web.Handler()),
 	}
 	fileOpts, err := fileStorage(cfg, store)
@@ -67,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	ln = server.LimitConnections(ln, cfg.network.connections)
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		scheme = "https"
