@@ -786,6 +786,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Heartbeat
 	//	*SubscribeResponse_MessageEdited
 	//	*SubscribeResponse_MessageDeleted
+	//	*SubscribeResponse_ReadMarker
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -882,12 +883,23 @@ func (x *SubscribeResponse) GetMessageDeleted() *MessageChanged {
 	return nil
 }
 
+func (x *SubscribeResponse) GetReadMarker() *ReadMarker {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_ReadMarker); ok {
+			return x.ReadMarker
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
 
 type SubscribeResponse_Message struct {
-	// message is a stored message; seqs arrive strictly increasing.
+	// message is a stored message. Every event of the room log (message,
+	// message_edited, message_deleted, member_joined, member_left) has a
+	// seq; they arrive strictly increasing with no gap.
 	Message *Message `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
 }
 
@@ -897,7 +909,7 @@ type SubscribeResponse_MemberJoined struct {
 }
 
 type SubscribeResponse_MemberLeft struct {
-	// member_left tells that a user left.
+	// member_left tells that a user left or was removed.
 	MemberLeft *MemberLeft `protobuf:"bytes,3,opt,name=member_left,json=memberLeft,proto3,oneof"`
 }
 
@@ -917,6 +929,13 @@ type SubscribeResponse_MessageDeleted struct {
 	MessageDeleted *MessageChanged `protobuf:"bytes,6,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type SubscribeResponse_ReadMarker struct {
+	// read_marker: the caller moved their own read marker in this room
+	// (MarkRead, from any session). Private to the caller's streams; not
+	// in the room log (no seq).
+	ReadMarker *ReadMarker `protobuf:"bytes,7,opt,name=read_marker,json=readMarker,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Message) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_MemberJoined) isSubscribeResponse_Event() {}
@@ -928,6 +947,8 @@ func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
 func (*SubscribeResponse_MessageEdited) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_MessageDeleted) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_ReadMarker) isSubscribeResponse_Event() {}
 
 // MessageChanged is an edit or a deletion of the message it carries.
 type MessageChanged struct {
@@ -984,7 +1005,9 @@ func (x *MessageChanged) GetMessage() *Message {
 	return nil
 }
 
-// MemberJoined is a live notice that a user became a member.
+// MemberJoined is an event of the room log: a user became a member.
+// A room's creator is a member from the room's creation, which is not an
+// event.
 type MemberJoined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the room.
@@ -992,7 +1015,12 @@ type MemberJoined struct {
 	// user who joined.
 	User *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// time of the join.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// seq of this event in the room log.
+	Seq int64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// actor made user a member: user themselves for a join, another member
+	// for AddMember.
+	Actor         *User `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1048,7 +1076,21 @@ func (x *MemberJoined) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// MemberLeft is a live notice that a user left.
+func (x *MemberJoined) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MemberJoined) GetActor() *User {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+// MemberLeft is an event of the room log: a user's membership ended.
 type MemberLeft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the room.
@@ -1056,7 +1098,12 @@ type MemberLeft struct {
 	// user who left.
 	User *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// time of the departure.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// seq of this event in the room log.
+	Seq int64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// actor ended the membership: user themselves for LeaveRoom, someone
+	// else for a removal.
+	Actor         *User `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,12 +1159,90 @@ func (x *MemberLeft) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MemberLeft) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MemberLeft) GetActor() *User {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+// ReadMarker is the caller's read marker in a room after a MarkRead.
+type ReadMarker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of the room.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// read_seq is the marker: the seq read up to.
+	ReadSeq int64 `protobuf:"varint,2,opt,name=read_seq,json=readSeq,proto3" json:"read_seq,omitempty"`
+	// time the marker moved.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarker) Reset() {
+	*x = ReadMarker{}
+	mi := &file_parley_v1_message_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarker) ProtoMessage() {}
+
+func (x *ReadMarker) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarker.ProtoReflect.Descriptor instead.
+func (*ReadMarker) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReadMarker) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ReadMarker) GetReadSeq() int64 {
+	if x != nil {
+		return x.ReadSeq
+	}
+	return 0
+}
+
+func (x *ReadMarker) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // Heartbeat is sent on an idle stream.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// time the heartbeat was sent.
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// last_seq is the seq of the last message sent on this stream.
+	// last_seq is the seq of the last room log event sent on this stream.
 	LastSeq       int64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1125,7 +1250,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1262,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1275,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1175,7 +1300,7 @@ type StreamPosition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the stream.
 	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// last_seq is the seq of the last message delivered on the stream.
+	// last_seq is the seq of the last room log event delivered on the stream.
 	LastSeq       int64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1183,7 +1308,7 @@ type StreamPosition struct {
 
 func (x *StreamPosition) Reset() {
 	*x = StreamPosition{}
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1320,7 @@ func (x *StreamPosition) String() string {
 func (*StreamPosition) ProtoMessage() {}
 
 func (x *StreamPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1333,7 @@ func (x *StreamPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPosition.ProtoReflect.Descriptor instead.
 func (*StreamPosition) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamPosition) GetRoomId() string {
@@ -1246,7 +1371,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1383,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1396,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChatRequest) GetFrameId() string {
@@ -1369,7 +1494,7 @@ type ChatJoin struct {
 
 func (x *ChatJoin) Reset() {
 	*x = ChatJoin{}
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1506,7 @@ func (x *ChatJoin) String() string {
 func (*ChatJoin) ProtoMessage() {}
 
 func (x *ChatJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1519,7 @@ func (x *ChatJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatJoin.ProtoReflect.Descriptor instead.
 func (*ChatJoin) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChatJoin) GetRoomId() string {
@@ -1422,7 +1547,7 @@ type ChatLeave struct {
 
 func (x *ChatLeave) Reset() {
 	*x = ChatLeave{}
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1559,7 @@ func (x *ChatLeave) String() string {
 func (*ChatLeave) ProtoMessage() {}
 
 func (x *ChatLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1572,7 @@ func (x *ChatLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatLeave.ProtoReflect.Descriptor instead.
 func (*ChatLeave) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatLeave) GetRoomId() string {
@@ -1468,7 +1593,7 @@ type ChatTyping struct {
 
 func (x *ChatTyping) Reset() {
 	*x = ChatTyping{}
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1605,7 @@ func (x *ChatTyping) String() string {
 func (*ChatTyping) ProtoMessage() {}
 
 func (x *ChatTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1618,7 @@ func (x *ChatTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatTyping.ProtoReflect.Descriptor instead.
 func (*ChatTyping) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatTyping) GetRoomId() string {
@@ -1519,6 +1644,7 @@ type ChatResponse struct {
 	//	*ChatResponse_Heartbeat
 	//	*ChatResponse_MessageEdited
 	//	*ChatResponse_MessageDeleted
+	//	*ChatResponse_ReadMarker
 	Frame         isChatResponse_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1526,7 +1652,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1664,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1677,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatResponse) GetFrame() isChatResponse_Frame {
@@ -1642,6 +1768,15 @@ func (x *ChatResponse) GetMessageDeleted() *MessageChanged {
 	return nil
 }
 
+func (x *ChatResponse) GetReadMarker() *ReadMarker {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_ReadMarker); ok {
+			return x.ReadMarker
+		}
+	}
+	return nil
+}
+
 type isChatResponse_Frame interface {
 	isChatResponse_Frame()
 }
@@ -1663,12 +1798,13 @@ type ChatResponse_Error struct {
 }
 
 type ChatResponse_MemberJoined struct {
-	// member_joined: a user joined a joined room.
+	// member_joined: a user joined a joined room (a room log event, with
+	// its seq).
 	MemberJoined *MemberJoined `protobuf:"bytes,4,opt,name=member_joined,json=memberJoined,proto3,oneof"`
 }
 
 type ChatResponse_MemberLeft struct {
-	// member_left: a user left a joined room.
+	// member_left: a user left a joined room (a room log event).
 	MemberLeft *MemberLeft `protobuf:"bytes,5,opt,name=member_left,json=memberLeft,proto3,oneof"`
 }
 
@@ -1693,6 +1829,12 @@ type ChatResponse_MessageDeleted struct {
 	MessageDeleted *MessageChanged `protobuf:"bytes,9,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type ChatResponse_ReadMarker struct {
+	// read_marker: the caller moved their own read marker in a joined
+	// room (from any session); not in the room log.
+	ReadMarker *ReadMarker `protobuf:"bytes,10,opt,name=read_marker,json=readMarker,proto3,oneof"`
+}
+
 func (*ChatResponse_Message) isChatResponse_Frame() {}
 
 func (*ChatResponse_Ack) isChatResponse_Frame() {}
@@ -1711,6 +1853,8 @@ func (*ChatResponse_MessageEdited) isChatResponse_Frame() {}
 
 func (*ChatResponse_MessageDeleted) isChatResponse_Frame() {}
 
+func (*ChatResponse_ReadMarker) isChatResponse_Frame() {}
+
 // ChatAck answers a successful frame.
 type ChatAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1726,7 +1870,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1882,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1895,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChatAck) GetFrameId() string {
@@ -1796,7 +1940,7 @@ type ChatError struct {
 
 func (x *ChatError) Reset() {
 	*x = ChatError{}
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1952,7 @@ func (x *ChatError) String() string {
 func (*ChatError) ProtoMessage() {}
 
 func (x *ChatError) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1965,7 @@ func (x *ChatError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatError.ProtoReflect.Descriptor instead.
 func (*ChatError) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChatError) GetFrameId() string {
@@ -1872,7 +2016,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2028,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2041,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -1927,7 +2071,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2083,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2096,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Typing) GetRoomId() string {
@@ -2024,7 +2168,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\bhead_seq\x18\x02 \x01(\x03R\aheadSeq\"H\n" +
 	"\x10SubscribeRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1b\n" +
-	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"\x86\x03\n" +
+	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"\xc0\x03\n" +
 	"\x11SubscribeResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12>\n" +
 	"\rmember_joined\x18\x02 \x01(\v2\x17.parley.v1.MemberJoinedH\x00R\fmemberJoined\x128\n" +
@@ -2032,19 +2176,30 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"memberLeft\x124\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
 	"\x0emessage_edited\x18\x05 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\x06 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
+	"\x0fmessage_deleted\x18\x06 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeleted\x128\n" +
+	"\vread_marker\x18\a \x01(\v2\x15.parley.v1.ReadMarkerH\x00R\n" +
+	"readMarkerB\a\n" +
 	"\x05event\"P\n" +
 	"\x0eMessageChanged\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12,\n" +
-	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\"|\n" +
+	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\"\xb5\x01\n" +
 	"\fMemberJoined\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"z\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12%\n" +
+	"\x05actor\x18\x05 \x01(\v2\x0f.parley.v1.UserR\x05actor\"\xb3\x01\n" +
 	"\n" +
 	"MemberLeft\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12%\n" +
+	"\x05actor\x18\x05 \x01(\v2\x0f.parley.v1.UserR\x05actor\"p\n" +
+	"\n" +
+	"ReadMarker\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bread_seq\x18\x02 \x01(\x03R\areadSeq\x12.\n" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"V\n" +
 	"\tHeartbeat\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
@@ -2066,7 +2221,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"%\n" +
 	"\n" +
 	"ChatTyping\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x84\x04\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\xbe\x04\n" +
 	"\fChatResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12&\n" +
 	"\x03ack\x18\x02 \x01(\v2\x12.parley.v1.ChatAckH\x00R\x03ack\x12,\n" +
@@ -2077,7 +2232,10 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\x06typing\x18\x06 \x01(\v2\x11.parley.v1.TypingH\x00R\x06typing\x124\n" +
 	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
 	"\x0emessage_edited\x18\b \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
+	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeleted\x128\n" +
+	"\vread_marker\x18\n" +
+	" \x01(\v2\x15.parley.v1.ReadMarkerH\x00R\n" +
+	"readMarkerB\a\n" +
 	"\x05frame\"m\n" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
@@ -2119,7 +2277,7 @@ func file_parley_v1_message_proto_rawDescGZIP() []byte {
 	return file_parley_v1_message_proto_rawDescData
 }
 
-var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_parley_v1_message_proto_goTypes = []any{
 	(*Message)(nil),               // 0: parley.v1.Message
 	(*EditMessageRequest)(nil),    // 1: parley.v1.EditMessageRequest
@@ -2137,28 +2295,29 @@ var file_parley_v1_message_proto_goTypes = []any{
 	(*MessageChanged)(nil),        // 13: parley.v1.MessageChanged
 	(*MemberJoined)(nil),          // 14: parley.v1.MemberJoined
 	(*MemberLeft)(nil),            // 15: parley.v1.MemberLeft
-	(*Heartbeat)(nil),             // 16: parley.v1.Heartbeat
-	(*StreamPosition)(nil),        // 17: parley.v1.StreamPosition
-	(*ChatRequest)(nil),           // 18: parley.v1.ChatRequest
-	(*ChatJoin)(nil),              // 19: parley.v1.ChatJoin
-	(*ChatLeave)(nil),             // 20: parley.v1.ChatLeave
-	(*ChatTyping)(nil),            // 21: parley.v1.ChatTyping
-	(*ChatResponse)(nil),          // 22: parley.v1.ChatResponse
-	(*ChatAck)(nil),               // 23: parley.v1.ChatAck
-	(*ChatError)(nil),             // 24: parley.v1.ChatError
-	(*FieldViolation)(nil),        // 25: parley.v1.FieldViolation
-	(*Typing)(nil),                // 26: parley.v1.Typing
-	(*User)(nil),                  // 27: parley.v1.User
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*File)(nil),                  // 29: parley.v1.File
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*ReadMarker)(nil),            // 16: parley.v1.ReadMarker
+	(*Heartbeat)(nil),             // 17: parley.v1.Heartbeat
+	(*StreamPosition)(nil),        // 18: parley.v1.StreamPosition
+	(*ChatRequest)(nil),           // 19: parley.v1.ChatRequest
+	(*ChatJoin)(nil),              // 20: parley.v1.ChatJoin
+	(*ChatLeave)(nil),             // 21: parley.v1.ChatLeave
+	(*ChatTyping)(nil),            // 22: parley.v1.ChatTyping
+	(*ChatResponse)(nil),          // 23: parley.v1.ChatResponse
+	(*ChatAck)(nil),               // 24: parley.v1.ChatAck
+	(*ChatError)(nil),             // 25: parley.v1.ChatError
+	(*FieldViolation)(nil),        // 26: parley.v1.FieldViolation
+	(*Typing)(nil),                // 27: parley.v1.Typing
+	(*User)(nil),                  // 28: parley.v1.User
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*File)(nil),                  // 30: parley.v1.File
+	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
-	27, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
-	28, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	29, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
-	28, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
-	28, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
+	28, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
+	29, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	30, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
+	29, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	29, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: parley.v1.EditMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 6: parley.v1.DeleteMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 7: parley.v1.SendMessageResponse.message:type_name -> parley.v1.Message
@@ -2166,51 +2325,56 @@ var file_parley_v1_message_proto_depIdxs = []int32{
 	0,  // 9: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
 	14, // 10: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
 	15, // 11: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
-	16, // 12: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	17, // 12: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
 	13, // 13: parley.v1.SubscribeResponse.message_edited:type_name -> parley.v1.MessageChanged
 	13, // 14: parley.v1.SubscribeResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 15: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
-	27, // 16: parley.v1.MemberJoined.user:type_name -> parley.v1.User
-	28, // 17: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
-	27, // 18: parley.v1.MemberLeft.user:type_name -> parley.v1.User
-	28, // 19: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
-	28, // 20: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	19, // 21: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
-	20, // 22: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
-	7,  // 23: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
-	21, // 24: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
-	0,  // 25: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
-	23, // 26: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
-	24, // 27: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
-	14, // 28: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
-	15, // 29: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
-	26, // 30: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
-	16, // 31: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	13, // 32: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
-	13, // 33: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 34: parley.v1.ChatAck.message:type_name -> parley.v1.Message
-	25, // 35: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	30, // 36: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
-	27, // 37: parley.v1.Typing.user:type_name -> parley.v1.User
-	7,  // 38: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	1,  // 39: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
-	3,  // 40: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
-	5,  // 41: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
-	9,  // 42: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	11, // 43: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	18, // 44: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	8,  // 45: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	2,  // 46: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
-	4,  // 47: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
-	6,  // 48: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
-	10, // 49: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	12, // 50: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	22, // 51: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	45, // [45:52] is the sub-list for method output_type
-	38, // [38:45] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	16, // 15: parley.v1.SubscribeResponse.read_marker:type_name -> parley.v1.ReadMarker
+	0,  // 16: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
+	28, // 17: parley.v1.MemberJoined.user:type_name -> parley.v1.User
+	29, // 18: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
+	28, // 19: parley.v1.MemberJoined.actor:type_name -> parley.v1.User
+	28, // 20: parley.v1.MemberLeft.user:type_name -> parley.v1.User
+	29, // 21: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
+	28, // 22: parley.v1.MemberLeft.actor:type_name -> parley.v1.User
+	29, // 23: parley.v1.ReadMarker.time:type_name -> google.protobuf.Timestamp
+	29, // 24: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	20, // 25: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
+	21, // 26: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
+	7,  // 27: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
+	22, // 28: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
+	0,  // 29: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
+	24, // 30: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
+	25, // 31: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
+	14, // 32: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
+	15, // 33: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
+	27, // 34: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
+	17, // 35: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	13, // 36: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
+	13, // 37: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	16, // 38: parley.v1.ChatResponse.read_marker:type_name -> parley.v1.ReadMarker
+	0,  // 39: parley.v1.ChatAck.message:type_name -> parley.v1.Message
+	26, // 40: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
+	31, // 41: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	28, // 42: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 43: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 44: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 45: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 46: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 47: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 48: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	19, // 49: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 50: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 51: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 52: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 53: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 54: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	12, // 55: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	23, // 56: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	50, // [50:57] is the sub-list for method output_type
+	43, // [43:50] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
@@ -2228,14 +2392,15 @@ func file_parley_v1_message_proto_init() {
 		(*SubscribeResponse_Heartbeat)(nil),
 		(*SubscribeResponse_MessageEdited)(nil),
 		(*SubscribeResponse_MessageDeleted)(nil),
+		(*SubscribeResponse_ReadMarker)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[18].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[19].OneofWrappers = []any{
 		(*ChatRequest_Join)(nil),
 		(*ChatRequest_Leave)(nil),
 		(*ChatRequest_Send)(nil),
 		(*ChatRequest_Typing)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[22].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[23].OneofWrappers = []any{
 		(*ChatResponse_Message)(nil),
 		(*ChatResponse_Ack)(nil),
 		(*ChatResponse_Error)(nil),
@@ -2245,6 +2410,7 @@ func file_parley_v1_message_proto_init() {
 		(*ChatResponse_Heartbeat)(nil),
 		(*ChatResponse_MessageEdited)(nil),
 		(*ChatResponse_MessageDeleted)(nil),
+		(*ChatResponse_ReadMarker)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2252,7 +2418,7 @@ func file_parley_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_v1_message_proto_rawDesc), len(file_parley_v1_message_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
