@@ -145,6 +145,15 @@ func TestEditDeleteMarkRead(t *testing.T) {
 			if n := unread(carol); n != 0 {
 				t.Errorf("carol's unread count after MarkRead %d, want 0", n)
 			}
+			list, err := carol.Rooms.ListRooms(ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range list.Msg.GetRooms() {
+				if r.GetId() == room.GetId() && (r.GetReadSeq() != 6 || r.GetUnreadCount() != 0) {
+					t.Errorf("ListRooms: %v, want read_seq 6 and nothing unread", r)
+				}
+			}
 			// The marker reaches carol's own stream live, and nobody else's.
 			for live.Receive() {
 				if m := live.Msg().GetReadMarker(); m != nil {
@@ -167,15 +176,6 @@ func TestEditDeleteMarkRead(t *testing.T) {
 			}
 			if m := replay.Msg().GetMessage(); m.GetSeq() != 7 {
 				t.Errorf("bob's next event %v, want message 7 (carol's read marker is hers)", replay.Msg())
-			}
-			list, err := carol.Rooms.ListRooms(ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range list.Msg.GetRooms() {
-				if r.GetId() == room.GetId() && (r.GetReadSeq() != 6 || r.GetUnreadCount() != 0) {
-					t.Errorf("ListRooms: %v, want read_seq 6 and nothing unread", r)
-				}
 			}
 		})
 	}

@@ -230,9 +230,9 @@ var brokerTests = []brokerTest{
 }
 
 // ReceiveSeqs waits on sub and drains it until it has n events of the room
-// log (parley.EventKind.Logged) and
-// returns their seqs, failing the test if they have not all arrived within
-// 5 seconds. Other kinds of events are skipped.
+// log (parley.EventKind.Logged) and returns their seqs, failing the test
+// if they have not all arrived within 5 seconds. Other kinds of events are
+// skipped.
 func ReceiveSeqs(t *testing.T, sub parley.Subscription, n int) []int64 {
 	t.Helper()
 	var seqs []int64
