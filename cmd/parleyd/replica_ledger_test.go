@@ -13,7 +13,8 @@ import (
 
 // TestReplicaLedgerThroughRollingRestart is the ledger of
 // server.TestLedgerEditsAndDeletions (testserver.RunLedger) on three
-// replicas of one PostgreSQL database: 10 senders send, edit and delete,
+// replicas of one PostgreSQL database: 10 senders send, edit and delete
+// (40 operations each, and on until the restarts are over),
 // 4 churners join and leave, and 6 subscribers on different protocols and
 // codecs, each starting on another replica, follow the room, while each
 // replica in turn is stopped with SIGTERM and started again. A call that
@@ -46,7 +47,8 @@ func TestReplicaLedgerThroughRollingRestart(t *testing.T) {
 	}
 	owner := signUp("owner")
 	room := owner.CreateRoom(t, "eventlog", parleyv1.Visibility_VISIBILITY_PUBLIC)
-	l := testserver.Ledger{RoomID: room.GetId(), Owner: via(owner, 0, "connect", "proto", "h2c"), Pause: 10 * time.Millisecond}
+	l := testserver.Ledger{RoomID: room.GetId(), Owner: via(owner, 0, "connect", "proto", "h2c"),
+		OpsPerSender: 40, Pause: 10 * time.Millisecond}
 	for i, cell := range [][3]string{{"connect", "proto", "h2c"}, {"connect", "json", "http1"}, {"grpc", "proto", "h2c"},
 		{"grpc", "json", "h2c"}, {"grpcweb", "proto", "http1"}, {"grpcweb", "json", "h2c"}} {
 		u := signUp(fmt.Sprintf("reader%d", i))
