@@ -43,7 +43,7 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 	}
 	transcoder, err := vanguard.NewTranscoder(services,
 		vanguard.WithUnknownHandler(http.HandlerFunc(restNotFound)),
-		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return restJSON{vanguard.NewJSONCodec(res)} }),
+		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return newRESTJSON(res) }),
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
@@ -109,7 +109,17 @@ func writeRESTError(w http.ResponseWriter, status, code int, message string) {
 
 // restJSON is vanguard's JSON codec with malformed input reported as
 // invalid_argument (400), as Connect's JSON codec does, instead of unknown.
+// Answers carry every scalar and list, zero or not (so a client sees
+// "nextPageToken":"" and "offset":"0"), but leave out message fields that
+// are not set, as /openapi.yaml says, instead of writing them as null.
 type restJSON struct{ *vanguard.JSONCodec }
+
+func newRESTJSON(res vanguard.TypeResolver) restJSON {
+	c := vanguard.NewJSONCodec(res)
+	c.MarshalOptions.EmitUnpopulated = false
+	c.MarshalOptions.EmitDefaultValues = true
+	return restJSON{c}
+}
 
 func (c restJSON) Unmarshal(data []byte, msg proto.Message) error {
 	return badJSON(c.JSONCodec.Unmarshal(data, msg))
@@ -127,7 +137,10 @@ func badJSON(err error) error {
 }
 
 // restStatusWriter gives vanguard's plain-text 405 (a route asked with
-// another method) a google.rpc.Status JSON body like every other error.
+// another method) a google.rpc.Status JSON body like every other error, and
+// labels every error body as the JSON it is: vanguard leaves the type of
+// errors it finds in the request itself (a malformed body: application/proto,
+// a bad query parameter: none) as it was.
 type restStatusWriter struct {
 	http.ResponseWriter
 	swallow bool
@@ -138,6 +151,9 @@ func (w *restStatusWriter) WriteHeader(status int) {
 		w.swallow = true
 		writeRESTError(w.ResponseWriter, status, int(connect.CodeUnimplemented), "this REST route does not answer that method; see the Allow header")
 		return
+	}
+	if status >= http.StatusBadRequest {
+		w.Header().Set("Content-Type", "application/json")
 	}
 	w.ResponseWriter.WriteHeader(status)
 }

@@ -67,6 +67,15 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Scenarios that need a parleyd of their own, with these flags.
+	ownServer := map[string][]string{
+		// 4 open streams per user: the page's two Subscribes and 4
+		// downloads at a time are over it, so some downloads are refused
+		// and must be tried again.
+		"images": {"--limit-streams-per-user", "4", "--limit-uploads-per-user", "off"},
+		// A 1 s edit window, soon passed.
+		"edit-window": {"--edit-window", "1s"},
+	}
 	// Sequential on purpose: each scenario runs two Chromium contexts, and
 	// CI machines are small.
 	for _, scenario := range []string{
@@ -80,22 +89,21 @@ func TestBrowser(t *testing.T) {
 		"keyboard",
 		"screenshots",
 		"images",
+		"docs",
+		"edits",
+		"edit-window",
 	} {
 		t.Run(scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			addr := d.addr
-			if scenario == "images" {
-				// Its own parleyd, allowing 4 open streams per user: the
-				// page's two Subscribes and 4 downloads at a time are over
-				// it, so some downloads are refused and must be tried again.
-				limited := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t),
-					flags: []string{"--limit-streams-per-user", "4", "--limit-uploads-per-user", "off"}}
-				if _, err := limited.start(limited.addr); err != nil {
+			if flags, ok := ownServer[scenario]; ok {
+				own := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t), flags: flags}
+				if _, err := own.start(own.addr); err != nil {
 					t.Fatal(err)
 				}
-				defer limited.stop()
-				addr = limited.addr
+				defer own.stop()
+				addr = own.addr
 			}
 			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", scenario)
 			cmd.Env = append(os.Environ(),
