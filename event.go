@@ -9,14 +9,15 @@ import (
 
 // EventKind says what happened in a room.
 //
-// The room log: the logged kinds (see Logged: today EventMessage,
-// EventMessageEdited, EventMessageDeleted) are stored with the room's next
-// seq in the transaction that makes the change, so a room's logged events
-// are numbered 1, 2, 3, ... across kinds, a subscriber replaying
-// (since, head] gets all of them, and the PostgreSQL broker carries them
-// across replicas. The member kinds are published after commit with Seq 0
-// and not yet logged: logging them is the next step, once the wire carries
-// a seq on member events. EventTyping and EventReadMarker are ephemeral.
+// The room log: the logged kinds (see Logged: messages sent, edited and
+// deleted, members joined, left, added and removed) are stored with the
+// room's next seq in the transaction that makes the change, so a room's
+// logged events are numbered 1, 2, 3, ... across kinds, a subscriber
+// replaying (since, head] gets all of them, and the PostgreSQL broker
+// carries them across replicas. A room's creation is not a log event: the
+// creator is a member from Room.CreateTime on (Room.CreatorID), so a room
+// nobody joins numbers its messages 1..N. EventTyping and EventReadMarker
+// are ephemeral (Seq 0).
 type EventKind int
 
 // The kinds of room events. The values are stable: engines store them.
@@ -51,7 +52,8 @@ const (
 // carry a seq.
 func (k EventKind) Logged() bool {
 	switch k {
-	case EventMessage, EventMessageEdited, EventMessageDeleted:
+	case EventMessage, EventMessageEdited, EventMessageDeleted,
+		EventMemberJoined, EventMemberLeft, EventMemberAdded, EventMemberRemoved:
 		return true
 	}
 	return false

@@ -20,8 +20,10 @@ const chatTries = 5
 // rejoinPrefix marks the frame ids of the joins sent after a reconnect.
 const rejoinPrefix = "rejoin:"
 
-// ChatEvent is something that happened in a joined room: Event is a message
-// or member event; for a typing notice it is nil and Typing is set.
+// ChatEvent is something that happened in a joined room: Event is an event
+// of the room log (a message, an edit, a deletion, a member change) or the
+// caller's own read marker (parley.EventReadMarker); for a typing notice
+// it is nil and Typing is set.
 type ChatEvent struct {
 	Event  *parley.Event
 	Typing *Typing
@@ -233,9 +235,17 @@ func (ch *Chat) handle(res *parleyv1.ChatResponse) {
 		}
 		ev.Event = changeEvent(kind, change)
 	case *parleyv1.ChatResponse_MemberJoined:
-		ev.Event = memberEvent(parley.EventMemberJoined, f.MemberJoined.GetRoomId(), f.MemberJoined.GetUser(), f.MemberJoined.GetTime())
+		if !ch.fresh(f.MemberJoined.GetRoomId(), f.MemberJoined.GetSeq()) {
+			return // left, or delivered before a reconnect
+		}
+		ev.Event = memberEvent(parley.EventMemberJoined, parley.EventMemberAdded, f.MemberJoined)
 	case *parleyv1.ChatResponse_MemberLeft:
-		ev.Event = memberEvent(parley.EventMemberLeft, f.MemberLeft.GetRoomId(), f.MemberLeft.GetUser(), f.MemberLeft.GetTime())
+		if !ch.fresh(f.MemberLeft.GetRoomId(), f.MemberLeft.GetSeq()) {
+			return
+		}
+		ev.Event = memberEvent(parley.EventMemberLeft, parley.EventMemberRemoved, f.MemberLeft)
+	case *parleyv1.ChatResponse_ReadMarker:
+		ev.Event = readMarkerEvent(f.ReadMarker)
 	case *parleyv1.ChatResponse_Typing:
 		ev.Typing = &Typing{RoomID: f.Typing.GetRoomId(), User: userFromProto(f.Typing.GetUser())}
 	case *parleyv1.ChatResponse_Ack:

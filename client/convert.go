@@ -82,8 +82,30 @@ func messageFromProto(m *parleyv1.Message) parley.Message {
 	return msg
 }
 
-func memberEvent(kind parley.EventKind, roomID string, u *parleyv1.User, t *timestamppb.Timestamp) *parley.Event {
-	return &parley.Event{Kind: kind, RoomID: roomID, User: userFromProto(u), Time: timeFromProto(t)}
+// memberChange is what MemberJoined and MemberLeft have in common.
+type memberChange interface {
+	GetRoomId() string
+	GetUser() *parleyv1.User
+	GetActor() *parleyv1.User
+	GetTime() *timestamppb.Timestamp
+	GetSeq() int64
+}
+
+// memberEvent converts a member change: by the user themselves it is self
+// (joined, left), by someone else other (added, removed).
+func memberEvent(self, other parley.EventKind, m memberChange) *parley.Event {
+	ev := &parley.Event{Kind: self, RoomID: m.GetRoomId(), Seq: m.GetSeq(), User: userFromProto(m.GetUser()), Actor: userFromProto(m.GetActor()), Time: timeFromProto(m.GetTime())}
+	if ev.Actor.ID == "" {
+		ev.Actor = ev.User
+	}
+	if ev.Actor.ID != ev.User.ID {
+		ev.Kind = other
+	}
+	return ev
+}
+
+func readMarkerEvent(m *parleyv1.ReadMarker) *parley.Event {
+	return &parley.Event{Kind: parley.EventReadMarker, RoomID: m.GetRoomId(), ReadSeq: m.GetReadSeq(), Time: timeFromProto(m.GetTime())}
 }
 
 func messageEvent(m *parleyv1.Message) *parley.Event {
@@ -108,9 +130,11 @@ func eventFromProto(res *parleyv1.SubscribeResponse) *parley.Event {
 	case *parleyv1.SubscribeResponse_MessageDeleted:
 		return changeEvent(parley.EventMessageDeleted, e.MessageDeleted)
 	case *parleyv1.SubscribeResponse_MemberJoined:
-		return memberEvent(parley.EventMemberJoined, e.MemberJoined.GetRoomId(), e.MemberJoined.GetUser(), e.MemberJoined.GetTime())
+		return memberEvent(parley.EventMemberJoined, parley.EventMemberAdded, e.MemberJoined)
 	case *parleyv1.SubscribeResponse_MemberLeft:
-		return memberEvent(parley.EventMemberLeft, e.MemberLeft.GetRoomId(), e.MemberLeft.GetUser(), e.MemberLeft.GetTime())
+		return memberEvent(parley.EventMemberLeft, parley.EventMemberRemoved, e.MemberLeft)
+	case *parleyv1.SubscribeResponse_ReadMarker:
+		return readMarkerEvent(e.ReadMarker)
 	}
 	return nil
 }

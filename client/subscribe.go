@@ -26,8 +26,9 @@ type Subscription struct {
 	err    error
 }
 
-// Subscribe streams a room's events: the stored messages after sinceSeq
-// (0 replays from the first), then live messages and member events.
+// Subscribe streams a room's events: the room log after sinceSeq (0
+// replays from the first: messages, edits, deletions, member changes),
+// then live events of the log and the caller's own read markers.
 // Heartbeats are consumed, never delivered. Call Receive in a loop; the
 // stream ends only when ctx ends, Close is called, or the server refuses
 // it for good (ENOTFOUND, EFORBIDDEN, EUNAUTHORIZED, EOUTOFRANGE).
@@ -108,7 +109,7 @@ func (s *Subscription) Event() *parley.Event { return s.event }
 // or cancellation, otherwise a *parley.Error.
 func (s *Subscription) Err() error { return s.err }
 
-// LastSeq returns the seq of the last message delivered (or the sinceSeq
+// LastSeq returns the seq of the last room log event delivered (or the sinceSeq
 // given to Subscribe): where a new subscription would resume.
 func (s *Subscription) LastSeq() int64 { return s.last }
 

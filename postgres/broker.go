@@ -41,11 +41,11 @@ const catchUpPage = 500
 // but the Broker had not read yet); server.Subscribe fills such holes from
 // the store, so subscribers still see every message once, in order.
 //
-// Every logged kind (parley.EventKind.Logged: messages, edits, deletions)
-// crosses replicas this way, read from the room log. The other kinds
-// (member changes, typing, read markers) are seen live only by
-// subscribers of the replica that served them. Revocations (revocation.go)
-// cross too: the same connection LISTENs on RevocationChannel.
+// Every logged kind (parley.EventKind.Logged: messages, edits, deletions,
+// member changes) crosses replicas this way, read from the room log. Read
+// markers cross on ReadMarkerChannel (readmarker.go), revocations on
+// RevocationChannel (revocation.go), on the same connection. Typing
+// notices are seen only by subscribers of the replica that served them.
 type Broker struct {
 	store        *Store
 	local        LocalBroker
@@ -71,8 +71,9 @@ type Broker struct {
 type roomFeed struct {
 	subs int // guarded by Broker.mu
 
-	mu   sync.Mutex // held while publishing, so seqs go out in order
-	last int64      // seq of the last message published; -1 until known
+	mu      sync.Mutex       // held while publishing, so seqs go out in order
+	last    int64            // seq of the last logged event published; -1 until known
+	markers map[string]int64 // user id -> the last read marker published
 }
 
 // BrokerOption configures a Broker.
@@ -203,6 +204,10 @@ func (b *Broker) readStart(ctx context.Context, roomID string, feed *roomFeed) e
 // Publish implements parley.Broker: the event goes to local subscribers at
 // once, unless it is a message the Broker already published.
 func (b *Broker) Publish(e *parley.Event) {
+	if e.Kind == parley.EventReadMarker {
+		b.publishReadMarker(e)
+		return
+	}
 	if !e.Kind.Logged() {
 		b.local.Publish(e)
 		return
@@ -279,7 +284,7 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		return wrap("connect listener", err)
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // the listen loop's error is the one to report
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel+"; LISTEN "+ReadMarkerChannel); err != nil {
 		return wrap("listen", err)
 	}
 	b.listening.Store(true)
@@ -292,8 +297,12 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		if err != nil {
 			return wrap("wait for notification", err)
 		}
-		if n.Channel == RevocationChannel {
+		switch n.Channel {
+		case RevocationChannel:
 			b.revoked(ctx, n.Payload)
+			continue
+		case ReadMarkerChannel:
+			b.readMarked(n.Payload)
 			continue
 		}
 		roomID, seq, ok := parsePayload(n.Payload)

@@ -83,6 +83,56 @@ func TestBrokerCrossReplica(t *testing.T) {
 	}
 }
 
+// TestBrokerCrossReplicaMembersAndReadMarkers changes membership and moves
+// a read marker on one replica: the other's subscribers get the member
+// events in the log's order, and the read marker once, on the same path;
+// the replica that moved the marker publishes it once too.
+func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
+	t.Parallel()
+	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
+	waitListening(t, brokers[:]...)
+	local := subscribe(t, brokers[0], room.ID)
+	remote := subscribe(t, brokers[1], room.ID)
+	bob, err := stores[0].CreateUser(t.Context(), "bob", []byte("h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[0].AddMember(t.Context(), room.ID, bob.ID, bob.ID, brokers[0].Publish); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[0].AddMember(t.Context(), room.ID, bob.ID, alice.ID, brokers[0].Publish); parley.ErrorCodeOf(err) != parley.ECONFLICT {
+		t.Fatalf("AddMember again: %v, want ECONFLICT", err)
+	}
+	if err := stores[0].RemoveMember(t.Context(), room.ID, bob.ID, alice.ID, brokers[0].Publish); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, remote, 2), 1, 2)
+	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, local, 2), 1, 2)
+
+	marker, err := stores[0].MarkRead(t.Context(), room.ID, alice.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers[0].Publish(&parley.Event{Kind: parley.EventReadMarker, RoomID: room.ID, User: alice, ReadSeq: marker, Time: time.Now()})
+	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
+		var got []*parley.Event
+		select {
+		case <-sub.Ready():
+			got = sub.Drain(nil)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no read marker within 5s", name)
+		}
+		select {
+		case <-sub.Ready(): // the local one's own notification, unless it is skipped
+			got = sub.Drain(got)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if len(got) != 1 || got[0].Kind != parley.EventReadMarker || got[0].User.ID != alice.ID || got[0].ReadSeq != 2 || got[0].Seq != 0 {
+			t.Errorf("%s: %d events, first %+v; want alice's read marker at 2 once, outside the log", name, len(got), got[0])
+		}
+	}
+}
+
 // TestBrokerLostNotificationOnlyDelays stores messages without a
 // notification (as if it were lost) and expects the poll to deliver them.
 func TestBrokerLostNotificationOnlyDelays(t *testing.T) {

@@ -53,10 +53,9 @@ func insertEvent(ctx context.Context, tx pgx.Tx, roomID string, seq int64, kind 
 	return nil
 }
 
-// memberEvent returns the event of a member change, to publish after
-// commit. Member kinds are not logged yet (see parley.EventKind.Logged):
-// the event has no seq.
-func memberEvent(ctx context.Context, tx pgx.Tx, roomID string, kind parley.EventKind, userID, actorID string, at time.Time) (*parley.Event, error) {
+// logMemberEvent stores a member change at seq (from nextSeq), notifies it
+// and returns its event, to publish after commit.
+func logMemberEvent(ctx context.Context, tx pgx.Tx, roomID string, seq int64, kind parley.EventKind, userID, actorID string, at time.Time) (*parley.Event, error) {
 	user, err := userByID(ctx, tx, userID)
 	if err != nil {
 		return nil, err
@@ -65,7 +64,10 @@ func memberEvent(ctx context.Context, tx pgx.Tx, roomID string, kind parley.Even
 	if err != nil {
 		return nil, err
 	}
-	return &parley.Event{Kind: kind, RoomID: roomID, User: user, Actor: actor, Time: at}, nil
+	if err := insertEvent(ctx, tx, roomID, seq, kind, userID, actorID, "", "", at); err != nil {
+		return nil, err
+	}
+	return &parley.Event{Kind: kind, RoomID: roomID, Seq: seq, User: user, Actor: actor, Time: at}, nil
 }
 
 // MessageBySeq returns the message at seq in its latest form. ENOTFOUND if
@@ -289,7 +291,7 @@ func (s *Store) MarkRead(ctx context.Context, roomID, userID string, seq int64) 
 		case err != nil:
 			return wrap("upsert read marker", err)
 		}
-		return nil
+		return notifyReadMarker(ctx, tx, roomID, userID, marker, s.stamp())
 	})
 	if err != nil {
 		return 0, txErr("mark read", err)

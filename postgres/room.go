@@ -124,11 +124,11 @@ func roomExists(ctx context.Context, q querier, id string) error {
 }
 
 // AddMember makes userID a member of roomID, joining now by the Store's
-// clock, and publishes EventMemberJoined (actorID == userID) or
-// EventMemberAdded (not logged yet: see parley.EventKind.Logged);
-// publish, if not nil, gets the event after commit. ECONFLICT if already
-// one; ENOTFOUND if the room, the user or the actor does not exist. It does
-// not check the room's visibility: that is the caller's decision.
+// clock, and logs EventMemberJoined (actorID == userID) or
+// EventMemberAdded with the room's next seq, in one transaction; publish,
+// if not nil, gets the event after commit. ECONFLICT if already one;
+// ENOTFOUND if the room, the user or the actor does not exist. It does not
+// check the room's visibility: that is the caller's decision.
 func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
 	kind := parley.EventMemberAdded
 	if actorID == userID {
@@ -139,20 +139,21 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 	joined := s.stamp()
 	var ev *parley.Event
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := roomExists(ctx, tx, roomID); err != nil {
+		seq, err := nextSeq(ctx, tx, roomID) // locks the room: its members change one at a time
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx,
+		_, err = tx.Exec(ctx,
 			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, roomID, userID, joined)
 		switch {
 		case isUnique(err):
 			return parley.Errorf(parley.ECONFLICT, "already a member")
-		case isForeignKey(err): // the room or user went away meanwhile
-			return parley.Errorf(parley.ENOTFOUND, "room or user not found")
+		case isForeignKey(err):
+			return parley.Errorf(parley.ENOTFOUND, "user not found")
 		case err != nil:
 			return wrap("insert member", err)
 		}
-		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, joined)
+		ev, err = logMemberEvent(ctx, tx, roomID, seq, kind, userID, actorID, joined)
 		return err
 	})
 	if err != nil {
@@ -164,10 +165,10 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 	return parley.Member{RoomID: roomID, User: ev.User, JoinTime: joined}, nil
 }
 
-// RemoveMember ends a membership and publishes EventMemberLeft (actorID
-// == userID) or EventMemberRemoved (not logged yet); publish, if not nil, gets the
-// event after commit. ENOTFOUND if there was none, including when the room
-// or the user does not exist.
+// RemoveMember ends a membership and logs EventMemberLeft (actorID ==
+// userID) or EventMemberRemoved with the room's next seq, in one
+// transaction; publish, if not nil, gets the event after commit. ENOTFOUND
+// if there was none, including when the room or the user does not exist.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
 	kind := parley.EventMemberRemoved
 	if actorID == userID {
@@ -178,6 +179,10 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string
 	left := s.stamp()
 	var ev *parley.Event
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		seq, err := nextSeq(ctx, tx, roomID)
+		if err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM members WHERE room_id = $1 AND user_id = $2`, roomID, userID)
 		if err != nil {
 			return wrap("delete member", err)
@@ -185,7 +190,7 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string
 		if tag.RowsAffected() == 0 {
 			return parley.Errorf(parley.ENOTFOUND, "not a member")
 		}
-		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, left)
+		ev, err = logMemberEvent(ctx, tx, roomID, seq, kind, userID, actorID, left)
 		return err
 	})
 	if err != nil {

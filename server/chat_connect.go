@@ -92,6 +92,9 @@ var chatFrames = eventWrappers[*parleyv1.ChatResponse]{
 	typing: func(t *parleyv1.Typing) *parleyv1.ChatResponse {
 		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_Typing{Typing: t}}
 	},
+	readMarker: func(m *parleyv1.ReadMarker) *parleyv1.ChatResponse {
+		return &parleyv1.ChatResponse{Frame: &parleyv1.ChatResponse_ReadMarker{ReadMarker: m}}
+	},
 }
 
 // chatError turns err into a ChatError frame: the same code and message a

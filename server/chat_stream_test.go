@@ -97,7 +97,11 @@ func TestChatTwoClients(t *testing.T) {
 			a, b := openBidiChat(t, ctx, ada), openBidiChat(t, ctx, bob)
 			for _, c := range []*bidiChat{a, b} {
 				c.send(t, chatJoinFrame("j", roomID, 0))
-				if ack := c.next(t).GetAck(); ack.GetFrameId() != "j" || ack.GetHeadSeq() != 0 {
+				f := c.next(t) // the replay first: bob's join, seq 1
+				if j := f.GetMemberJoined(); j.GetSeq() != 1 || j.GetUser().GetId() != bob.User.GetId() {
+					t.Fatalf("join replayed %v, want bob's member_joined at seq 1", f)
+				}
+				if ack := c.next(t).GetAck(); ack.GetFrameId() != "j" || ack.GetHeadSeq() != 1 {
 					t.Fatalf("join ack = %v", ack)
 				}
 			}
@@ -130,8 +134,8 @@ func TestChatTwoClients(t *testing.T) {
 					}
 				}
 				for i, seq := range seqs {
-					if seq != int64(i+1) {
-						t.Fatalf("%s saw seqs %v, want 1..%d in order", name, seqs, 2*rounds+1)
+					if seq != int64(i+2) {
+						t.Fatalf("%s saw message seqs %v, want 2..%d in order (after bob's join)", name, seqs, 2*rounds+2)
 					}
 				}
 				if name == "ada" && (!sawBad || acks["after-bad"] == 0) {

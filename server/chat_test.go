@@ -464,7 +464,7 @@ var rpcCases = []rpcCase{
 			{f.bob, "héllo 👋", "c-1"}, // client_message_id is unique per sender
 		} {
 			m := f.send(t, s.u, room.GetId(), s.text, s.cmid)
-			if m.GetSeq() != int64(i+1) || m.GetText() != s.text || m.GetClientMessageId() != f.cmid(s.cmid) ||
+			if m.GetSeq() != int64(i+2) || // after bob's join, seq 1 m.GetText() != s.text || m.GetClientMessageId() != f.cmid(s.cmid) ||
 				m.GetRoomId() != room.GetId() || m.GetId() == "" || m.GetSender().GetId() != s.u.User.GetId() ||
 				m.GetSender().GetUsername() != s.u.User.GetUsername() {
 				t.Errorf("message %d = %v", i+1, m)
@@ -670,16 +670,21 @@ var rpcCases = []rpcCase{
 		sub.nextMessage(t) // the replay: sub is registered for live events
 		f.bob.JoinRoom(t, room.GetId())
 		if ev := sub.nextEvent(t); ev.GetMemberJoined().GetUser().GetId() != f.bob.User.GetId() ||
-			ev.GetMemberJoined().GetRoomId() != room.GetId() || ev.GetMemberJoined().GetTime() == nil {
-			t.Errorf("event = %v, want member_joined of bob", ev)
+			ev.GetMemberJoined().GetRoomId() != room.GetId() || ev.GetMemberJoined().GetTime() == nil ||
+			ev.GetMemberJoined().GetSeq() != 2 || ev.GetMemberJoined().GetActor().GetId() != f.bob.User.GetId() {
+			t.Errorf("event = %v, want member_joined of bob, by bob, at seq 2", ev)
 		}
+		// The join is in the room's log: a stream from 0 replays it.
 		bobs := f.subscribe(t, f.bob.Services, room.GetId(), 0)
 		bobs.nextMessage(t)
+		if ev := bobs.nextEvent(t); ev.GetMemberJoined().GetUser().GetId() != f.bob.User.GetId() || ev.GetMemberJoined().GetSeq() != 2 {
+			t.Errorf("bob's replay = %v, want his member_joined at seq 2", ev)
+		}
 		if _, err := f.bob.Rooms.LeaveRoom(f.ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room.GetId()})); err != nil {
 			t.Fatalf("LeaveRoom: %v", err)
 		}
-		if ev := sub.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.User.GetId() {
-			t.Errorf("event = %v, want member_left of bob", ev)
+		if ev := sub.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.User.GetId() || ev.GetMemberLeft().GetSeq() != 3 {
+			t.Errorf("event = %v, want member_left of bob at seq 3", ev)
 		}
 		// Leaving ends the leaver's own stream: it may no longer read the room.
 		if ev := bobs.nextEvent(t); ev.GetMemberLeft().GetUser().GetId() != f.bob.User.GetId() {

@@ -77,6 +77,7 @@ type eventWrappers[T any] struct {
 	typing       func(*parleyv1.Typing) T
 	edited       func(*parleyv1.MessageChanged) T
 	deleted      func(*parleyv1.MessageChanged) T
+	readMarker   func(*parleyv1.ReadMarker) T
 }
 
 // eventToProto is the one conversion of room events to protobuf, wrapped
@@ -87,15 +88,17 @@ func eventToProto[T any](e *parley.Event, wrap eventWrappers[T]) (T, bool) {
 	case e.Kind == parley.EventMessage && wrap.message != nil:
 		return wrap.message(messageToProto(e.Message)), true
 	case (e.Kind == parley.EventMemberJoined || e.Kind == parley.EventMemberAdded) && wrap.memberJoined != nil:
-		return wrap.memberJoined(&parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
+		return wrap.memberJoined(&parleyv1.MemberJoined{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time), Seq: e.Seq, Actor: userToProto(e.Actor)}), true
 	case (e.Kind == parley.EventMemberLeft || e.Kind == parley.EventMemberRemoved) && wrap.memberLeft != nil:
-		return wrap.memberLeft(&parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time)}), true
+		return wrap.memberLeft(&parleyv1.MemberLeft{RoomId: e.RoomID, User: userToProto(e.User), Time: timeToProto(e.Time), Seq: e.Seq, Actor: userToProto(e.Actor)}), true
 	case e.Kind == parley.EventMessageEdited && wrap.edited != nil:
 		return wrap.edited(&parleyv1.MessageChanged{Seq: e.Seq, Message: messageToProto(e.Message)}), true
 	case e.Kind == parley.EventMessageDeleted && wrap.deleted != nil:
 		return wrap.deleted(&parleyv1.MessageChanged{Seq: e.Seq, Message: messageToProto(e.Message)}), true
 	case e.Kind == parley.EventTyping && wrap.typing != nil:
 		return wrap.typing(&parleyv1.Typing{RoomId: e.RoomID, User: userToProto(e.User)}), true
+	case e.Kind == parley.EventReadMarker && wrap.readMarker != nil:
+		return wrap.readMarker(&parleyv1.ReadMarker{RoomId: e.RoomID, ReadSeq: e.ReadSeq, Time: timeToProto(e.Time)}), true
 	}
 	var none T
 	return none, false
@@ -118,6 +121,9 @@ var subscribeEvents = eventWrappers[*parleyv1.SubscribeResponse]{
 	},
 	memberLeft: func(m *parleyv1.MemberLeft) *parleyv1.SubscribeResponse {
 		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_MemberLeft{MemberLeft: m}}
+	},
+	readMarker: func(m *parleyv1.ReadMarker) *parleyv1.SubscribeResponse {
+		return &parleyv1.SubscribeResponse{Event: &parleyv1.SubscribeResponse_ReadMarker{ReadMarker: m}}
 	},
 }
 

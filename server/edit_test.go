@@ -14,31 +14,12 @@ import (
 	"github.com/parley-chat/parley/server"
 )
 
-// logEntry is what a subscriber learns from one room event: its kind, its
-// seq and the seq of the message it is about.
-type logEntry struct {
-	kind       string
-	seq, about int64
-}
-
-func entryOf(res *parleyv1.SubscribeResponse) (logEntry, bool) {
-	switch e := res.GetEvent().(type) {
-	case *parleyv1.SubscribeResponse_Message:
-		return logEntry{"message", e.Message.GetSeq(), e.Message.GetSeq()}, true
-	case *parleyv1.SubscribeResponse_MessageEdited:
-		return logEntry{"edited", e.MessageEdited.GetSeq(), e.MessageEdited.GetMessage().GetSeq()}, true
-	case *parleyv1.SubscribeResponse_MessageDeleted:
-		return logEntry{"deleted", e.MessageDeleted.GetSeq(), e.MessageDeleted.GetMessage().GetSeq()}, true
-	}
-	return logEntry{}, false
-}
-
 // receiveLog reads n log entries from a Subscribe stream.
-func receiveLog(t *testing.T, stream *connect.ServerStreamForClient[parleyv1.SubscribeResponse], n int) []logEntry {
+func receiveLog(t *testing.T, stream *connect.ServerStreamForClient[parleyv1.SubscribeResponse], n int) []testserver.LogEntry {
 	t.Helper()
-	var got []logEntry
+	var got []testserver.LogEntry
 	for len(got) < n && stream.Receive() {
-		if e, ok := entryOf(stream.Msg()); ok {
+		if e, ok := testserver.EntryOf(stream.Msg()); ok {
 			got = append(got, e)
 		}
 	}
@@ -115,7 +96,10 @@ func TestEditDeleteMarkRead(t *testing.T) {
 				t.Errorf("edit of a deleted message: %v, want failed_precondition", err)
 			}
 
-			want := []logEntry{{"message", 1, 1}, {"message", 2, 2}, {"edited", 3, 1}, {"deleted", 4, 2}}
+			// bob's and carol's joins are the log's first events.
+			want := []testserver.LogEntry{{Kind: "joined bob" + id, Seq: 1}, {Kind: "joined carol" + id, Seq: 2},
+				{Kind: "message", Seq: 3, About: 3}, {Kind: "message", Seq: 4, About: 4},
+				{Kind: "edited", Seq: 5, About: 3}, {Kind: "deleted", Seq: 6, About: 4}}
 			if got := receiveLog(t, live, len(want)); fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("live: %v, want %v", got, want)
 			}
@@ -133,7 +117,7 @@ func TestEditDeleteMarkRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			msgs := hist.Msg.GetMessages()
-			if hist.Msg.GetHeadSeq() != 4 || len(msgs) != 2 || msgs[0].GetText() != "hello" || msgs[0].GetEditTime() == nil ||
+			if hist.Msg.GetHeadSeq() != 6 || len(msgs) != 2 || msgs[0].GetText() != "hello" || msgs[0].GetEditTime() == nil ||
 				msgs[1].GetText() != "" || msgs[1].GetDeleteTime() == nil {
 				t.Fatalf("ListMessages: head %d, %v", hist.Msg.GetHeadSeq(), msgs)
 			}
@@ -152,10 +136,10 @@ func TestEditDeleteMarkRead(t *testing.T) {
 			if n := unread(alice); n != 0 { // her own messages do not count
 				t.Errorf("alice's unread count %d, want 0", n)
 			}
-			for _, seq := range []int64{4, 1} { // monotonic: the lower seq changes nothing
+			for _, seq := range []int64{6, 1} { // monotonic: the lower seq changes nothing
 				mres, err := carol.Messages.MarkRead(ctx, connect.NewRequest(&parleyv1.MarkReadRequest{RoomId: room.GetId(), Seq: seq}))
-				if err != nil || mres.Msg.GetReadSeq() != 4 {
-					t.Fatalf("MarkRead(%d): %v %v, want read_seq 4", seq, mres, err)
+				if err != nil || mres.Msg.GetReadSeq() != 6 {
+					t.Fatalf("MarkRead(%d): %v %v, want read_seq 6", seq, mres, err)
 				}
 			}
 			if n := unread(carol); n != 0 {
@@ -166,9 +150,32 @@ func TestEditDeleteMarkRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, r := range list.Msg.GetRooms() {
-				if r.GetId() == room.GetId() && (r.GetReadSeq() != 4 || r.GetUnreadCount() != 0) {
-					t.Errorf("ListRooms: %v, want read_seq 4 and nothing unread", r)
+				if r.GetId() == room.GetId() && (r.GetReadSeq() != 6 || r.GetUnreadCount() != 0) {
+					t.Errorf("ListRooms: %v, want read_seq 6 and nothing unread", r)
 				}
+			}
+			// The marker reaches carol's own stream live, and nobody else's.
+			for live.Receive() {
+				if m := live.Msg().GetReadMarker(); m != nil {
+					if m.GetReadSeq() != 6 || m.GetRoomId() != room.GetId() {
+						t.Errorf("carol's read marker %v, want 6", m)
+					}
+					break
+				}
+				if e, ok := testserver.EntryOf(live.Msg()); ok {
+					t.Fatalf("carol's stream: %v before her read marker", e)
+				}
+			}
+			alice.SendMessage(t, room.GetId(), "after", "c3")
+			got := replay.Receive()
+			for got && replay.Msg().GetHeartbeat() != nil {
+				got = replay.Receive()
+			}
+			if !got {
+				t.Fatalf("bob's stream ended: %v", replay.Err())
+			}
+			if m := replay.Msg().GetMessage(); m.GetSeq() != 7 {
+				t.Errorf("bob's next event %v, want message 7 (carol's read marker is hers)", replay.Msg())
 			}
 		})
 	}
@@ -199,8 +206,8 @@ func TestEditWindow(t *testing.T) {
 }
 
 // TestChatReplaysEditsAndDeletions joins a room on a Chat stream after a
-// message was edited and another deleted: the join replays both changes
-// in seq order, and a later edit arrives live.
+// message was edited, another deleted and a member joined: the join
+// replays the changes in seq order, and a later edit arrives live.
 func TestChatReplaysEditsAndDeletions(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
@@ -217,31 +224,35 @@ func TestChatReplaysEditsAndDeletions(t *testing.T) {
 	if _, err := alice.Messages.DeleteMessage(ctx, connect.NewRequest(&parleyv1.DeleteMessageRequest{RoomId: room.GetId(), Seq: m2.GetSeq()})); err != nil {
 		t.Fatal(err)
 	}
+	testserver.SignUp(t, c, "bob").JoinRoom(t, room.GetId())
 	stream := alice.Messages.Chat(ctx)
 	defer func() { _ = stream.CloseRequest() }()
 	if err := stream.Send(&parleyv1.ChatRequest{FrameId: "j", Frame: &parleyv1.ChatRequest_Join{Join: &parleyv1.ChatJoin{RoomId: room.GetId()}}}); err != nil {
 		t.Fatal(err)
 	}
-	var got []logEntry
-	for len(got) < 5 {
+	var got []testserver.LogEntry
+	for len(got) < 6 {
 		res, err := stream.Receive()
 		if err != nil {
 			t.Fatalf("after %v: %v", got, err)
 		}
 		switch f := res.GetFrame().(type) {
 		case *parleyv1.ChatResponse_Message:
-			got = append(got, logEntry{"message", f.Message.GetSeq(), f.Message.GetSeq()})
+			got = append(got, testserver.LogEntry{Kind: "message", Seq: f.Message.GetSeq(), About: f.Message.GetSeq()})
 		case *parleyv1.ChatResponse_MessageEdited:
-			got = append(got, logEntry{"edited", f.MessageEdited.GetSeq(), f.MessageEdited.GetMessage().GetSeq()})
+			got = append(got, testserver.LogEntry{Kind: "edited", Seq: f.MessageEdited.GetSeq(), About: f.MessageEdited.GetMessage().GetSeq()})
 		case *parleyv1.ChatResponse_MessageDeleted:
-			got = append(got, logEntry{"deleted", f.MessageDeleted.GetSeq(), f.MessageDeleted.GetMessage().GetSeq()})
+			got = append(got, testserver.LogEntry{Kind: "deleted", Seq: f.MessageDeleted.GetSeq(), About: f.MessageDeleted.GetMessage().GetSeq()})
+		case *parleyv1.ChatResponse_MemberJoined:
+			got = append(got, testserver.LogEntry{Kind: "joined " + f.MemberJoined.GetUser().GetUsername(), Seq: f.MemberJoined.GetSeq()})
 		case *parleyv1.ChatResponse_Ack:
 			if _, err := alice.Messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: room.GetId(), Seq: m1.GetSeq(), Text: "eins"})); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	want := []logEntry{{"message", 1, 1}, {"message", 2, 2}, {"edited", 3, 1}, {"deleted", 4, 2}, {"edited", 5, 1}}
+	want := []testserver.LogEntry{{Kind: "message", Seq: 1, About: 1}, {Kind: "message", Seq: 2, About: 2},
+		{Kind: "edited", Seq: 3, About: 1}, {Kind: "deleted", Seq: 4, About: 2}, {Kind: "joined bob", Seq: 5}, {Kind: "edited", Seq: 6, About: 1}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Chat: %v, want %v", got, want)
 	}

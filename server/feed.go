@@ -37,7 +37,8 @@ type roomFeed struct {
 	sub     parley.Subscription
 	deliver func(*parley.Event) error
 	flush   *flushHold // nil when deliver does not write to the stream
-	last    int64      // seq of the last message delivered
+	last    int64      // seq of the last room log event delivered
+	live    bool       // past the first replay: the reader's own leave ends the feed
 }
 
 // openFeed replays a room's history after since for a caller already found
@@ -59,6 +60,7 @@ func (s *Server) openFeed(ctx context.Context, p *principal, roomID string, sinc
 		f.Close()
 		return nil, 0, f.end(err)
 	}
+	f.live = true
 	return f, head, nil
 }
 
@@ -160,8 +162,7 @@ func (f *roomFeed) replay(after int64) (int64, error) {
 }
 
 // forward delivers a live event unless it was already replayed, filling any
-// hole before it from the store. A member_left of the reader itself ends
-// the feed: it may no longer read the room.
+// hole before it from the store.
 func (f *roomFeed) forward(ev *parley.Event) error {
 	if ev.Kind == parley.EventReadMarker && ev.User.ID != f.userID {
 		return nil // private to the reader's own streams
@@ -180,23 +181,23 @@ func (f *roomFeed) forward(ev *parley.Event) error {
 			}
 		}
 	}
-	if err := f.send(ev); err != nil {
-		return err
-	}
-	if (ev.Kind == parley.EventMemberLeft || ev.Kind == parley.EventMemberRemoved) && ev.User.ID == f.userID {
-		return errLeftRoom
-	}
-	return nil
+	return f.send(ev)
 }
 
 var errLeftRoom = parley.Errorf(parley.EFORBIDDEN, "you left the room")
 
+// send delivers ev. Once the feed is live, the reader's own member_left
+// (live or filling a hole) ends it: they may no longer read the room. In
+// the first replay it is history: they are a member again.
 func (f *roomFeed) send(ev *parley.Event) error {
 	if err := f.deliver(ev); err != nil {
 		return err
 	}
 	if seq := ev.Seq; seq > 0 {
 		f.last = seq
+	}
+	if f.live && (ev.Kind == parley.EventMemberLeft || ev.Kind == parley.EventMemberRemoved) && ev.User.ID == f.userID {
+		return errLeftRoom
 	}
 	return nil
 }

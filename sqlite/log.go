@@ -62,10 +62,9 @@ func insertEvent(ctx context.Context, tx *preparedTx, roomID string, seq int64, 
 	return nil
 }
 
-// memberEvent returns the event of a member change, to publish after
-// commit. Member kinds are not logged yet (see parley.EventKind.Logged):
-// the event has no seq.
-func memberEvent(ctx context.Context, tx *preparedTx, roomID string, kind parley.EventKind, userID, actorID string, at time.Time) (*parley.Event, error) {
+// logMemberEvent stores a member change with the room's next seq and
+// returns its event, to publish after commit.
+func logMemberEvent(ctx context.Context, tx *preparedTx, roomID string, kind parley.EventKind, userID, actorID string, at time.Time, n int64) (*parley.Event, error) {
 	user, err := userByID(ctx, tx, userID)
 	if err != nil {
 		return nil, err
@@ -74,7 +73,14 @@ func memberEvent(ctx context.Context, tx *preparedTx, roomID string, kind parley
 	if err != nil {
 		return nil, err
 	}
-	return &parley.Event{Kind: kind, RoomID: roomID, User: user, Actor: actor, Time: at}, nil
+	seq, err := nextSeq(ctx, tx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if err := insertEvent(ctx, tx, roomID, seq, kind, userID, actorID, "", "", n); err != nil {
+		return nil, err
+	}
+	return &parley.Event{Kind: kind, RoomID: roomID, Seq: seq, User: user, Actor: actor, Time: at}, nil
 }
 
 // MessageBySeq returns the message at seq in its latest form. ENOTFOUND if

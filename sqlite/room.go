@@ -128,11 +128,11 @@ func roomExists(ctx context.Context, q querier, id string) error {
 }
 
 // AddMember makes userID a member of roomID, joining now by the Store's
-// clock, and publishes EventMemberJoined (actorID == userID) or
-// EventMemberAdded (not logged yet: see parley.EventKind.Logged); publish, if not nil, gets
-// the event after commit. ECONFLICT if already one; ENOTFOUND if the room,
-// the user or the actor does not exist. It does not check the room's
-// visibility: that is the caller's decision.
+// clock, and logs EventMemberJoined (actorID == userID) or
+// EventMemberAdded with the room's next seq, in one transaction; publish,
+// if not nil, gets the event after commit. ECONFLICT if already one;
+// ENOTFOUND if the room, the user or the actor does not exist. It does not
+// check the room's visibility: that is the caller's decision.
 func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
 	joined, n := s.stamp()
 	kind := parley.EventMemberAdded
@@ -154,7 +154,7 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 		case err != nil:
 			return fmt.Errorf("insert member: %w", err)
 		}
-		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, joined)
+		ev, err = logMemberEvent(ctx, tx, roomID, kind, userID, actorID, joined, n)
 		return err
 	})
 	if err != nil {
@@ -166,11 +166,12 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 	return parley.Member{RoomID: roomID, User: ev.User, JoinTime: joined}, nil
 }
 
-// RemoveMember ends a membership and publishes EventMemberLeft (actorID
-// == userID) or EventMemberRemoved (not logged yet); publish, if not nil, gets the event after commit. ENOTFOUND
+// RemoveMember ends a membership and logs EventMemberLeft (actorID ==
+// userID) or EventMemberRemoved with the room's next seq, in one
+// transaction; publish, if not nil, gets the event after commit. ENOTFOUND
 // if there was none, including when the room or the user does not exist.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
-	left, _ := s.stamp()
+	left, n := s.stamp()
 	kind := parley.EventMemberRemoved
 	if actorID == userID {
 		kind = parley.EventMemberLeft
@@ -186,7 +187,7 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string
 		} else if k == 0 {
 			return parley.Errorf(parley.ENOTFOUND, "not a member")
 		}
-		ev, err = memberEvent(ctx, tx, roomID, kind, userID, actorID, left)
+		ev, err = logMemberEvent(ctx, tx, roomID, kind, userID, actorID, left, n)
 		return err
 	})
 	if err != nil {

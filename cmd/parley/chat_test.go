@@ -118,7 +118,7 @@ func TestChatInTerminals(t *testing.T) {
 	bobTerm.tmux("send-keys", "-t", "bob", "C-d")
 	bobTerm.waitFor("[exited]")
 	history := ada.ok("history", "general")
-	for _, want := range []string{"#2 ", "ada: hi bob, how are you?", "#3 ", "bob: fine, thanks ada!"} {
+	for _, want := range []string{"#3 ", "ada: hi bob, how are you?", "#4 ", "bob: fine, thanks ada!"} { // #2 is bob's join
 		contains(t, history, want)
 	}
 }

@@ -29,7 +29,7 @@ func runEdit(ctx context.Context, e *cli, args []string) error {
 	}
 	msg, err := c.EditMessage(ctx, room.ID, seq, strings.Join(args[2:], " "))
 	if err != nil {
-		return e.explainRoom(err, args[0])
+		return e.explainMessage(err, args[0], seq)
 	}
 	return e.printMessage(msg)
 }
@@ -55,7 +55,7 @@ func runDelete(ctx context.Context, e *cli, args []string) error {
 	}
 	msg, err := c.DeleteMessage(ctx, room.ID, seq)
 	if err != nil {
-		return e.explainRoom(err, args[0])
+		return e.explainMessage(err, args[0], seq)
 	}
 	return e.printMessage(msg)
 }

@@ -71,6 +71,16 @@ func (e *cli) explainRoom(err error, room string) error {
 	return e.explain(err)
 }
 
+// explainMessage is explainRoom for a call about the message at seq of a
+// room already found: not_found means there is no message there (the seq
+// may be another event of the room's log, a member joining, say).
+func (e *cli) explainMessage(err error, room string, seq int64) error {
+	if parley.ErrorCodeOf(err) == parley.ENOTFOUND {
+		return fmt.Errorf("no message #%d in room %s: `parley history %s` lists them", seq, room, room)
+	}
+	return e.explainRoom(err, room)
+}
+
 // retryDelay is a retry delay as people read it: whole seconds from 1 s up
 // (rounded up, so trying again then passes), milliseconds below.
 func retryDelay(d time.Duration) time.Duration {

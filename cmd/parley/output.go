@@ -62,11 +62,13 @@ type messageJSON struct {
 
 // eventJSON is one line of `watch --json` and `chat --json`.
 type eventJSON struct {
-	Type    string       `json:"type"` // message, message_edited, message_deleted, member_joined, member_left, typing
+	Type    string       `json:"type"` // message, message_edited, message_deleted, member_joined, member_left, read_marker, typing
 	RoomID  string       `json:"room_id"`
 	Seq     int64        `json:"seq,omitempty"`
 	Message *messageJSON `json:"message,omitempty"`
 	User    *userJSON    `json:"user,omitempty"`
+	Actor   *userJSON    `json:"actor,omitempty"` // who added or removed User; unset when they joined or left themselves
+	ReadSeq int64        `json:"read_seq,omitempty"`
 	Time    *time.Time   `json:"time,omitempty"`
 }
 
@@ -123,13 +125,19 @@ func eventOut(ev *parley.Event) eventJSON {
 		if ev.Kind == parley.EventMessageDeleted {
 			out.Type = "message_deleted"
 		}
-	case parley.EventMemberJoined, parley.EventMemberLeft:
+	case parley.EventMemberJoined, parley.EventMemberAdded, parley.EventMemberLeft, parley.EventMemberRemoved:
 		out.Type = "member_joined"
-		if ev.Kind == parley.EventMemberLeft {
+		if ev.Kind == parley.EventMemberLeft || ev.Kind == parley.EventMemberRemoved {
 			out.Type = "member_left"
 		}
 		u := userOut(ev.User)
 		out.User, out.Time = &u, &ev.Time
+		if ev.Kind == parley.EventMemberAdded || ev.Kind == parley.EventMemberRemoved {
+			a := userOut(ev.Actor)
+			out.Actor = &a
+		}
+	case parley.EventReadMarker:
+		out.Type, out.ReadSeq, out.Time = "read_marker", ev.ReadSeq, &ev.Time
 	}
 	return out
 }
@@ -175,8 +183,14 @@ func eventLine(ev *parley.Event) string {
 		return fmt.Sprintf("-- #%d deleted", ev.Message.Seq)
 	case parley.EventMemberJoined:
 		return fmt.Sprintf("-- %s joined", ev.User.Username)
+	case parley.EventMemberAdded:
+		return fmt.Sprintf("-- %s was added by %s", ev.User.Username, ev.Actor.Username)
 	case parley.EventMemberLeft:
 		return fmt.Sprintf("-- %s left", ev.User.Username)
+	case parley.EventMemberRemoved:
+		return fmt.Sprintf("-- %s was removed by %s", ev.User.Username, ev.Actor.Username)
+	case parley.EventReadMarker:
+		return fmt.Sprintf("-- you read up to #%d", ev.ReadSeq)
 	}
 	return ""
 }

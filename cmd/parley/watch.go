@@ -6,13 +6,15 @@ import (
 	"fmt"
 )
 
-// runWatch: `parley watch ROOM` prints the room's messages and member
-// events as they happen until interrupted. When the connection breaks or
-// the server restarts it reconnects by itself and resumes after the last
-// message printed, so every message is printed exactly once.
+// runWatch: `parley watch ROOM` prints the room's log as it grows
+// (messages, edits, deletions, members joining, leaving, added and
+// removed) and the caller's read marker moving (from any of their
+// sessions), until interrupted. When the connection breaks or the server
+// restarts it reconnects by itself and resumes after the last event
+// printed, so every event of the log is printed exactly once.
 func runWatch(ctx context.Context, e *cli, args []string) error {
 	fs := e.commandFlags("watch", "ROOM")
-	since := fs.Int64("since", -1, "print stored messages after this seq first (0: all); by default only new ones")
+	since := fs.Int64("since", -1, "print the stored log after this seq first (0: all); by default only new events")
 	count := fs.Int("n", 0, "exit after this many messages, edits and deletions (0: never)")
 	args, err := e.parse(fs, args)
 	if err != nil {

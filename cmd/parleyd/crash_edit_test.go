@@ -20,9 +20,10 @@ type crashState struct {
 }
 
 // TestCrashKeepsAcknowledgedEditsAndDeletions kills parleyd with SIGKILL
-// while four workers send, edit and delete messages, restarts it on the
-// same data directory and checks that every acknowledged edit and deletion
-// is there (a change in flight at the kill may or may not be).
+// while four workers send, edit and delete messages and a fifth joins and
+// leaves the room, restarts it on the same data directory and checks that
+// every acknowledged edit, deletion, join and leave is there, in a room
+// log without a gap (a change in flight at the kill may or may not be).
 func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
@@ -30,23 +31,28 @@ func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 	u := testserver.SignUp(t, testserver.H2C(url), "crasher")
 	roomID := u.CreateRoom(t, "crash-edits", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	messages := u.Messages
+	joiner := testserver.SignUp(t, testserver.H2C(url), "joiner")
 
 	var (
 		mu       sync.Mutex
 		acked    = map[int64]crashState{} // message seq -> state acknowledged last
 		inflight = map[int64]crashState{} // message seq -> the change in flight at the kill
 		changes  int
+		moves    int // the joiner's acknowledged joins and leaves
 		killed   = make(chan struct{})
 		wg       sync.WaitGroup
 	)
-	ack := func(seq int64, s crashState) {
-		mu.Lock()
-		defer mu.Unlock()
-		acked[seq] = s
+	changed := func() { // with mu held
 		if changes++; changes == 300 {
 			_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
 			close(killed)
 		}
+	}
+	ack := func(seq int64, s crashState) {
+		mu.Lock()
+		defer mu.Unlock()
+		acked[seq] = s
+		changed()
 	}
 	failed := func(what string, err error) bool {
 		select {
@@ -89,6 +95,25 @@ func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 			}
 		})
 	}
+	wg.Go(func() {
+		ctx := context.Background()
+		for {
+			if _, err := joiner.Rooms.JoinRoom(ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID})); err != nil && failed("join", err) {
+				return
+			}
+			mu.Lock()
+			moves++
+			changed()
+			mu.Unlock()
+			if _, err := joiner.Rooms.LeaveRoom(ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: roomID})); err != nil && failed("leave", err) {
+				return
+			}
+			mu.Lock()
+			moves++
+			changed()
+			mu.Unlock()
+		}
+	})
 	wg.Wait()
 	_ = cmd.Wait()
 
@@ -118,5 +143,36 @@ func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 			deletes++
 		}
 	}
-	t.Logf("%d acknowledged changes before SIGKILL (%d messages, %d ending deleted); all there after restart", changes, len(acked), deletes)
+	// The log replays every acknowledged join and leave, seqs 1..head.
+	var head int64
+	if res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, Limit: 1})); err != nil {
+		t.Fatal(err)
+	} else {
+		head = res.Msg.GetHeadSeq()
+	}
+	stream, err := messages.Subscribe(context.Background(), connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: roomID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	var last int64
+	logged := 0
+	for last < head && stream.Receive() {
+		e, ok := testserver.EntryOf(stream.Msg())
+		if !ok {
+			continue
+		}
+		if e.Seq != last+1 {
+			t.Fatalf("log after restart: seq %d after %d", e.Seq, last)
+		}
+		last = e.Seq
+		if e.Kind == "joined joiner" || e.Kind == "left joiner" {
+			logged++
+		}
+	}
+	if last != head || logged < moves || logged > moves+1 {
+		t.Errorf("log after restart: read to %d of head %d, %d joins and leaves of %d acknowledged", last, head, logged, moves)
+	}
+	t.Logf("%d acknowledged changes before SIGKILL (%d messages, %d ending deleted, %d joins and leaves); all there after restart, in a log of %d events",
+		changes, len(acked), deletes, moves, head)
 }

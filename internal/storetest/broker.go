@@ -72,8 +72,8 @@ var brokerTests = []brokerTest{
 	{"SubscribersShareEvents", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
 		subs := []parley.Subscription{subscribe(t, b, "r"), subscribe(t, b, "r")}
-		joined := &parley.Event{Kind: parley.EventMemberJoined, RoomID: "r", User: parley.User{ID: "u_bob", Username: "bob"}, Time: baseTime}
-		sent := []*parley.Event{messageEvent("r", 1), joined, messageEvent("r", 2)}
+		joined := &parley.Event{Kind: parley.EventMemberJoined, RoomID: "r", Seq: 2, User: parley.User{ID: "u_bob", Username: "bob"}, Time: baseTime}
+		sent := []*parley.Event{messageEvent("r", 1), joined, messageEvent("r", 3)}
 		for _, e := range sent {
 			b.Publish(e)
 		}
@@ -89,7 +89,7 @@ var brokerTests = []brokerTest{
 				}
 			}
 		}
-		if joined.Kind != parley.EventMemberJoined || joined.RoomID != "r" || joined.User.ID != "u_bob" || !joined.Time.Equal(baseTime) || joined.Message != nil {
+		if joined.Kind != parley.EventMemberJoined || joined.RoomID != "r" || joined.Seq != 2 || joined.User.ID != "u_bob" || !joined.Time.Equal(baseTime) || joined.Message != nil {
 			t.Errorf("published event modified: %+v", joined)
 		}
 	}},
@@ -229,9 +229,10 @@ var brokerTests = []brokerTest{
 	}},
 }
 
-// ReceiveSeqs waits on sub and drains it until it has n message events and
-// returns their seqs, failing the test if they have not all arrived within
-// 5 seconds. Other kinds of events are skipped.
+// ReceiveSeqs waits on sub and drains it until it has n events of the room
+// log (parley.EventKind.Logged) and returns their seqs, failing the test
+// if they have not all arrived within 5 seconds. Other kinds of events are
+// skipped.
 func ReceiveSeqs(t *testing.T, sub parley.Subscription, n int) []int64 {
 	t.Helper()
 	var seqs []int64
@@ -240,12 +241,12 @@ func ReceiveSeqs(t *testing.T, sub parley.Subscription, n int) []int64 {
 		select {
 		case <-sub.Ready():
 			for _, e := range sub.Drain(nil) {
-				if e.Kind == parley.EventMessage {
+				if e.Kind.Logged() {
 					seqs = append(seqs, e.Seq)
 				}
 			}
 		case <-deadline:
-			t.Fatalf("received seqs %v, then nothing for %v; want %d messages", seqs, receiveTimeout, n)
+			t.Fatalf("received seqs %v, then nothing for %v; want %d events of the log", seqs, receiveTimeout, n)
 		}
 	}
 	return seqs

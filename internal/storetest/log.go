@@ -74,7 +74,7 @@ var logTests = []storeTest{
 			t.Errorf("RoomByID head %d (%v), want 5", r2.HeadSeq, err)
 		}
 	}},
-	{"MemberChangesPublishTheirKind", func(t *testing.T, s parley.Store) {
+	{"MemberChangesAreLoggedAndReplay", func(t *testing.T, s parley.Store) {
 		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
 		r := createRoom(t, s, "general", parley.Public, alice)
 		var published []*parley.Event
@@ -105,6 +105,80 @@ var logTests = []storeTest{
 		}
 		if err := s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, publish); parley.ErrorCodeOf(err) != parley.ENOTFOUND || len(published) != 4 {
 			t.Errorf("removing a non-member: %v, %d published; want ENOTFOUND and nothing published", err, len(published))
+		}
+		if _, err := s.AddMember(t.Context(), r.ID, alice.ID, alice.ID, publish); parley.ErrorCodeOf(err) != parley.ECONFLICT || len(published) != 4 {
+			t.Errorf("adding a member again: %v, %d published; want ECONFLICT and nothing published", err, len(published))
+		}
+		// Each change took the room's next seq, and the log replays them
+		// as they were published; a failed change took none.
+		WantSeqs(t, logSeqs(published), 1, 4)
+		events, head := listEvents(t, s, r.ID)
+		if head != 4 || len(events) != len(published) {
+			t.Fatalf("ListEvents: %d events, head %d; want the 4 member changes", len(events), head)
+		}
+		for i, e := range events {
+			p := published[i]
+			if e.Seq != p.Seq || e.Kind != p.Kind || e.RoomID != r.ID || !sameUser(e.User, p.User) || !sameUser(e.Actor, p.Actor) || !e.Time.Equal(p.Time) || e.Message != nil {
+				t.Errorf("replayed %+v, published %+v", e, p)
+			}
+		}
+		if later, _, err := s.ListEvents(t.Context(), r.ID, 2, 10); err != nil || !slices.Equal(kindsOf(later), want[2:]) {
+			t.Errorf("ListEvents after 2: %v (%v), want %v", kindsOf(later), err, want[2:])
+		}
+	}},
+	{"SeqsContiguousAcrossMessagesAndMembers", func(t *testing.T, s parley.Store) {
+		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		var published []*parley.Event
+		publish := func(e *parley.Event) { published = append(published, e) }
+		publishMessage := func(m *parley.Message) {
+			published = append(published, &parley.Event{Kind: parley.EventMessage, Seq: m.Seq})
+		}
+		send := func(from parley.User, id string) parley.Message {
+			m, _, err := s.AppendMessage(t.Context(), parley.NewMessage{RoomID: r.ID, SenderID: from.ID, Text: "hi " + id, ClientMessageID: id}, publishMessage)
+			if err != nil {
+				t.Fatalf("AppendMessage: %v", err)
+			}
+			return m
+		}
+		m1 := send(alice, "a1") // 1: the creator's membership is not an event
+		if m1.Seq != 1 {
+			t.Fatalf("first message of a room nobody joined has seq %d, want 1", m1.Seq)
+		}
+		steps := []func() error{
+			func() error { _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, publish); return err },   // 2
+			func() error { send(bob, "b1"); return nil },                                                     // 3
+			func() error { _, err := s.AddMember(t.Context(), r.ID, carol.ID, bob.ID, publish); return err }, // 4
+			func() error { // 5
+				_, _, err := s.EditMessage(t.Context(), parley.MessageEdit{RoomID: r.ID, Seq: m1.Seq, EditorID: alice.ID, Text: "edited"}, publish)
+				return err
+			},
+			func() error { return s.RemoveMember(t.Context(), r.ID, carol.ID, alice.ID, publish) },                  // 6
+			func() error { _, _, err := s.DeleteMessage(t.Context(), r.ID, m1.Seq, alice.ID, publish); return err }, // 7
+			func() error { return s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, publish) },                      // 8
+			func() error { send(alice, "a2"); return nil },                                                          // 9
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+		}
+		events, head := listEvents(t, s, r.ID)
+		WantSeqs(t, logSeqs(events), 1, 9)
+		if head != 9 {
+			t.Errorf("head %d, want 9", head)
+		}
+		want := []parley.EventKind{parley.EventMessage, parley.EventMemberJoined, parley.EventMessage, parley.EventMemberAdded,
+			parley.EventMessageEdited, parley.EventMemberRemoved, parley.EventMessageDeleted, parley.EventMemberLeft, parley.EventMessage}
+		if got := kindsOf(events); !slices.Equal(got, want) {
+			t.Fatalf("kinds %v, want %v", got, want)
+		}
+		if !slices.Equal(logSeqs(published), logSeqs(events)) {
+			t.Errorf("published seqs %v, want 1..9 as logged", logSeqs(published))
+		}
+		msgs, _, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{})
+		if err != nil || len(msgs) != 3 || msgs[0].Seq != 1 || msgs[1].Seq != 3 || msgs[2].Seq != 9 || !msgs[0].Deleted() {
+			t.Errorf("ListMessages %+v (%v); want messages 1 (deleted), 3 and 9", msgs, err)
 		}
 	}},
 	{"EditAndDeleteAreOneEventEach", func(t *testing.T, s parley.Store) {

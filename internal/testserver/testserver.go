@@ -141,24 +141,31 @@ func (s *Server) Clients() []Client {
 	for _, t := range transports {
 		for _, protocol := range []string{"connect", "grpc", "grpcweb"} {
 			for _, codec := range []string{"proto", "json"} {
-				var opts []connect.ClientOption
-				switch protocol {
-				case "grpc":
-					opts = append(opts, connect.WithGRPC())
-				case "grpcweb":
-					opts = append(opts, connect.WithGRPCWeb())
-				}
-				if codec == "json" {
-					opts = append(opts, connect.WithProtoJSON())
-				}
-				out = append(out, Client{
-					Name: protocol + "/" + codec + "/" + t.name, Protocol: protocol, Codec: codec, HTTP: t.name,
-					Client: t.client, BaseURL: t.url, Options: opts,
-				})
+				out = append(out, NewClient(protocol, codec, t.name, t.client, t.url))
 			}
 		}
 	}
 	return out
+}
+
+// NewClient returns the matrix cell for protocol (connect, grpc, grpcweb)
+// and codec (proto, json) over client, named for transport (http1, h2c,
+// tls), to a server at baseURL.
+func NewClient(protocol, codec, transport string, client *http.Client, baseURL string) Client {
+	var opts []connect.ClientOption
+	switch protocol {
+	case "grpc":
+		opts = append(opts, connect.WithGRPC())
+	case "grpcweb":
+		opts = append(opts, connect.WithGRPCWeb())
+	}
+	if codec == "json" {
+		opts = append(opts, connect.WithProtoJSON())
+	}
+	return Client{
+		Name: protocol + "/" + codec + "/" + transport, Protocol: protocol, Codec: codec, HTTP: transport,
+		Client: client, BaseURL: baseURL, Options: opts,
+	}
 }
 
 // WithToken returns client options that send the bearer token.

@@ -87,13 +87,16 @@ export function next(s: SubscriptionState, input: SubscriptionInput): Subscripti
   }
 }
 
-// logSeq is the room-log seq of a response: a message's own, an edit's or
-// a deletion's; 0 for what is not logged (members, heartbeats).
+// logSeq is the room-log seq of a response: a message's own, an edit's, a
+// deletion's or a member change's; 0 for what is not logged (heartbeats,
+// typing, read markers).
 function logSeq(r: SubscribeResponse): bigint {
   switch (r.event.case) {
     case "message":
     case "messageEdited":
     case "messageDeleted":
+    case "memberJoined":
+    case "memberLeft":
       return r.event.value.seq;
     default:
       return 0n;

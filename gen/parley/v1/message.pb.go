@@ -889,6 +889,7 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Heartbeat
 	//	*SubscribeResponse_MessageEdited
 	//	*SubscribeResponse_MessageDeleted
+	//	*SubscribeResponse_ReadMarker
 	Event         isSubscribeResponse_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -985,12 +986,23 @@ func (x *SubscribeResponse) GetMessageDeleted() *MessageChanged {
 	return nil
 }
 
+func (x *SubscribeResponse) GetReadMarker() *ReadMarker {
+	if x != nil {
+		if x, ok := x.Event.(*SubscribeResponse_ReadMarker); ok {
+			return x.ReadMarker
+		}
+	}
+	return nil
+}
+
 type isSubscribeResponse_Event interface {
 	isSubscribeResponse_Event()
 }
 
 type SubscribeResponse_Message struct {
-	// message is a stored message; seqs arrive strictly increasing.
+	// message is a stored message. Every event of the room log (message,
+	// message_edited, message_deleted, member_joined, member_left) has a
+	// seq; they arrive strictly increasing with no gap.
 	Message *Message `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
 }
 
@@ -1000,7 +1012,7 @@ type SubscribeResponse_MemberJoined struct {
 }
 
 type SubscribeResponse_MemberLeft struct {
-	// member_left tells that a user left.
+	// member_left tells that a user left or was removed.
 	MemberLeft *MemberLeft `protobuf:"bytes,3,opt,name=member_left,json=memberLeft,proto3,oneof"`
 }
 
@@ -1020,6 +1032,13 @@ type SubscribeResponse_MessageDeleted struct {
 	MessageDeleted *MessageChanged `protobuf:"bytes,6,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type SubscribeResponse_ReadMarker struct {
+	// read_marker: the caller moved their own read marker in this room
+	// (MarkRead, from any session). Private to the caller's streams; not
+	// in the room log (no seq).
+	ReadMarker *ReadMarker `protobuf:"bytes,7,opt,name=read_marker,json=readMarker,proto3,oneof"`
+}
+
 func (*SubscribeResponse_Message) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_MemberJoined) isSubscribeResponse_Event() {}
@@ -1031,6 +1050,8 @@ func (*SubscribeResponse_Heartbeat) isSubscribeResponse_Event() {}
 func (*SubscribeResponse_MessageEdited) isSubscribeResponse_Event() {}
 
 func (*SubscribeResponse_MessageDeleted) isSubscribeResponse_Event() {}
+
+func (*SubscribeResponse_ReadMarker) isSubscribeResponse_Event() {}
 
 // MessageChanged is an edit or a deletion of the message it carries.
 type MessageChanged struct {
@@ -1087,7 +1108,9 @@ func (x *MessageChanged) GetMessage() *Message {
 	return nil
 }
 
-// MemberJoined is a live notice that a user became a member.
+// MemberJoined is an event of the room log: a user became a member.
+// A room's creator is a member from the room's creation, which is not an
+// event.
 type MemberJoined struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the room.
@@ -1095,7 +1118,12 @@ type MemberJoined struct {
 	// user who joined.
 	User *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// time of the join.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// seq of this event in the room log.
+	Seq int64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// actor made user a member: user themselves for a join, another member
+	// for AddMember.
+	Actor         *User `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1151,7 +1179,21 @@ func (x *MemberJoined) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// MemberLeft is a live notice that a user left.
+func (x *MemberJoined) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MemberJoined) GetActor() *User {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+// MemberLeft is an event of the room log: a user's membership ended.
 type MemberLeft struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the room.
@@ -1159,7 +1201,12 @@ type MemberLeft struct {
 	// user who left.
 	User *User `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// time of the departure.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// seq of this event in the room log.
+	Seq int64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// actor ended the membership: user themselves for LeaveRoom, someone
+	// else for a removal.
+	Actor         *User `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1215,12 +1262,90 @@ func (x *MemberLeft) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *MemberLeft) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MemberLeft) GetActor() *User {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+// ReadMarker is the caller's read marker in a room after a MarkRead.
+type ReadMarker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of the room.
+	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// read_seq is the marker: the seq read up to.
+	ReadSeq int64 `protobuf:"varint,2,opt,name=read_seq,json=readSeq,proto3" json:"read_seq,omitempty"`
+	// time the marker moved.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarker) Reset() {
+	*x = ReadMarker{}
+	mi := &file_parley_v1_message_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarker) ProtoMessage() {}
+
+func (x *ReadMarker) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarker.ProtoReflect.Descriptor instead.
+func (*ReadMarker) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReadMarker) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+func (x *ReadMarker) GetReadSeq() int64 {
+	if x != nil {
+		return x.ReadSeq
+	}
+	return 0
+}
+
+func (x *ReadMarker) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // Heartbeat is sent on an idle stream.
 type Heartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// time the heartbeat was sent.
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// last_seq is the seq of the last message sent on this stream.
+	// last_seq is the seq of the last room log event sent on this stream.
 	LastSeq       int64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1228,7 +1353,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1365,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1378,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1278,7 +1403,7 @@ type StreamPosition struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// room_id of the stream.
 	RoomId string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// last_seq is the seq of the last message delivered on the stream.
+	// last_seq is the seq of the last room log event delivered on the stream.
 	LastSeq       int64 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1286,7 +1411,7 @@ type StreamPosition struct {
 
 func (x *StreamPosition) Reset() {
 	*x = StreamPosition{}
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1298,7 +1423,7 @@ func (x *StreamPosition) String() string {
 func (*StreamPosition) ProtoMessage() {}
 
 func (x *StreamPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1311,7 +1436,7 @@ func (x *StreamPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPosition.ProtoReflect.Descriptor instead.
 func (*StreamPosition) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StreamPosition) GetRoomId() string {
@@ -1349,7 +1474,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1486,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1499,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatRequest) GetFrameId() string {
@@ -1472,7 +1597,7 @@ type ChatJoin struct {
 
 func (x *ChatJoin) Reset() {
 	*x = ChatJoin{}
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1609,7 @@ func (x *ChatJoin) String() string {
 func (*ChatJoin) ProtoMessage() {}
 
 func (x *ChatJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1622,7 @@ func (x *ChatJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatJoin.ProtoReflect.Descriptor instead.
 func (*ChatJoin) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatJoin) GetRoomId() string {
@@ -1525,7 +1650,7 @@ type ChatLeave struct {
 
 func (x *ChatLeave) Reset() {
 	*x = ChatLeave{}
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1662,7 @@ func (x *ChatLeave) String() string {
 func (*ChatLeave) ProtoMessage() {}
 
 func (x *ChatLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1675,7 @@ func (x *ChatLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatLeave.ProtoReflect.Descriptor instead.
 func (*ChatLeave) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatLeave) GetRoomId() string {
@@ -1571,7 +1696,7 @@ type ChatTyping struct {
 
 func (x *ChatTyping) Reset() {
 	*x = ChatTyping{}
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1708,7 @@ func (x *ChatTyping) String() string {
 func (*ChatTyping) ProtoMessage() {}
 
 func (x *ChatTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1721,7 @@ func (x *ChatTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatTyping.ProtoReflect.Descriptor instead.
 func (*ChatTyping) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChatTyping) GetRoomId() string {
@@ -1622,6 +1747,7 @@ type ChatResponse struct {
 	//	*ChatResponse_Heartbeat
 	//	*ChatResponse_MessageEdited
 	//	*ChatResponse_MessageDeleted
+	//	*ChatResponse_ReadMarker
 	Frame         isChatResponse_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1629,7 +1755,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1641,7 +1767,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1654,7 +1780,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChatResponse) GetFrame() isChatResponse_Frame {
@@ -1745,6 +1871,15 @@ func (x *ChatResponse) GetMessageDeleted() *MessageChanged {
 	return nil
 }
 
+func (x *ChatResponse) GetReadMarker() *ReadMarker {
+	if x != nil {
+		if x, ok := x.Frame.(*ChatResponse_ReadMarker); ok {
+			return x.ReadMarker
+		}
+	}
+	return nil
+}
+
 type isChatResponse_Frame interface {
 	isChatResponse_Frame()
 }
@@ -1766,12 +1901,13 @@ type ChatResponse_Error struct {
 }
 
 type ChatResponse_MemberJoined struct {
-	// member_joined: a user joined a joined room.
+	// member_joined: a user joined a joined room (a room log event, with
+	// its seq).
 	MemberJoined *MemberJoined `protobuf:"bytes,4,opt,name=member_joined,json=memberJoined,proto3,oneof"`
 }
 
 type ChatResponse_MemberLeft struct {
-	// member_left: a user left a joined room.
+	// member_left: a user left a joined room (a room log event).
 	MemberLeft *MemberLeft `protobuf:"bytes,5,opt,name=member_left,json=memberLeft,proto3,oneof"`
 }
 
@@ -1796,6 +1932,12 @@ type ChatResponse_MessageDeleted struct {
 	MessageDeleted *MessageChanged `protobuf:"bytes,9,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type ChatResponse_ReadMarker struct {
+	// read_marker: the caller moved their own read marker in a joined
+	// room (from any session); not in the room log.
+	ReadMarker *ReadMarker `protobuf:"bytes,10,opt,name=read_marker,json=readMarker,proto3,oneof"`
+}
+
 func (*ChatResponse_Message) isChatResponse_Frame() {}
 
 func (*ChatResponse_Ack) isChatResponse_Frame() {}
@@ -1814,6 +1956,8 @@ func (*ChatResponse_MessageEdited) isChatResponse_Frame() {}
 
 func (*ChatResponse_MessageDeleted) isChatResponse_Frame() {}
 
+func (*ChatResponse_ReadMarker) isChatResponse_Frame() {}
+
 // ChatAck answers a successful frame.
 type ChatAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1829,7 +1973,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1985,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1998,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ChatAck) GetFrameId() string {
@@ -1899,7 +2043,7 @@ type ChatError struct {
 
 func (x *ChatError) Reset() {
 	*x = ChatError{}
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2055,7 @@ func (x *ChatError) String() string {
 func (*ChatError) ProtoMessage() {}
 
 func (x *ChatError) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2068,7 @@ func (x *ChatError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatError.ProtoReflect.Descriptor instead.
 func (*ChatError) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ChatError) GetFrameId() string {
@@ -1975,7 +2119,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_parley_v1_message_proto_msgTypes[27]
+	mi := &file_parley_v1_message_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2131,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[27]
+	mi := &file_parley_v1_message_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2144,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{27}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -2030,7 +2174,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_parley_v1_message_proto_msgTypes[28]
+	mi := &file_parley_v1_message_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2042,7 +2186,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[28]
+	mi := &file_parley_v1_message_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2055,7 +2199,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{28}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Typing) GetRoomId() string {
@@ -2133,7 +2277,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\x1aCreateStreamTicketResponse\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\tR\x06ticket\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\x86\x03\n" +
+	"expireTime\"\xc0\x03\n" +
 	"\x11SubscribeResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12>\n" +
 	"\rmember_joined\x18\x02 \x01(\v2\x17.parley.v1.MemberJoinedH\x00R\fmemberJoined\x128\n" +
@@ -2141,19 +2285,30 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"memberLeft\x124\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
 	"\x0emessage_edited\x18\x05 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\x06 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
+	"\x0fmessage_deleted\x18\x06 \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeleted\x128\n" +
+	"\vread_marker\x18\a \x01(\v2\x15.parley.v1.ReadMarkerH\x00R\n" +
+	"readMarkerB\a\n" +
 	"\x05event\"P\n" +
 	"\x0eMessageChanged\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12,\n" +
-	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\"|\n" +
+	"\amessage\x18\x02 \x01(\v2\x12.parley.v1.MessageR\amessage\"\xb5\x01\n" +
 	"\fMemberJoined\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"z\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12%\n" +
+	"\x05actor\x18\x05 \x01(\v2\x0f.parley.v1.UserR\x05actor\"\xb3\x01\n" +
 	"\n" +
 	"MemberLeft\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
 	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x03R\x03seq\x12%\n" +
+	"\x05actor\x18\x05 \x01(\v2\x0f.parley.v1.UserR\x05actor\"p\n" +
+	"\n" +
+	"ReadMarker\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x19\n" +
+	"\bread_seq\x18\x02 \x01(\x03R\areadSeq\x12.\n" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"V\n" +
 	"\tHeartbeat\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x19\n" +
@@ -2175,7 +2330,7 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"%\n" +
 	"\n" +
 	"ChatTyping\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\x84\x04\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"\xbe\x04\n" +
 	"\fChatResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12&\n" +
 	"\x03ack\x18\x02 \x01(\v2\x12.parley.v1.ChatAckH\x00R\x03ack\x12,\n" +
@@ -2186,7 +2341,10 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\x06typing\x18\x06 \x01(\v2\x11.parley.v1.TypingH\x00R\x06typing\x124\n" +
 	"\theartbeat\x18\a \x01(\v2\x14.parley.v1.HeartbeatH\x00R\theartbeat\x12B\n" +
 	"\x0emessage_edited\x18\b \x01(\v2\x19.parley.v1.MessageChangedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeletedB\a\n" +
+	"\x0fmessage_deleted\x18\t \x01(\v2\x19.parley.v1.MessageChangedH\x00R\x0emessageDeleted\x128\n" +
+	"\vread_marker\x18\n" +
+	" \x01(\v2\x15.parley.v1.ReadMarkerH\x00R\n" +
+	"readMarkerB\a\n" +
 	"\x05frame\"m\n" +
 	"\aChatAck\x12\x19\n" +
 	"\bframe_id\x18\x01 \x01(\tR\aframeId\x12,\n" +
@@ -2229,7 +2387,7 @@ func file_parley_v1_message_proto_rawDescGZIP() []byte {
 	return file_parley_v1_message_proto_rawDescData
 }
 
-var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_parley_v1_message_proto_goTypes = []any{
 	(*Message)(nil),                    // 0: parley.v1.Message
 	(*EditMessageRequest)(nil),         // 1: parley.v1.EditMessageRequest
@@ -2249,83 +2407,89 @@ var file_parley_v1_message_proto_goTypes = []any{
 	(*MessageChanged)(nil),             // 15: parley.v1.MessageChanged
 	(*MemberJoined)(nil),               // 16: parley.v1.MemberJoined
 	(*MemberLeft)(nil),                 // 17: parley.v1.MemberLeft
-	(*Heartbeat)(nil),                  // 18: parley.v1.Heartbeat
-	(*StreamPosition)(nil),             // 19: parley.v1.StreamPosition
-	(*ChatRequest)(nil),                // 20: parley.v1.ChatRequest
-	(*ChatJoin)(nil),                   // 21: parley.v1.ChatJoin
-	(*ChatLeave)(nil),                  // 22: parley.v1.ChatLeave
-	(*ChatTyping)(nil),                 // 23: parley.v1.ChatTyping
-	(*ChatResponse)(nil),               // 24: parley.v1.ChatResponse
-	(*ChatAck)(nil),                    // 25: parley.v1.ChatAck
-	(*ChatError)(nil),                  // 26: parley.v1.ChatError
-	(*FieldViolation)(nil),             // 27: parley.v1.FieldViolation
-	(*Typing)(nil),                     // 28: parley.v1.Typing
-	(*User)(nil),                       // 29: parley.v1.User
-	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
-	(*File)(nil),                       // 31: parley.v1.File
-	(*durationpb.Duration)(nil),        // 32: google.protobuf.Duration
+	(*ReadMarker)(nil),                 // 18: parley.v1.ReadMarker
+	(*Heartbeat)(nil),                  // 19: parley.v1.Heartbeat
+	(*StreamPosition)(nil),             // 20: parley.v1.StreamPosition
+	(*ChatRequest)(nil),                // 21: parley.v1.ChatRequest
+	(*ChatJoin)(nil),                   // 22: parley.v1.ChatJoin
+	(*ChatLeave)(nil),                  // 23: parley.v1.ChatLeave
+	(*ChatTyping)(nil),                 // 24: parley.v1.ChatTyping
+	(*ChatResponse)(nil),               // 25: parley.v1.ChatResponse
+	(*ChatAck)(nil),                    // 26: parley.v1.ChatAck
+	(*ChatError)(nil),                  // 27: parley.v1.ChatError
+	(*FieldViolation)(nil),             // 28: parley.v1.FieldViolation
+	(*Typing)(nil),                     // 29: parley.v1.Typing
+	(*User)(nil),                       // 30: parley.v1.User
+	(*timestamppb.Timestamp)(nil),      // 31: google.protobuf.Timestamp
+	(*File)(nil),                       // 32: parley.v1.File
+	(*durationpb.Duration)(nil),        // 33: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
-	29, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
-	30, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	31, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
-	30, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
-	30, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
+	30, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
+	31, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	32, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
+	31, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	31, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: parley.v1.EditMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 6: parley.v1.DeleteMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 7: parley.v1.SendMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 8: parley.v1.ListMessagesResponse.messages:type_name -> parley.v1.Message
-	30, // 9: parley.v1.CreateStreamTicketResponse.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 9: parley.v1.CreateStreamTicketResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,  // 10: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
 	16, // 11: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
 	17, // 12: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
-	18, // 13: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	19, // 13: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
 	15, // 14: parley.v1.SubscribeResponse.message_edited:type_name -> parley.v1.MessageChanged
 	15, // 15: parley.v1.SubscribeResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 16: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
-	29, // 17: parley.v1.MemberJoined.user:type_name -> parley.v1.User
-	30, // 18: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
-	29, // 19: parley.v1.MemberLeft.user:type_name -> parley.v1.User
-	30, // 20: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
-	30, // 21: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	21, // 22: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
-	22, // 23: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
-	7,  // 24: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
-	23, // 25: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
-	0,  // 26: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
-	25, // 27: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
-	26, // 28: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
-	16, // 29: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
-	17, // 30: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
-	28, // 31: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
-	18, // 32: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	15, // 33: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
-	15, // 34: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 35: parley.v1.ChatAck.message:type_name -> parley.v1.Message
-	27, // 36: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	32, // 37: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
-	29, // 38: parley.v1.Typing.user:type_name -> parley.v1.User
-	7,  // 39: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	1,  // 40: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
-	3,  // 41: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
-	5,  // 42: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
-	9,  // 43: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	11, // 44: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	12, // 45: parley.v1.MessageService.CreateStreamTicket:input_type -> parley.v1.CreateStreamTicketRequest
-	20, // 46: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	8,  // 47: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	2,  // 48: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
-	4,  // 49: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
-	6,  // 50: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
-	10, // 51: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	14, // 52: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	13, // 53: parley.v1.MessageService.CreateStreamTicket:output_type -> parley.v1.CreateStreamTicketResponse
-	24, // 54: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	47, // [47:55] is the sub-list for method output_type
-	39, // [39:47] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	18, // 16: parley.v1.SubscribeResponse.read_marker:type_name -> parley.v1.ReadMarker
+	0,  // 17: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
+	30, // 18: parley.v1.MemberJoined.user:type_name -> parley.v1.User
+	31, // 19: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
+	30, // 20: parley.v1.MemberJoined.actor:type_name -> parley.v1.User
+	30, // 21: parley.v1.MemberLeft.user:type_name -> parley.v1.User
+	31, // 22: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
+	30, // 23: parley.v1.MemberLeft.actor:type_name -> parley.v1.User
+	31, // 24: parley.v1.ReadMarker.time:type_name -> google.protobuf.Timestamp
+	31, // 25: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	22, // 26: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
+	23, // 27: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
+	7,  // 28: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
+	24, // 29: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
+	0,  // 30: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
+	26, // 31: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
+	27, // 32: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
+	16, // 33: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
+	17, // 34: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
+	29, // 35: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
+	19, // 36: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	15, // 37: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
+	15, // 38: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	18, // 39: parley.v1.ChatResponse.read_marker:type_name -> parley.v1.ReadMarker
+	0,  // 40: parley.v1.ChatAck.message:type_name -> parley.v1.Message
+	28, // 41: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
+	33, // 42: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	30, // 43: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 44: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 45: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 46: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 47: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 48: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 49: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	12, // 50: parley.v1.MessageService.CreateStreamTicket:input_type -> parley.v1.CreateStreamTicketRequest
+	21, // 51: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 52: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 53: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 54: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 55: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 56: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	14, // 57: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	13, // 58: parley.v1.MessageService.CreateStreamTicket:output_type -> parley.v1.CreateStreamTicketResponse
+	25, // 59: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	52, // [52:60] is the sub-list for method output_type
+	44, // [44:52] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
@@ -2343,14 +2507,15 @@ func file_parley_v1_message_proto_init() {
 		(*SubscribeResponse_Heartbeat)(nil),
 		(*SubscribeResponse_MessageEdited)(nil),
 		(*SubscribeResponse_MessageDeleted)(nil),
+		(*SubscribeResponse_ReadMarker)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[20].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[21].OneofWrappers = []any{
 		(*ChatRequest_Join)(nil),
 		(*ChatRequest_Leave)(nil),
 		(*ChatRequest_Send)(nil),
 		(*ChatRequest_Typing)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[24].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[25].OneofWrappers = []any{
 		(*ChatResponse_Message)(nil),
 		(*ChatResponse_Ack)(nil),
 		(*ChatResponse_Error)(nil),
@@ -2360,6 +2525,7 @@ func file_parley_v1_message_proto_init() {
 		(*ChatResponse_Heartbeat)(nil),
 		(*ChatResponse_MessageEdited)(nil),
 		(*ChatResponse_MessageDeleted)(nil),
+		(*ChatResponse_ReadMarker)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2367,7 +2533,7 @@ func file_parley_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_v1_message_proto_rawDesc), len(file_parley_v1_message_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

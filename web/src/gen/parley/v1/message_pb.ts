@@ -17,7 +17,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/v1/message.proto.
  */
 export const file_parley_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxIrQCCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUSLQoJZWRpdF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtkZWxldGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoSRWRpdE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDEgwKBHRleHQYAyABKAkiOgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIjCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2UiNAoURGVsZXRlTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiPAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiJAoQTWFya1JlYWRSZXNwb25zZRIQCghyZWFkX3NlcRgBIAEoAyJmChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhYKDmF0dGFjaG1lbnRfaWRzGAQgAygJIjoKE1NlbmRNZXNzYWdlUmVzcG9uc2USIwoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlIm8KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKANIAIgBARISCgpiZWZvcmVfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgFQgwKCl9hZnRlcl9zZXEiTgoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJAoIbWVzc2FnZXMYASADKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgCIAEoAyI2ChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIiwKGUNyZWF0ZVN0cmVhbVRpY2tldFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJdChpDcmVhdGVTdHJlYW1UaWNrZXRSZXNwb25zZRIOCgZ0aWNrZXQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrkCChFTdWJzY3JpYmVSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIwCg1tZW1iZXJfam9pbmVkGAIgASgLMhcucGFybGV5LnYxLk1lbWJlckpvaW5lZEgAEiwKC21lbWJlcl9sZWZ0GAMgASgLMhUucGFybGV5LnYxLk1lbWJlckxlZnRIABIpCgloZWFydGJlYXQYBCABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYBSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYBiABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIAEIHCgVldmVudCJCCg5NZXNzYWdlQ2hhbmdlZBILCgNzZXEYASABKAMSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlImgKDE1lbWJlckpvaW5lZBIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlchIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoAyIzCg5TdHJlYW1Qb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIswBCgtDaGF0UmVxdWVzdBIQCghmcmFtZV9pZBgBIAEoCRIjCgRqb2luGAIgASgLMhMucGFybGV5LnYxLkNoYXRKb2luSAASJQoFbGVhdmUYAyABKAsyFC5wYXJsZXkudjEuQ2hhdExlYXZlSAASLQoEc2VuZBgEIAEoCzIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABInCgZ0eXBpbmcYBSABKAsyFS5wYXJsZXkudjEuQ2hhdFR5cGluZ0gAQgcKBWZyYW1lIi4KCENoYXRKb2luEg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIhwKCUNoYXRMZWF2ZRIPCgdyb29tX2lkGAEgASgJIh0KCkNoYXRUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCSKjAwoMQ2hhdFJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZUgAEiEKA2FjaxgCIAEoCzISLnBhcmxleS52MS5DaGF0QWNrSAASJQoFZXJyb3IYAyABKAsyFC5wYXJsZXkudjEuQ2hhdEVycm9ySAASMAoNbWVtYmVyX2pvaW5lZBgEIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgFIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASIwoGdHlwaW5nGAYgASgLMhEucGFybGV5LnYxLlR5cGluZ0gAEikKCWhlYXJ0YmVhdBgHIAEoCzIULnBhcmxleS52MS5IZWFydGJlYXRIABIzCg5tZXNzYWdlX2VkaXRlZBgIIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAEjQKD21lc3NhZ2VfZGVsZXRlZBgJIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAQgcKBWZyYW1lIlIKB0NoYXRBY2sSEAoIZnJhbWVfaWQYASABKAkSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlEhAKCGhlYWRfc2VxGAMgASgDIqEBCglDaGF0RXJyb3ISEAoIZnJhbWVfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEjMKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGS5wYXJsZXkudjEuRmllbGRWaW9sYXRpb24SLgoLcmV0cnlfZGVsYXkYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiOAoGVHlwaW5nEg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyMpEHCg5NZXNzYWdlU2VydmljZRJ1CgtTZW5kTWVzc2FnZRIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHi5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcm9vbXMve3Jvb21faWR9L21lc3NhZ2VzEn4KC0VkaXRNZXNzYWdlEh0ucGFybGV5LnYxLkVkaXRNZXNzYWdlUmVxdWVzdBoeLnBhcmxleS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlIjCQAgKC0+STAic6ASoyIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SgQEKDURlbGV0ZU1lc3NhZ2USHy5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaIC5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIi2QAgKC0+STAiQqIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SawoITWFya1JlYWQSGi5wYXJsZXkudjEuTWFya1JlYWRSZXF1ZXN0GhsucGFybGV5LnYxLk1hcmtSZWFkUmVzcG9uc2UiJpACAoLT5JMCHToBKiIYL3YxL3Jvb21zL3tyb29tX2lkfS9yZWFkEngKDExpc3RNZXNzYWdlcxIeLnBhcmxleS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh8ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIieQAgGC0+STAh4SHC92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMSTQoJU3Vic2NyaWJlEhsucGFybGV5LnYxLlN1YnNjcmliZVJlcXVlc3QaHC5wYXJsZXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABEpABChJDcmVhdGVTdHJlYW1UaWNrZXQSJC5wYXJsZXkudjEuQ3JlYXRlU3RyZWFtVGlja2V0UmVxdWVzdBolLnBhcmxleS52MS5DcmVhdGVTdHJlYW1UaWNrZXRSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvcm9vbXMve3Jvb21faWR9L3N0cmVhbS10aWNrZXRzEjsKBENoYXQSFi5wYXJsZXkudjEuQ2hhdFJlcXVlc3QaFy5wYXJsZXkudjEuQ2hhdFJlc3BvbnNlKAEwAUKYAQoNY29tLnBhcmxleS52MUIMTWVzc2FnZVByb3RvUAFaNGdpdGh1Yi5jb20vcGFybGV5LWNoYXQvcGFybGV5L2dlbi9wYXJsZXkvdjE7cGFybGV5djGiAgNQWFiqAglQYXJsZXkuVjHKAglQYXJsZXlcVjHiAhVQYXJsZXlcVjFcR1BCTWV0YWRhdGHqAgpQYXJsZXk6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
+  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxIrQCCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUSLQoJZWRpdF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtkZWxldGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoSRWRpdE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDEgwKBHRleHQYAyABKAkiOgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIjCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2UiNAoURGVsZXRlTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiPAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiJAoQTWFya1JlYWRSZXNwb25zZRIQCghyZWFkX3NlcRgBIAEoAyJmChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhYKDmF0dGFjaG1lbnRfaWRzGAQgAygJIjoKE1NlbmRNZXNzYWdlUmVzcG9uc2USIwoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlIm8KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKANIAIgBARISCgpiZWZvcmVfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgFQgwKCl9hZnRlcl9zZXEiTgoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJAoIbWVzc2FnZXMYASADKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgCIAEoAyI2ChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIiwKGUNyZWF0ZVN0cmVhbVRpY2tldFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJdChpDcmVhdGVTdHJlYW1UaWNrZXRSZXNwb25zZRIOCgZ0aWNrZXQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIucCChFTdWJzY3JpYmVSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIwCg1tZW1iZXJfam9pbmVkGAIgASgLMhcucGFybGV5LnYxLk1lbWJlckpvaW5lZEgAEiwKC21lbWJlcl9sZWZ0GAMgASgLMhUucGFybGV5LnYxLk1lbWJlckxlZnRIABIpCgloZWFydGJlYXQYBCABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYBSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYBiABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABIsCgtyZWFkX21hcmtlchgHIAEoCzIVLnBhcmxleS52MS5SZWFkTWFya2VySABCBwoFZXZlbnQiQgoOTWVzc2FnZUNoYW5nZWQSCwoDc2VxGAEgASgDEiMKB21lc3NhZ2UYAiABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSKVAQoMTWVtYmVySm9pbmVkEg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA3NlcRgEIAEoAxIeCgVhY3RvchgFIAEoCzIPLnBhcmxleS52MS5Vc2VyIpMBCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgsKA3NlcRgEIAEoAxIeCgVhY3RvchgFIAEoCzIPLnBhcmxleS52MS5Vc2VyIlkKClJlYWRNYXJrZXISDwoHcm9vbV9pZBgBIAEoCRIQCghyZWFkX3NlcRgCIAEoAxIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJHCglIZWFydGJlYXQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIbGFzdF9zZXEYAiABKAMiMwoOU3RyZWFtUG9zaXRpb24SDwoHcm9vbV9pZBgBIAEoCRIQCghsYXN0X3NlcRgCIAEoAyLMAQoLQ2hhdFJlcXVlc3QSEAoIZnJhbWVfaWQYASABKAkSIwoEam9pbhgCIAEoCzITLnBhcmxleS52MS5DaGF0Sm9pbkgAEiUKBWxlYXZlGAMgASgLMhQucGFybGV5LnYxLkNoYXRMZWF2ZUgAEi0KBHNlbmQYBCABKAsyHS5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0SAASJwoGdHlwaW5nGAUgASgLMhUucGFybGV5LnYxLkNoYXRUeXBpbmdIAEIHCgVmcmFtZSIuCghDaGF0Sm9pbhIPCgdyb29tX2lkGAEgASgJEhEKCXNpbmNlX3NlcRgCIAEoAyIcCglDaGF0TGVhdmUSDwoHcm9vbV9pZBgBIAEoCSIdCgpDaGF0VHlwaW5nEg8KB3Jvb21faWQYASABKAki0QMKDENoYXRSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIhCgNhY2sYAiABKAsyEi5wYXJsZXkudjEuQ2hhdEFja0gAEiUKBWVycm9yGAMgASgLMhQucGFybGV5LnYxLkNoYXRFcnJvckgAEjAKDW1lbWJlcl9qb2luZWQYBCABKAsyFy5wYXJsZXkudjEuTWVtYmVySm9pbmVkSAASLAoLbWVtYmVyX2xlZnQYBSABKAsyFS5wYXJsZXkudjEuTWVtYmVyTGVmdEgAEiMKBnR5cGluZxgGIAEoCzIRLnBhcmxleS52MS5UeXBpbmdIABIpCgloZWFydGJlYXQYByABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYCCABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYCSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABIsCgtyZWFkX21hcmtlchgKIAEoCzIVLnBhcmxleS52MS5SZWFkTWFya2VySABCBwoFZnJhbWUiUgoHQ2hhdEFjaxIQCghmcmFtZV9pZBgBIAEoCRIjCgdtZXNzYWdlGAIgASgLMhIucGFybGV5LnYxLk1lc3NhZ2USEAoIaGVhZF9zZXEYAyABKAMioQEKCUNoYXRFcnJvchIQCghmcmFtZV9pZBgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSMwoQZmllbGRfdmlvbGF0aW9ucxgEIAMoCzIZLnBhcmxleS52MS5GaWVsZFZpb2xhdGlvbhIuCgtyZXRyeV9kZWxheRgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiI0Cg5GaWVsZFZpb2xhdGlvbhINCgVmaWVsZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSI4CgZUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCRIdCgR1c2VyGAIgASgLMg8ucGFybGV5LnYxLlVzZXIykQcKDk1lc3NhZ2VTZXJ2aWNlEnUKC1NlbmRNZXNzYWdlEh0ucGFybGV5LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBoeLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMSfgoLRWRpdE1lc3NhZ2USHS5wYXJsZXkudjEuRWRpdE1lc3NhZ2VSZXF1ZXN0Gh4ucGFybGV5LnYxLkVkaXRNZXNzYWdlUmVzcG9uc2UiMJACAoLT5JMCJzoBKjIiL3YxL3Jvb21zL3tyb29tX2lkfS9tZXNzYWdlcy97c2VxfRKBAQoNRGVsZXRlTWVzc2FnZRIfLnBhcmxleS52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBogLnBhcmxleS52MS5EZWxldGVNZXNzYWdlUmVzcG9uc2UiLZACAoLT5JMCJCoiL3YxL3Jvb21zL3tyb29tX2lkfS9tZXNzYWdlcy97c2VxfRJrCghNYXJrUmVhZBIaLnBhcmxleS52MS5NYXJrUmVhZFJlcXVlc3QaGy5wYXJsZXkudjEuTWFya1JlYWRSZXNwb25zZSImkAICgtPkkwIdOgEqIhgvdjEvcm9vbXMve3Jvb21faWR9L3JlYWQSeAoMTGlzdE1lc3NhZ2VzEh4ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHy5wYXJsZXkudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3Jvb21zL3tyb29tX2lkfS9tZXNzYWdlcxJNCglTdWJzY3JpYmUSGy5wYXJsZXkudjEuU3Vic2NyaWJlUmVxdWVzdBocLnBhcmxleS52MS5TdWJzY3JpYmVSZXNwb25zZSIDkAIBMAESkAEKEkNyZWF0ZVN0cmVhbVRpY2tldBIkLnBhcmxleS52MS5DcmVhdGVTdHJlYW1UaWNrZXRSZXF1ZXN0GiUucGFybGV5LnYxLkNyZWF0ZVN0cmVhbVRpY2tldFJlc3BvbnNlIi2C0+STAic6ASoiIi92MS9yb29tcy97cm9vbV9pZH0vc3RyZWFtLXRpY2tldHMSOwoEQ2hhdBIWLnBhcmxleS52MS5DaGF0UmVxdWVzdBoXLnBhcmxleS52MS5DaGF0UmVzcG9uc2UoATABQpgBCg1jb20ucGFybGV5LnYxQgxNZXNzYWdlUHJvdG9QAVo0Z2l0aHViLmNvbS9wYXJsZXktY2hhdC9wYXJsZXkvZ2VuL3BhcmxleS92MTtwYXJsZXl2MaICA1BYWKoCCVBhcmxleS5WMcoCCVBhcmxleVxWMeICFVBhcmxleVxWMVxHUEJNZXRhZGF0YeoCClBhcmxleTo6VjFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
 
 /**
  * Message is a stored chat message.
@@ -487,7 +487,9 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
    */
   event: {
     /**
-     * message is a stored message; seqs arrive strictly increasing.
+     * message is a stored message. Every event of the room log (message,
+     * message_edited, message_deleted, member_joined, member_left) has a
+     * seq; they arrive strictly increasing with no gap.
      *
      * @generated from field: parley.v1.Message message = 1;
      */
@@ -503,7 +505,7 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
     case: "memberJoined";
   } | {
     /**
-     * member_left tells that a user left.
+     * member_left tells that a user left or was removed.
      *
      * @generated from field: parley.v1.MemberLeft member_left = 3;
      */
@@ -534,6 +536,16 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
      */
     value: MessageChanged;
     case: "messageDeleted";
+  } | {
+    /**
+     * read_marker: the caller moved their own read marker in this room
+     * (MarkRead, from any session). Private to the caller's streams; not
+     * in the room log (no seq).
+     *
+     * @generated from field: parley.v1.ReadMarker read_marker = 7;
+     */
+    value: ReadMarker;
+    case: "readMarker";
   } | { case: undefined; value?: undefined };
 };
 
@@ -573,7 +585,9 @@ export const MessageChangedSchema: GenMessage<MessageChanged> = /*@__PURE__*/
   messageDesc(file_parley_v1_message, 15);
 
 /**
- * MemberJoined is a live notice that a user became a member.
+ * MemberJoined is an event of the room log: a user became a member.
+ * A room's creator is a member from the room's creation, which is not an
+ * event.
  *
  * @generated from message parley.v1.MemberJoined
  */
@@ -598,6 +612,21 @@ export type MemberJoined = Message$1<"parley.v1.MemberJoined"> & {
    * @generated from field: google.protobuf.Timestamp time = 3;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * seq of this event in the room log.
+   *
+   * @generated from field: int64 seq = 4;
+   */
+  seq: bigint;
+
+  /**
+   * actor made user a member: user themselves for a join, another member
+   * for AddMember.
+   *
+   * @generated from field: parley.v1.User actor = 5;
+   */
+  actor?: User | undefined;
 };
 
 /**
@@ -608,7 +637,7 @@ export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
   messageDesc(file_parley_v1_message, 16);
 
 /**
- * MemberLeft is a live notice that a user left.
+ * MemberLeft is an event of the room log: a user's membership ended.
  *
  * @generated from message parley.v1.MemberLeft
  */
@@ -633,6 +662,21 @@ export type MemberLeft = Message$1<"parley.v1.MemberLeft"> & {
    * @generated from field: google.protobuf.Timestamp time = 3;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * seq of this event in the room log.
+   *
+   * @generated from field: int64 seq = 4;
+   */
+  seq: bigint;
+
+  /**
+   * actor ended the membership: user themselves for LeaveRoom, someone
+   * else for a removal.
+   *
+   * @generated from field: parley.v1.User actor = 5;
+   */
+  actor?: User | undefined;
 };
 
 /**
@@ -641,6 +685,41 @@ export type MemberLeft = Message$1<"parley.v1.MemberLeft"> & {
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
   messageDesc(file_parley_v1_message, 17);
+
+/**
+ * ReadMarker is the caller's read marker in a room after a MarkRead.
+ *
+ * @generated from message parley.v1.ReadMarker
+ */
+export type ReadMarker = Message$1<"parley.v1.ReadMarker"> & {
+  /**
+   * room_id of the room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * read_seq is the marker: the seq read up to.
+   *
+   * @generated from field: int64 read_seq = 2;
+   */
+  readSeq: bigint;
+
+  /**
+   * time the marker moved.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message parley.v1.ReadMarker.
+ * Use `create(ReadMarkerSchema)` to create a new message.
+ */
+export const ReadMarkerSchema: GenMessage<ReadMarker> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 18);
 
 /**
  * Heartbeat is sent on an idle stream.
@@ -656,7 +735,7 @@ export type Heartbeat = Message$1<"parley.v1.Heartbeat"> & {
   time?: Timestamp | undefined;
 
   /**
-   * last_seq is the seq of the last message sent on this stream.
+   * last_seq is the seq of the last room log event sent on this stream.
    *
    * @generated from field: int64 last_seq = 2;
    */
@@ -668,7 +747,7 @@ export type Heartbeat = Message$1<"parley.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 18);
+  messageDesc(file_parley_v1_message, 19);
 
 /**
  * StreamPosition is attached as an error detail when a stream ends early
@@ -687,7 +766,7 @@ export type StreamPosition = Message$1<"parley.v1.StreamPosition"> & {
   roomId: string;
 
   /**
-   * last_seq is the seq of the last message delivered on the stream.
+   * last_seq is the seq of the last room log event delivered on the stream.
    *
    * @generated from field: int64 last_seq = 2;
    */
@@ -699,7 +778,7 @@ export type StreamPosition = Message$1<"parley.v1.StreamPosition"> & {
  * Use `create(StreamPositionSchema)` to create a new message.
  */
 export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 19);
+  messageDesc(file_parley_v1_message, 20);
 
 /**
  * ChatRequest is one frame from the client.
@@ -760,7 +839,7 @@ export type ChatRequest = Message$1<"parley.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 20);
+  messageDesc(file_parley_v1_message, 21);
 
 /**
  * ChatJoin starts receiving a room on the stream.
@@ -788,7 +867,7 @@ export type ChatJoin = Message$1<"parley.v1.ChatJoin"> & {
  * Use `create(ChatJoinSchema)` to create a new message.
  */
 export const ChatJoinSchema: GenMessage<ChatJoin> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 21);
+  messageDesc(file_parley_v1_message, 22);
 
 /**
  * ChatLeave stops receiving a room on the stream.
@@ -809,7 +888,7 @@ export type ChatLeave = Message$1<"parley.v1.ChatLeave"> & {
  * Use `create(ChatLeaveSchema)` to create a new message.
  */
 export const ChatLeaveSchema: GenMessage<ChatLeave> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 22);
+  messageDesc(file_parley_v1_message, 23);
 
 /**
  * ChatTyping is a typing notice.
@@ -830,7 +909,7 @@ export type ChatTyping = Message$1<"parley.v1.ChatTyping"> & {
  * Use `create(ChatTypingSchema)` to create a new message.
  */
 export const ChatTypingSchema: GenMessage<ChatTyping> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 23);
+  messageDesc(file_parley_v1_message, 24);
 
 /**
  * ChatResponse is one frame from the server.
@@ -870,7 +949,8 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
     case: "error";
   } | {
     /**
-     * member_joined: a user joined a joined room.
+     * member_joined: a user joined a joined room (a room log event, with
+     * its seq).
      *
      * @generated from field: parley.v1.MemberJoined member_joined = 4;
      */
@@ -878,7 +958,7 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
     case: "memberJoined";
   } | {
     /**
-     * member_left: a user left a joined room.
+     * member_left: a user left a joined room (a room log event).
      *
      * @generated from field: parley.v1.MemberLeft member_left = 5;
      */
@@ -917,6 +997,15 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
      */
     value: MessageChanged;
     case: "messageDeleted";
+  } | {
+    /**
+     * read_marker: the caller moved their own read marker in a joined
+     * room (from any session); not in the room log.
+     *
+     * @generated from field: parley.v1.ReadMarker read_marker = 10;
+     */
+    value: ReadMarker;
+    case: "readMarker";
   } | { case: undefined; value?: undefined };
 };
 
@@ -925,7 +1014,7 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 24);
+  messageDesc(file_parley_v1_message, 25);
 
 /**
  * ChatAck answers a successful frame.
@@ -960,7 +1049,7 @@ export type ChatAck = Message$1<"parley.v1.ChatAck"> & {
  * Use `create(ChatAckSchema)` to create a new message.
  */
 export const ChatAckSchema: GenMessage<ChatAck> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 25);
+  messageDesc(file_parley_v1_message, 26);
 
 /**
  * ChatError answers a frame that failed. The stream stays open.
@@ -1011,7 +1100,7 @@ export type ChatError = Message$1<"parley.v1.ChatError"> & {
  * Use `create(ChatErrorSchema)` to create a new message.
  */
 export const ChatErrorSchema: GenMessage<ChatError> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 26);
+  messageDesc(file_parley_v1_message, 27);
 
 /**
  * FieldViolation names one invalid field, as google.rpc.BadRequest does.
@@ -1039,7 +1128,7 @@ export type FieldViolation = Message$1<"parley.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 27);
+  messageDesc(file_parley_v1_message, 28);
 
 /**
  * Typing tells that a user is typing in a room.
@@ -1067,7 +1156,7 @@ export type Typing = Message$1<"parley.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 28);
+  messageDesc(file_parley_v1_message, 29);
 
 /**
  * MessageService posts, lists and streams a room's messages.
