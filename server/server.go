@@ -71,7 +71,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	}
 	s.observers = append(s.observers, cfg.observers...)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
-	s.handler = holdStreamFlushes(s.routes())
+	s.handler = holdStreamFlushes(s.routes(s.serveREST))
 	s.handler = s.endStreamsAtDrain(s.handler)  // after routes: it needs s.serviceList
 	s.handler = translateGRPCWebText(s.handler) // grpcwebtext.go: outermost, so every layer sees binary gRPC-Web
 	return s
