@@ -17,4 +17,12 @@ func RecoverPanic(s *Server, p any) error {
 // streaming procedures: the reference whose bytes the flush tests compare
 // against. It rebuilds the routes (and the health checker), so use it
 // only on a server made for the test.
-func WithoutFlushHold(s *Server) http.Handler { return s.routes() }
+func WithoutFlushHold(s *Server) http.Handler { return s.routes(s.serveREST) }
+
+// WithoutREST returns s's handler built again without the REST transcoder
+// (every other layer as server.New stacks them): the reference for what
+// the transcoder costs Connect, gRPC and gRPC-Web calls. Like
+// WithoutFlushHold, use it only on a server made for the test.
+func WithoutREST(s *Server) http.Handler {
+	return s.stack(func(h http.Handler) http.Handler { return h })
+}

@@ -20,7 +20,9 @@ import (
 // limits, the REST transcoder (its routes become Connect calls of what
 // follows), the wire-size cap, then the mux. Authorization is a
 // request gate on the Parley services, decided on the parsed procedure.
-func (s *Server) routes() http.Handler {
+// rest is the REST layer: s.serveREST, or (to measure what it costs the
+// other protocols, export_test.go) none.
+func (s *Server) routes(rest func(http.Handler) http.Handler) http.Handler {
 	common := s.handlerOptions()
 	parleyOpts := append(common[:len(common):len(common)], connect.WithRequestGate(s.authorize))
 
@@ -73,7 +75,7 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
-	h = s.serveREST(h) // rest.go: REST routes become Connect calls of everything inside
+	h = rest(h) // s.serveREST (rest.go): REST routes become Connect calls of everything inside
 	h = s.withClientIP(h)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
 	h = s.observeCalls(h)

@@ -71,14 +71,20 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	}
 	s.observers = append(s.observers, cfg.observers...)
 	s.drain, s.startDrain = context.WithCancel(context.Background())
-	s.handler = holdStreamFlushes(s.routes())
-	s.handler = s.endStreamsAtDrain(s.handler)  // after routes: it needs s.serviceList
-	s.handler = translateGRPCWebText(s.handler) // grpcwebtext.go: every layer inside sees binary gRPC-Web
+	s.handler = s.stack(s.serveREST)
+	return s
+}
+
+// stack builds the handler: the routes with rest (s.serveREST) around the
+// procedures, and every layer that wraps them.
+func (s *Server) stack(rest func(http.Handler) http.Handler) http.Handler {
+	h := holdStreamFlushes(s.routes(rest))
+	h = s.endStreamsAtDrain(h)  // after routes: it needs s.serviceList
+	h = translateGRPCWebText(h) // grpcwebtext.go: every layer inside sees binary gRPC-Web
 	// Outermost, so that they watch the connection's own body and writer,
 	// whatever wraps them inside.
-	s.handler = s.limitBodyTime(s.handler)
-	s.handler = s.dropStalledWrites(s.handler)
-	return s
+	h = s.limitBodyTime(h)
+	return s.dropStalledWrites(h)
 }
 
 // ServeHTTP implements http.Handler.

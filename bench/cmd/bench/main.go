@@ -163,6 +163,7 @@ func unaryCells(quick bool) []cell {
 			{peerREST, clientRESTH1},
 			{peerGateway, clientGatewayH1},
 			{peerParley, clientConnectJSONH1},
+			{peerParleyREST, clientVanguardH1},
 			{peerImprobable, clientConnectGRPCWebH1},
 			{peerParley, clientConnectGRPCWebH1},
 			{peerParleyNoLog, clientGRPCGo},
@@ -173,7 +174,7 @@ func unaryCells(quick bool) []cell {
 		{peerGRPCNative, clientGRPCGo}, {peerGRPCNative, clientConnectGRPC},
 		{peerGRPCServe, clientGRPCGo}, {peerGRPCServe, clientConnectGRPC},
 		{peerREST, clientRESTH1},
-		{peerGateway, clientGatewayH1},
+		{peerGateway, clientGatewayH1}, {peerParleyREST, clientVanguardH1},
 		{peerImprobable, clientConnectGRPCWebH1}, {peerImprobable, clientConnectGRPCWeb},
 	}
 	for _, p := range []string{peerConnectMin, peerParley} {
@@ -203,6 +204,8 @@ var ratioSpecs = []ratioSpec{
 	{"req/s parley connect+json / net-http REST+json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerREST, clientRESTH1}, "-"},
 	{"req/s parley connect+json / grpc-gateway json (http1)", "rps", cell{peerParley, clientConnectJSONH1}, cell{peerGateway, clientGatewayH1}, ">= 2.0"},
 	{"server CPU/RPC parley connect+json / grpc-gateway json (http1)", "cpu", cell{peerParley, clientConnectJSONH1}, cell{peerGateway, clientGatewayH1}, "-"},
+	{"req/s parley REST json (vanguard) / grpc-gateway json (http1)", "rps", cell{peerParleyREST, clientVanguardH1}, cell{peerGateway, clientGatewayH1}, "-"},
+	{"server CPU/RPC parley REST json (vanguard) / grpc-gateway json (http1)", "cpu", cell{peerParleyREST, clientVanguardH1}, cell{peerGateway, clientGatewayH1}, "-"},
 	{"req/s parley grpc-web / improbable grpc-web (http1)", "rps", cell{peerParley, clientConnectGRPCWebH1}, cell{peerImprobable, clientConnectGRPCWebH1}, ">= 1.2"},
 }
 

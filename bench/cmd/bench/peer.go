@@ -159,31 +159,17 @@ func runPeer(name string) error {
 		mux := http.NewServeMux()
 		mux.HandleFunc("POST /hello", serveREST)
 		serve(h2cServer(mux))
-	case peerParley, peerParleyNoLog:
-		dir, err := os.MkdirTemp("", "parley-bench-")
+	case peerParley, peerParleyNoLog, peerParleyREST:
+		h, closeFn, err := newParley(name)
 		if err != nil {
 			return err
 		}
-		defer func() { _ = os.RemoveAll(dir) }() // a temporary directory
-		ctx := context.Background()
-		store, err := sqlite.Open(ctx, filepath.Join(dir, "parley.db"))
-		if err != nil {
-			return err
+		defer closeFn()
+		if name == peerParleyREST {
+			if h, err = greeterREST(h); err != nil {
+				return err
+			}
 		}
-		defer func() { _ = store.Close() }() // the peer is exiting
-		blobs, err := disk.New(filepath.Join(dir, "files"))
-		if err != nil {
-			return err
-		}
-		// server.WithLogger defaults to discarding logs: logging is off.
-		// The bench service is mounted for the stream scenario; it is one
-		// more route and does not touch Parley's own services. Rate limits
-		// are off: one user sends thousands of messages a second here.
-		opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench), server.WithLimits(server.Limits{})}
-		if name == peerParleyNoLog {
-			opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
-		}
-		h := server.New(store, inmem.NewBroker(), opts...)
 		serve(server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler)))
 	default:
 		return fmt.Errorf("unknown peer %q", name)
@@ -237,4 +223,37 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// newParley returns Parley's handler as the parley peers serve it, on a
+// SQLite store and disk files in a temporary directory that closeFn
+// removes.
+func newParley(name string) (h http.Handler, closeFn func(), err error) {
+	dir, err := os.MkdirTemp("", "parley-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "parley.db"))
+	if err != nil {
+		_ = os.RemoveAll(dir) // a temporary directory
+		return nil, nil, err
+	}
+	closeFn = func() {
+		_ = store.Close()     // the peer is exiting
+		_ = os.RemoveAll(dir) // a temporary directory
+	}
+	blobs, err := disk.New(filepath.Join(dir, "files"))
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	// server.WithLogger defaults to discarding logs: logging is off.
+	// The bench service is mounted for the stream scenario; it is one
+	// more route and does not touch Parley's own services. Rate limits
+	// are off: one user sends thousands of messages a second here.
+	opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench), server.WithLimits(server.Limits{})}
+	if name == peerParleyNoLog {
+		opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
+	}
+	return server.New(store, inmem.NewBroker(), opts...), closeFn, nil
 }

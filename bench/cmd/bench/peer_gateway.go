@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -20,12 +21,23 @@ import (
 // the same path and JSON body Parley's Connect JSON unary call uses.
 const peerGateway = "grpc-gateway"
 
-// serveGateway starts the grpc-go backend on its own loopback port and the
-// gateway on lis.
+// serveGateway serves gatewayHandler on lis.
 func serveGateway(lis net.Listener) error {
-	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	h, err := gatewayHandler()
 	if err != nil {
 		return err
+	}
+	s := h2cServer(h)
+	go func() { _ = s.Serve(lis) }()
+	return nil
+}
+
+// gatewayHandler starts the grpc-go backend on its own loopback port (for
+// the process's lifetime) and returns the gateway in front of it.
+func gatewayHandler() (http.Handler, error) {
+	backend, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
 	g := grpc.NewServer()
 	helloworldgw.RegisterGreeterServer(g, gatewayGreeter{})
@@ -33,11 +45,9 @@ func serveGateway(lis net.Listener) error {
 	mux := runtime.NewServeMux()
 	creds := grpc.WithTransportCredentials(insecure.NewCredentials())
 	if err := helloworldgw.RegisterGreeterHandlerFromEndpoint(context.Background(), mux, backend.Addr().String(), []grpc.DialOption{creds}); err != nil {
-		return err
+		return nil, err
 	}
-	s := h2cServer(mux)
-	go func() { _ = s.Serve(lis) }()
-	return nil
+	return mux, nil
 }
 
 // gatewayGreeter is greeterImpl registered through the generated stubs.

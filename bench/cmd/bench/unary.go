@@ -40,6 +40,8 @@ const (
 	// clientGatewayH1 is plain net/http posting the JSON body a browser's
 	// fetch would to grpc-gateway's POST /helloworld.Greeter/SayHello.
 	clientGatewayH1 clientKind = "net/http/gateway/json/http1"
+	// clientVanguardH1 posts the same body to parley-rest's POST /v1/hello.
+	clientVanguardH1 clientKind = "net/http/vanguard/json/http1"
 	// clientRESTH1Close is clientRESTH1 with DisableKeepAlives: a new TCP
 	// connection for every call (the seed's "REST" in "1000 calls").
 	clientRESTH1Close clientKind = "net/http/rest/json/http1-close"
@@ -112,12 +114,15 @@ func newCallerDial(kind clientKind, addr string, dial dialFunc) (call caller, cl
 		return connectCaller(false, connect.WithGRPCWeb())
 	case clientConnectGRPCWeb:
 		return connectCaller(true, connect.WithGRPCWeb())
-	case clientRESTH1, clientRESTH1Close, clientGatewayH1:
+	case clientRESTH1, clientRESTH1Close, clientGatewayH1, clientVanguardH1:
 		hc := httpClientDial(false, dial)
 		hc.Transport.(*http.Transport).DisableKeepAlives = kind == clientRESTH1Close
 		url := base + "/hello"
-		if kind == clientGatewayH1 {
+		switch kind {
+		case clientGatewayH1:
 			url = base + helloworldconnect.GreeterSayHelloProcedure
+		case clientVanguardH1:
+			url = base + greeterRESTPath
 		}
 		return func(ctx context.Context, name string) error {
 			body, _ := json.Marshal(restHello{Name: name})
