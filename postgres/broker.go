@@ -44,8 +44,8 @@ const catchUpPage = 500
 // Every logged kind (parley.EventKind.Logged: messages, edits, deletions,
 // member changes) crosses replicas this way, read from the room log. Read
 // markers cross on ReadMarkerChannel (readmarker.go), revocations on
-// RevocationChannel (revocation.go), on the same connection. Typing
-// notices are seen only by subscribers of the replica that served them.
+// RevocationChannel (revocation.go) and typing notices on TypingChannel
+// (typing.go), on the same connection.
 type Broker struct {
 	store        *Store
 	local        LocalBroker
@@ -62,6 +62,7 @@ type Broker struct {
 	wake  chan struct{}
 
 	listening atomic.Bool // the listening connection is LISTENing
+	typing    chan string // typing notices to notify (typing.go)
 
 	stop context.CancelFunc
 	done sync.WaitGroup
@@ -127,15 +128,17 @@ func NewBroker(store *Store, local LocalBroker, opts ...BrokerOption) *Broker {
 		feeds:        make(map[string]*roomFeed),
 		dirty:        make(map[string]struct{}),
 		wake:         make(chan struct{}, 1),
+		typing:       make(chan string, typingQueue),
 	}
 	for _, o := range opts {
 		o.applyBroker(b)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	b.stop = stop
-	b.done.Add(2)
+	b.done.Add(3)
 	go b.listen(ctx)
 	go b.deliver(ctx)
+	go b.notifyTyping(ctx)
 	return b
 }
 
@@ -204,8 +207,12 @@ func (b *Broker) readStart(ctx context.Context, roomID string, feed *roomFeed) e
 // Publish implements parley.Broker: the event goes to local subscribers at
 // once, unless it is a message the Broker already published.
 func (b *Broker) Publish(e *parley.Event) {
-	if e.Kind == parley.EventReadMarker {
+	switch e.Kind {
+	case parley.EventReadMarker:
 		b.publishReadMarker(e)
+		return
+	case parley.EventTyping:
+		b.publishTyping(e)
 		return
 	}
 	if !e.Kind.Logged() {
@@ -284,7 +291,7 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 		return wrap("connect listener", err)
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }() // the listen loop's error is the one to report
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel+"; LISTEN "+ReadMarkerChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel+"; LISTEN "+RevocationChannel+"; LISTEN "+ReadMarkerChannel+"; LISTEN "+TypingChannel); err != nil {
 		return wrap("listen", err)
 	}
 	b.listening.Store(true)
@@ -303,6 +310,9 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 			continue
 		case ReadMarkerChannel:
 			b.readMarked(n.Payload)
+			continue
+		case TypingChannel:
+			b.typed(n.Payload)
 			continue
 		}
 		roomID, seq, ok := parsePayload(n.Payload)

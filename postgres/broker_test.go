@@ -133,6 +133,35 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	}
 }
 
+// TestBrokerCrossReplicaTyping publishes a typing notice on one replica:
+// the other's subscribers get it once, and the replica that published it
+// does not hear it again.
+func TestBrokerCrossReplicaTyping(t *testing.T) {
+	t.Parallel()
+	_, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
+	waitListening(t, brokers[:]...)
+	local := subscribe(t, brokers[0], room.ID)
+	remote := subscribe(t, brokers[1], room.ID)
+	brokers[0].Publish(&parley.Event{Kind: parley.EventTyping, RoomID: room.ID, User: alice, Time: time.Now()})
+	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
+		var got []*parley.Event
+		select {
+		case <-sub.Ready():
+			got = sub.Drain(nil)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no typing notice within 5s", name)
+		}
+		select {
+		case <-sub.Ready(): // a second copy, which must not come
+			got = sub.Drain(got)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if len(got) != 1 || got[0].Kind != parley.EventTyping || got[0].User.ID != alice.ID || got[0].User.Username != alice.Username {
+			t.Errorf("%s: %d events, first %+v; want alice typing once", name, len(got), got[0])
+		}
+	}
+}
+
 // TestBrokerLostNotificationOnlyDelays stores messages without a
 // notification (as if it were lost) and expects the poll to deliver them.
 func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
