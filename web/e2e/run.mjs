@@ -820,9 +820,10 @@ async function docs(browser) {
   await page.screenshot({ path: path.join(shots, "docs.png"), fullPage: true });
 
   await page.getByRole("button", { name: "Authorize" }).first().click();
-  await page.locator(".auth-container input").fill(token);
-  await page.locator(".auth-container button.authorize").click();
-  await page.locator(".auth-container button.btn-done").click();
+  const bearer = page.locator(".auth-container").filter({ has: page.locator("#auth-bearer-value") });
+  await bearer.locator("#auth-bearer-value").fill(token);
+  await bearer.locator("button.authorize").click();
+  await page.locator(".modal-ux button.close-modal").click();
   const me = page.locator(`.opblock[id$="-AuthService_GetMe"]`);
   await me.locator(".opblock-summary").click();
   await me.getByRole("button", { name: "Execute" }).click();
