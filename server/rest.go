@@ -47,6 +47,9 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
 			vanguard.WithMaxMessageBufferBytes(restBufferBytes),
+			// A query parameter that names no field is ignored, as
+			// grpc-gateway does (the transcoder would answer internal).
+			vanguard.WithRESTUnmarshalOptions(vanguard.RESTUnmarshalOptions{DiscardUnknownQueryParams: true}),
 		),
 	)
 	if err != nil {
@@ -68,9 +71,14 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 
 // capRESTBodies refuses a REST request body over readMax bytes (the same
 // limit as any request message) with resource_exhausted before the
-// transcoder buffers it.
+// transcoder buffers it, and a body on GET or DELETE (no route takes one)
+// with invalid_argument, which the transcoder would answer internal.
 func capRESTBodies(h http.Handler, readMax int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodDelete) && r.ContentLength != 0 {
+			writeRESTError(w, http.StatusBadRequest, connect.CodeInvalidArgument, r.Method+" routes take no request body")
+			return
+		}
 		if r.ContentLength > int64(readMax) {
 			writeRESTError(w, http.StatusTooManyRequests, connect.CodeResourceExhausted, "request body is larger than the server's limit")
 			return
