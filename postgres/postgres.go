@@ -75,7 +75,11 @@ func WithNow(now func() time.Time) Option {
 // (parley.Observer.Commit) and about the notifications and catch-up reads
 // of the Broker over this Store. By default, nothing is observed.
 func WithObserver(o *parley.Observer) Option {
-	return optionFunc(func(s *Store) { s.obs = o })
+	return optionFunc(func(s *Store) {
+		if o != nil {
+			s.obs = o
+		}
+	})
 }
 
 // Open connects to the database at url (postgres://user@host:port/db?...,

@@ -79,7 +79,11 @@ func WithNow(now func() time.Time) Option {
 // WithObserver tells o about each group commit (parley.Observer.Commit).
 // By default, nothing is observed.
 func WithObserver(o *parley.Observer) Option {
-	return optionFunc(func(s *Store) { s.obs = o })
+	return optionFunc(func(s *Store) {
+		if o != nil {
+			s.obs = o
+		}
+	})
 }
 
 // Open opens the SQLite database at path, creating the file if needed, and
