@@ -35,9 +35,9 @@ type Metrics struct {
 	store    storeMetrics
 	broker   brokerMetrics
 
-	calls      sync.Map // seriesKey -> *callSeries
-	procedures sync.Map // procedure -> bool: a stream; only procedures a handler served
-	storeOps   sync.Map // operation -> prometheus.Observer
+	procedures sync.Map         // procedure -> *procedureSeries; only procedures a handler served
+	other      *procedureSeries // the requests for any other path
+	storeOps   sync.Map         // operation -> prometheus.Observer
 }
 
 // New returns the metrics of a server whose store is engine ("sqlite",
@@ -49,6 +49,7 @@ func New(engine string) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.rpc = newRPCMetrics(m.reg)
+	m.other = &procedureSeries{procedure: otherProcedure}
 	m.stream = newStreamMetrics(m.reg)
 	m.delivery = newDeliveryMetrics(m.reg)
 	m.store = newStoreMetrics(m.reg, engine)

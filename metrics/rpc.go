@@ -2,7 +2,7 @@ package metrics
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,42 +54,109 @@ func newRPCMetrics(reg prometheus.Registerer) rpcMetrics {
 	return m
 }
 
-// seriesKey names the series of one procedure called over one protocol.
-type seriesKey struct{ procedure, protocol string }
+// protocols are the values of the protocol label, in the order of
+// procedureSeries.byProtocol.
+var protocols = [...]string{"connect", "grpc", "grpcweb", "rest"}
 
-// callSeries are a procedure's series for one protocol, looked up once
-// per call: finding a series by its label values hashes every value.
+func protocolIndex(protocol string) (int, bool) {
+	switch protocol {
+	case "connect":
+		return 0, true
+	case "grpc":
+		return 1, true
+	case "grpcweb":
+		return 2, true
+	case "rest":
+		return 3, true
+	}
+	return 0, false
+}
+
+// procedureSeries are one procedure's series, found with one lookup per
+// call: finding a series by its label values hashes every value.
+type procedureSeries struct {
+	procedure  string
+	unary      bool // timed in parley_rpc_duration_seconds
+	byProtocol [len(protocols)]atomic.Pointer[callSeries]
+}
+
+// callSeries are the series of one procedure over one protocol, each made
+// when first needed.
 type callSeries struct {
 	started  prometheus.Counter
-	duration prometheus.Observer // nil for streams and unknown procedures
-	handled  sync.Map            // handledKey -> prometheus.Counter
+	duration prometheus.Observer // nil unless unary
+	handled  [len(codecs)][len(codes)]atomic.Pointer[prometheus.Counter]
 }
 
-type handledKey struct{ codec, code string }
+// codecs and codes are the values of the codec and code labels.
+var (
+	codecs = [...]string{"proto", "json", "other"}
+	codes  = [...]string{
+		"ok", "canceled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
+		"already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+		"aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
+		"unauthenticated",
+	}
+)
 
-// series returns the series of procedure over protocol; unary tells
-// whether to time its calls.
-func (m *Metrics) series(procedure, protocol string, unary bool) *callSeries {
-	key := seriesKey{procedure, protocol}
-	if s, ok := m.calls.Load(key); ok {
-		return s.(*callSeries)
+func codecIndex(codec string) int {
+	switch codec {
+	case "proto":
+		return 0
+	case "json":
+		return 1
 	}
-	s := &callSeries{started: m.rpc.started.WithLabelValues(procedure, protocol)}
-	if unary {
-		s.duration = m.rpc.duration.WithLabelValues(procedure, protocol)
-	}
-	actual, _ := m.calls.LoadOrStore(key, s)
-	return actual.(*callSeries)
+	return 2
 }
 
-// handledCounter returns the counter of calls that ended with code.
-func (m *Metrics) handledCounter(s *callSeries, procedure, protocol, codec, code string) prometheus.Counter {
-	key := handledKey{codec, code}
-	if c, ok := s.handled.Load(key); ok {
-		return c.(prometheus.Counter)
+// codeIndex finds code among codes; a name that is none of Connect's
+// counts as unknown.
+func codeIndex(code string) int {
+	if code == "ok" {
+		return 0 // nearly every call
 	}
-	c, _ := s.handled.LoadOrStore(key, m.rpc.handled.WithLabelValues(procedure, protocol, codec, code))
-	return c.(prometheus.Counter)
+	for i, c := range codes {
+		if c == code {
+			return i
+		}
+	}
+	return 2
+}
+
+// procedure returns the series of a procedure a handler serves.
+func (m *Metrics) procedure(procedure string, unary bool) *procedureSeries {
+	if p, ok := m.procedures.Load(procedure); ok {
+		return p.(*procedureSeries)
+	}
+	p, _ := m.procedures.LoadOrStore(procedure, &procedureSeries{procedure: procedure, unary: unary})
+	return p.(*procedureSeries)
+}
+
+// series returns p's series over protocol, one of protocols.
+func (m *Metrics) series(p *procedureSeries, protocol int) *callSeries {
+	if s := p.byProtocol[protocol].Load(); s != nil {
+		return s
+	}
+	s := &callSeries{started: m.rpc.started.WithLabelValues(p.procedure, protocols[protocol])}
+	if p.unary {
+		s.duration = m.rpc.duration.WithLabelValues(p.procedure, protocols[protocol])
+	}
+	if !p.byProtocol[protocol].CompareAndSwap(nil, s) {
+		return p.byProtocol[protocol].Load()
+	}
+	return s
+}
+
+// handled returns the counter of p's calls over protocol that ended with
+// codec and code.
+func (m *Metrics) handled(p *procedureSeries, protocol, codec, code int) prometheus.Counter {
+	s := m.series(p, protocol)
+	if c := s.handled[codec][code].Load(); c != nil {
+		return *c
+	}
+	c := m.rpc.handled.WithLabelValues(p.procedure, protocols[protocol], codecs[codec], codes[code])
+	s.handled[codec][code].CompareAndSwap(nil, &c)
+	return c
 }
 
 // Interceptor returns the interceptor that counts the RPCs that reach
@@ -103,9 +170,9 @@ func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if req.Spec().IsClient {
 			return next(ctx, req)
 		}
-		procedure := req.Spec().Procedure
-		i.m.procedures.LoadOrStore(procedure, false)
-		i.m.series(procedure, server.CallProtocol(ctx, req.Peer()), true).started.Inc()
+		if protocol, ok := protocolIndex(server.CallProtocol(ctx, req.Peer())); ok {
+			i.m.series(i.m.procedure(req.Spec().Procedure, true), protocol).started.Inc()
+		}
 		return next(ctx, req)
 	}
 }
@@ -117,8 +184,9 @@ func (i interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conne
 func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		procedure := conn.Spec().Procedure
-		i.m.procedures.LoadOrStore(procedure, true)
-		i.m.series(procedure, server.CallProtocol(ctx, conn.Peer()), false).started.Inc()
+		if protocol, ok := protocolIndex(server.CallProtocol(ctx, conn.Peer())); ok {
+			i.m.series(i.m.procedure(procedure, false), protocol).started.Inc()
+		}
 		open := i.m.stream.open.WithLabelValues(procedure)
 		open.Inc()
 		defer open.Dec()
@@ -158,30 +226,17 @@ func (m *Metrics) ObserveCall(_ context.Context, call server.CallInfo) {
 	if !call.IsRPC() {
 		return
 	}
-	procedure, unary := otherProcedure, false
-	if stream, known := m.procedures.Load(call.Procedure); known {
-		procedure, unary = call.Procedure, !stream.(bool)
+	protocol, ok := protocolIndex(call.Protocol)
+	if !ok {
+		return
 	}
-	codec := call.Codec
-	if codec != "proto" && codec != "json" {
-		codec = "other"
+	p, known := m.procedures.Load(call.Procedure)
+	if !known {
+		p = m.other
 	}
-	code := call.Code
-	if _, ok := knownCodes[code]; !ok {
-		code = "unknown"
-	}
-	s := m.series(procedure, call.Protocol, unary)
-	m.handledCounter(s, procedure, call.Protocol, codec, code).Inc()
-	if s.duration != nil {
-		s.duration.Observe(call.Duration.Seconds())
+	ps := p.(*procedureSeries)
+	m.handled(ps, protocol, codecIndex(call.Codec), codeIndex(call.Code)).Inc()
+	if ps.unary {
+		m.series(ps, protocol).duration.Observe(call.Duration.Seconds())
 	}
 }
-
-// knownCodes are the values of the code label: Connect's code names.
-var knownCodes = func() map[string]struct{} {
-	names := map[string]struct{}{"ok": {}}
-	for c := connect.CodeCanceled; c <= connect.CodeUnauthenticated; c++ {
-		names[c.String()] = struct{}{}
-	}
-	return names
-}()

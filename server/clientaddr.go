@@ -17,18 +17,23 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-type clientIPKey struct{}
-
 // withClientIP gives the core the client address of every request
 // (clientIPFrom), whatever the protocol.
 func withClientIP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, clientIP(r))))
+		if info := requestInfoFrom(r.Context()); info != nil { // observeCalls made it
+			info.clientIP = clientIP(r)
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &requestInfo{clientIP: clientIP(r)})))
 	})
 }
 
 // clientIPFrom returns the client address withClientIP recorded, "" if none.
 func clientIPFrom(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey{}).(string)
-	return ip
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.clientIP
+	}
+	return ""
 }

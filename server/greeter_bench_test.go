@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -41,8 +42,15 @@ func greeterHandlers() []namedHandler {
 		{"parley", server.New(nil, nil)},
 		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
 		{"parley-metrics", server.New(nil, nil, metrics.New("sqlite").ServerOptions()...)},
-		{"parley-observed", server.New(nil, nil, server.WithCallObserver(func(context.Context, server.CallInfo) {}))},
+		{"parley-log", server.New(nil, nil, server.WithLogger(requestLog()))},
+		{"parley-log-metrics", server.New(nil, nil, append(metrics.New("sqlite").ServerOptions(), server.WithLogger(requestLog()))...)},
 	}
+}
+
+// requestLog is parleyd's default logger, text at info level (a line per
+// call), writing nowhere.
+func requestLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // BenchmarkSayHello serves helloworld.Greeter/SayHello in process through

@@ -61,7 +61,8 @@ func (s *Server) record(ctx context.Context, err error) {
 	if len(s.observers) == 0 {
 		return
 	}
-	if rec, ok := ctx.Value(callRecordKey{}).(*callRecord); ok {
+	if info := requestInfoFrom(ctx); info != nil {
+		rec := &info.call
 		rec.code, rec.hasCode = codeName(connect.CodeOf(err)), true
 		if err == nil {
 			rec.code = "ok"
@@ -87,8 +88,8 @@ func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Hea
 // protocol ("connect", "grpc", "grpcweb"). Interceptors given with
 // WithInterceptors label calls with it, to agree with the request log.
 func CallProtocol(ctx context.Context, peer connect.Peer) string {
-	if rec, ok := ctx.Value(callRecordKey{}).(*callRecord); ok && rec.protocol != "" {
-		return rec.protocol
+	if info := requestInfoFrom(ctx); info != nil && info.call.protocol != "" {
+		return info.call.protocol
 	}
 	return peer.Protocol
 }

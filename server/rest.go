@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -80,18 +79,14 @@ func capRESTBodies(h http.Handler, readMax int) http.Handler {
 	})
 }
 
-// recordREST tells observeCalls which procedure a REST request became and
-// that it came as REST (CallInfo.Protocol "rest").
-// Without observers there is no record yet: one is made, so that
-// interceptors can still tell the call came as REST (CallProtocol).
+// recordREST tells observeCalls and interceptors (CallProtocol) which
+// procedure a REST request became and that it came as REST
+// (CallInfo.Protocol "rest"), in the record withClientIP, outside, made.
 func recordREST(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec, ok := r.Context().Value(callRecordKey{}).(*callRecord)
-		if !ok {
-			rec = &callRecord{}
-			r = r.WithContext(context.WithValue(r.Context(), callRecordKey{}, rec))
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.call.procedure, info.call.protocol = r.URL.Path, "rest"
 		}
-		rec.procedure, rec.protocol = r.URL.Path, "rest"
 		h.ServeHTTP(w, r)
 	})
 }
