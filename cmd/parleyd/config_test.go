@@ -101,6 +101,9 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		"PARLEY_LOG_LEVEL":          "DEBUG",
 		"PARLEY_LOG_FORMAT":         "json",
 		"PARLEY_DB":                 "postgresql://db/parley",
+		"PARLEY_ADMIN_ADDR":         "0.0.0.0:9100",
+		"PARLEY_ADMIN_PUBLIC":       "true",
+		"PARLEY_SUBSCRIBER_QUEUE":   "64",
 	}
 	cfg, err := parseConfig([]string{"--heartbeat", "2s"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -110,7 +113,8 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, maxUnaryDuration: 90 * time.Second,
 		heartbeat: 2 * time.Second, editWindow: time.Hour, tokenTTL: 24 * time.Hour, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
-		limits: server.DefaultLimits(),
+		limits:    server.DefaultLimits(),
+		adminAddr: "0.0.0.0:9100", adminPublic: true, subscriberQueue: 64,
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {
 		t.Errorf("corsOrigins = %q, want the default", cfg.corsOrigins)

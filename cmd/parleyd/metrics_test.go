@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -39,15 +40,11 @@ type scrape struct {
 
 func scrapeMetrics(t *testing.T, adminURL string) scrape {
 	t.Helper()
-	res, err := http.Get(adminURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	status, text := getStatus(t, adminURL+"/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", status)
 	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", res.StatusCode, err)
-	}
+	body := []byte(text)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
@@ -243,10 +240,8 @@ func TestMetrics(t *testing.T) {
 	after := waitForMetric(t, admin, "the drained Subscribe's end", func(s scrape) bool {
 		return s.value("parley_rpc_handled_total", "procedure", subscribe, "protocol", "connect", "code", "unavailable") == 1
 	})
-	if res, err := http.Get(admin + "/readyz"); err != nil || res.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz while draining: %v %v, want 503", res.Status, err)
-	} else {
-		res.Body.Close()
+	if status, body := getStatus(t, admin+"/readyz"); status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d %q, want 503", status, body)
 	}
 
 	sayHello := helloworldconnect.GreeterSayHelloProcedure
@@ -258,14 +253,15 @@ func TestMetrics(t *testing.T) {
 		labels []string
 		n      float64
 	}{
-		{"parley_rpc_handled_total", []string{"procedure", sayHello, "protocol", "connect", "codec", "proto", "code", "ok"}, 3},
+		// One more SayHello over Connect proto: the first call of holdUnaryCall.
+		{"parley_rpc_handled_total", []string{"procedure", sayHello, "protocol", "connect", "codec", "proto", "code", "ok"}, 3 + 1},
 		{"parley_rpc_handled_total", []string{"procedure", sayHello, "protocol", "connect", "codec", "json", "code", "ok"}, 2},
 		{"parley_rpc_handled_total", []string{"procedure", sayHello, "protocol", "grpc", "codec", "proto", "code", "ok"}, 2},
 		{"parley_rpc_handled_total", []string{"procedure", sayHello, "protocol", "grpcweb", "codec", "proto", "code", "ok"}, 1},
-		{"parley_rpc_started_total", []string{"procedure", sayHello, "protocol", "connect"}, 5},
+		{"parley_rpc_started_total", []string{"procedure", sayHello, "protocol", "connect"}, 5 + 1},
 		{"parley_rpc_started_total", []string{"procedure", sayHello, "protocol", "grpc"}, 2},
 		{"parley_rpc_started_total", []string{"procedure", sayHello, "protocol", "grpcweb"}, 1},
-		{"parley_rpc_duration_seconds", []string{"procedure", sayHello, "protocol", "connect"}, 5},
+		{"parley_rpc_duration_seconds", []string{"procedure", sayHello, "protocol", "connect"}, 5 + 1},
 		{"parley_rpc_handled_total", []string{"procedure", parleyv1connect.RoomServiceCreateRoomProcedure, "protocol", "grpc", "codec", "json", "code", "invalid_argument"}, 1},
 		{"parley_rpc_handled_total", []string{"procedure", parleyv1connect.AuthServiceGetMeProcedure, "protocol", "rest", "codec", "json", "code", "ok"}, 2},
 		{"parley_rpc_started_total", []string{"procedure", parleyv1connect.AuthServiceGetMeProcedure, "protocol", "rest"}, 2},
@@ -320,44 +316,60 @@ func TestMetrics(t *testing.T) {
 
 // protocolOptions are the client options of "protocol/codec".
 func protocolOptions(name string) []connect.ClientOption {
-	var opts []connect.ClientOption
 	protocol, codec, _ := strings.Cut(name, "/")
-	switch protocol {
-	case "grpc":
-		opts = append(opts, connect.WithGRPC())
-	case "grpcweb":
-		opts = append(opts, connect.WithGRPCWeb())
-	}
-	if codec == "json" {
-		opts = append(opts, connect.WithProtoJSON())
-	}
-	return opts
+	return testserver.ProtocolOptions(protocol, codec)
 }
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	res, err := http.Get(url)
+	_, body := getStatus(t, url)
+	return body
+}
+
+// getStatus GETs url and returns the status and the body.
+func getStatus(t *testing.T, url string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	return string(body)
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(body)
 }
 
 // holdUnaryCall starts a Connect unary call over HTTP/1.1 whose body
-// never arrives: the handler waits for it until the connection closes.
+// never arrives: the handler waits for it until the connection closes. A
+// first call on the same connection makes sure parleyd has accepted it
+// (a connection still in the listen queue would just be dropped).
 func holdUnaryCall(t *testing.T, url string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: 100\r\n\r\n\x0a", helloworldconnect.GreeterSayHelloProcedure)
+	t.Cleanup(func() { _ = conn.Close() })
+	const request = "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/proto\r\nContent-Length: %d\r\n\r\n%s"
+	if _, err := fmt.Fprintf(conn, request, helloworldconnect.GreeterSayHelloProcedure, 3, "\x0a\x01m"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = conn.Close() })
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if _, err := fmt.Fprintf(conn, request, helloworldconnect.GreeterSayHelloProcedure, 100, "\x0a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // for parleyd to read the request: the connection is then busy, not idle
 	return conn
 }
 

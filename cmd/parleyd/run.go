@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if adminLn, err = listenAdmin(cfg.adminAddr, cfg.adminPublic); err != nil {
 			return err
 		}
-		defer adminLn.Close()
+		defer func() { _ = adminLn.Close() }() // the admin server may have closed it: no error to report
 		engine := "sqlite"
 		if cfg.db != "" {
 			engine = "postgres"
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		m.WatchHealth(handler.Health)
 		admin := newAdminServer(adminHandler(m, handler.Health))
 		go func() { _ = admin.Serve(adminLn) }() // ends when Close closes adminLn
-		defer admin.Close()                      // after the public port's shutdown: /readyz reports the drain
+		defer func() { _ = admin.Close() }()     // after the public port's shutdown: /readyz reports the drain
 		scope := "loopback only"
 		if tcp, ok := adminLn.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 			scope = "PUBLIC, by --admin-public"

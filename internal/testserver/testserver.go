@@ -141,16 +141,7 @@ func (s *Server) Clients() []Client {
 	for _, t := range transports {
 		for _, protocol := range []string{"connect", "grpc", "grpcweb"} {
 			for _, codec := range []string{"proto", "json"} {
-				var opts []connect.ClientOption
-				switch protocol {
-				case "grpc":
-					opts = append(opts, connect.WithGRPC())
-				case "grpcweb":
-					opts = append(opts, connect.WithGRPCWeb())
-				}
-				if codec == "json" {
-					opts = append(opts, connect.WithProtoJSON())
-				}
+				opts := ProtocolOptions(protocol, codec)
 				out = append(out, Client{
 					Name: protocol + "/" + codec + "/" + t.name, Protocol: protocol, Codec: codec, HTTP: t.name,
 					Client: t.client, BaseURL: t.url, Options: opts,
@@ -159,6 +150,22 @@ func (s *Server) Clients() []Client {
 		}
 	}
 	return out
+}
+
+// ProtocolOptions are the connect-go client options of protocol
+// ("connect", "grpc", "grpcweb") and codec ("proto", "json").
+func ProtocolOptions(protocol, codec string) []connect.ClientOption {
+	var opts []connect.ClientOption
+	switch protocol {
+	case "grpc":
+		opts = append(opts, connect.WithGRPC())
+	case "grpcweb":
+		opts = append(opts, connect.WithGRPCWeb())
+	}
+	if codec == "json" {
+		opts = append(opts, connect.WithProtoJSON())
+	}
+	return opts
 }
 
 // WithToken returns client options that send the bearer token.
