@@ -77,7 +77,7 @@ func (p *parleyd) start() {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cmd := exec.Command(binary(p.t, "parleyd"), "--addr", p.addr, "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s")
+		cmd := exec.Command(binary(p.t, "parleyd"), "--addr", p.addr, "--admin-addr", "none", "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s")
 		cmd.Env = append(os.Environ(), "PARLEY_DB=") // SQLite in --data-dir, whatever the environment says
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
