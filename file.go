@@ -73,6 +73,15 @@ type FileStore interface {
 	DeleteUpload(ctx context.Context, id string) error
 	// FileByID returns a file. ENOTFOUND if none.
 	FileByID(ctx context.Context, id string) (File, error)
+	// StaleUploads returns up to limit uploads that are not complete and
+	// were created before createdBefore, oldest first (by CreateTime, then
+	// ID): those ExpireUploads reclaims. None is no error.
+	StaleUploads(ctx context.Context, createdBefore time.Time, limit int) ([]Upload, error)
+	// StoredBytes returns how many bytes a user has stored or announced:
+	// the sum of the sizes of the user's files plus the declared sizes
+	// (Meta.Size) of the user's uploads that are not complete. 0 for a user
+	// with neither, also one that does not exist.
+	StoredBytes(ctx context.Context, uploaderID string) (int64, error)
 }
 
 // BlobStore keeps file contents: the partial content of each upload, and

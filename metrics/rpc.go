@@ -56,7 +56,7 @@ func newRPCMetrics(reg prometheus.Registerer) rpcMetrics {
 
 // protocols are the values of the protocol label, in the order of
 // procedureSeries.byProtocol.
-var protocols = [...]string{"connect", "grpc", "grpcweb", "rest"}
+var protocols = [...]string{"connect", "grpc", "grpcweb", "rest", "sse", "ndjson"}
 
 func protocolIndex(protocol string) (int, bool) {
 	switch protocol {
@@ -68,6 +68,10 @@ func protocolIndex(protocol string) (int, bool) {
 		return 2, true
 	case "rest":
 		return 3, true
+	case "sse":
+		return 4, true
+	case "ndjson":
+		return 5, true
 	}
 	return 0, false
 }

@@ -194,3 +194,24 @@ func TestWithNowStampsExactly(t *testing.T) {
 		t.Errorf("ListMessages = %+v, %v; want exactly %+v", msgs, err, m)
 	}
 }
+
+func TestBlobs(t *testing.T) {
+	t.Parallel()
+	pgtest.Connect(t)
+	storetest.RunBlobs(t, func(t *testing.T) parley.BlobStore {
+		_, u := pgtest.Schema(t, 4)
+		return postgres.NewBlobs(open(t, u))
+	})
+}
+
+// TestExpiry runs the expiry suite over the PostgreSQL store and its blob
+// store on the same database, the pair parleyd runs with --db.
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	pgtest.Connect(t)
+	storetest.RunExpiry(t, func(t *testing.T) storetest.FileEngine {
+		_, u := pgtest.Schema(t, 4)
+		s := open(t, u)
+		return storetest.FileEngine{Store: s, Files: s, Blobs: postgres.NewBlobs(s)}
+	})
+}

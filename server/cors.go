@@ -21,7 +21,7 @@ func (s *Server) cors(h http.Handler) http.Handler {
 	withCORS := cors.New(cors.Options{
 		AllowedOrigins: s.cfg.allowedOrigins,
 		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPut, http.MethodDelete), // PUT, DELETE: REST routes
-		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", "Last-Event-ID"),  // Last-Event-ID: EventSource reconnecting (events_http.go)
 		ExposedHeaders: connectcors.ExposedHeaders(),
 		MaxAge:         7200, // seconds; Chromium caps preflight caching at 2 hours
 	}).Handler(h)

@@ -23,12 +23,13 @@ const drainWriteGrace = time.Second
 // point). A server stream's request body is read already, and on HTTP/1.1
 // a read deadline would fail net/http's background read and cancel the
 // request's context, racing the drain's unavailable. Unary calls are left
-// alone: they get --shutdown-timeout to finish.
+// alone: they get --shutdown-timeout to finish. The events route
+// (events_http.go) is a server stream too.
 func (s *Server) endStreamsAtDrain(h http.Handler) http.Handler {
 	streams := clientStreamProcedures(s.serviceList)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		clientStreams, ok := streams[r.URL.Path]
-		if !ok {
+		if _, events := eventsRoom(r); !ok && !events {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -33,11 +33,13 @@ type flushHold struct {
 type flushHoldKey struct{}
 
 // holdStreamFlushes installs a flushHold for the streaming procedures
-// (Subscribe and Chat); every other request passes through untouched.
+// (Subscribe and Chat) and the events route (events_http.go); every other
+// request passes through untouched.
 func holdStreamFlushes(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case parleyv1connect.MessageServiceSubscribeProcedure, parleyv1connect.MessageServiceChatProcedure:
+		_, events := eventsRoom(r)
+		switch {
+		case r.URL.Path == parleyv1connect.MessageServiceSubscribeProcedure, r.URL.Path == parleyv1connect.MessageServiceChatProcedure, events:
 			if f, ok := w.(http.Flusher); ok {
 				fh := &flushHold{ResponseWriter: w, flusher: f}
 				w = fh

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/inmem"
 	"github.com/parley-chat/parley/internal/testserver"
+	"github.com/parley-chat/parley/server"
 )
 
 // ledger records every acknowledged send, so that deliveries can be checked
@@ -74,15 +77,44 @@ type ledgerSubscriber struct {
 	user      *testserver.User
 	roomID    string
 	dropEvery int
-	got       []*parleyv1.Message
-	drops     int
+	// open starts a stream after since; nil is Subscribe through user's client.
+	open  func(ctx context.Context, since int64) (eventReader, error)
+	got   []*parleyv1.Message
+	drops int
+}
+
+// eventReader is a Subscribe stream as a ledgerSubscriber reads it: a
+// Connect client's, or the events route's (testserver.EventsReader).
+type eventReader interface {
+	Receive() bool
+	Msg() *parleyv1.SubscribeResponse
+	Err() error
+	Close() error
+}
+
+// eventsRoute opens the events route for u as SSE (accept "") or with that
+// Accept header, resuming with Last-Event-ID.
+func eventsRoute(client *http.Client, baseURL string, u *testserver.User, roomID, accept string) func(context.Context, int64) (eventReader, error) {
+	return func(ctx context.Context, since int64) (eventReader, error) {
+		h := http.Header{"Authorization": {"Bearer " + u.Token}, "Last-Event-Id": {strconv.FormatInt(since, 10)}}
+		if accept != "" {
+			h.Set("Accept", accept)
+		}
+		return testserver.OpenEvents(ctx, client, baseURL+"/v1/rooms/"+roomID+"/events", h)
+	}
 }
 
 func (s *ledgerSubscriber) run(ctx context.Context, since, until int64) error {
 	last := since
 	for last < until {
 		streamCtx, cancel := context.WithCancel(ctx)
-		stream, err := s.user.Messages.Subscribe(streamCtx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: s.roomID, SinceSeq: last}))
+		var stream eventReader
+		var err error
+		if s.open != nil {
+			stream, err = s.open(streamCtx, last)
+		} else {
+			stream, err = s.user.Messages.Subscribe(streamCtx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: s.roomID, SinceSeq: last}))
+		}
 		if err != nil {
 			cancel()
 			return err
@@ -117,8 +149,9 @@ func (s *ledgerSubscriber) run(ctx context.Context, since, until int64) error {
 }
 
 // TestLedgerConcurrentSendersAndSubscribers: 20 senders x 500 messages into
-// one room, five subscribers on different protocols and a sixth that keeps
-// dropping its stream and resuming; each must see seq 1..10000 exactly once,
+// one room, five subscribers on different protocols and three that keep
+// dropping their stream and resuming (gRPC, and the events route as SSE and
+// as NDJSON, with Last-Event-ID); each must see seq 1..10000 exactly once,
 // in order, with the acknowledged texts. Every send is retried once with the
 // same client_message_id and must get the same message back.
 func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
@@ -142,6 +175,14 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 		}
 		subs = append(subs, s)
 	}
+	// The events route, as curl reads it over HTTP/1.1 (SSE) and h2c
+	// (NDJSON), each dropping and resuming with Last-Event-ID.
+	subs = append(subs,
+		&ledgerSubscriber{name: "sse/http1 (dropping)", roomID: roomID, dropEvery: 1500,
+			open: eventsRoute(testserver.HTTP1Client(), srv.URL, owner, roomID, "")},
+		&ledgerSubscriber{name: "ndjson/h2c (dropping)", roomID: roomID, dropEvery: 1500,
+			open: eventsRoute(testserver.H2CClient(), srv.URL, owner, roomID, "application/x-ndjson")},
+	)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(subs)+senders)
 	for _, s := range subs {
@@ -189,9 +230,13 @@ func TestLedgerConcurrentSendersAndSubscribers(t *testing.T) {
 	for _, s := range subs {
 		l.checkDeliveries(t, s.name, s.got, 0, total)
 	}
-	t.Logf("dropping ledgerSubscriber resumed %d times", subs[len(subs)-1].drops)
-	if subs[len(subs)-1].drops == 0 {
-		t.Error("the dropping ledgerSubscriber never dropped")
+	for _, s := range subs {
+		if s.dropEvery > 0 {
+			t.Logf("%s resumed %d times", s.name, s.drops)
+			if s.drops == 0 {
+				t.Errorf("%s never dropped", s.name)
+			}
+		}
 	}
 	res, err := owner.Messages.ListMessages(ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, Limit: 1}))
 	if err != nil || res.Msg.GetHeadSeq() != total {
@@ -274,7 +319,10 @@ func TestLedgerSubscribeDuringLoad(t *testing.T) {
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	t.Parallel()
 	const total = 3000
-	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)})
+	// The slow reader pauses while 3,000 messages are sent, which on a
+	// loaded machine takes longer than the 30 s a blocked write may wait
+	// (WithStalledWriteTimeout): this test is about the queue, not that.
+	srv := testserver.StartWithBroker(t, []inmem.Option{inmem.WithQueueSize(32)}, server.WithStalledWriteTimeout(10*time.Minute))
 	c := srv.Client(t, "connect/proto/h2c")
 	owner := testserver.SignUp(t, c, "fastfan")
 	roomID := owner.CreateRoom(t, "slow", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()

@@ -90,3 +90,15 @@ func (h *messageHandler) MarkRead(ctx context.Context, req *connect.Request[parl
 func outgoingFromProto(m *parleyv1.SendMessageRequest) outgoingMessage {
 	return outgoingMessage{roomID: m.GetRoomId(), text: m.GetText(), clientMessageID: m.GetClientMessageId(), attachmentIDs: m.GetAttachmentIds()}
 }
+
+func (h *messageHandler) CreateStreamTicket(ctx context.Context, req *connect.Request[parleyv1.CreateStreamTicketRequest]) (*connect.Response[parleyv1.CreateStreamTicketResponse], error) {
+	p, err := principalFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ticket, expires, err := h.s.createStreamTicket(ctx, p, req.Msg.GetRoomId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&parleyv1.CreateStreamTicketResponse{Ticket: ticket, ExpireTime: timeToProto(expires)}), nil
+}

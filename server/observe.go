@@ -18,8 +18,9 @@ type CallInfo struct {
 	// Procedure is the RPC's path, e.g. "/parley.v1.MessageService/SendMessage";
 	// "" for a request that is not an RPC (the web app, an unknown path).
 	Procedure string
-	// Protocol is "connect", "grpc", "grpcweb" or "rest" (a REST route,
-	// transcoded); "" when not an RPC.
+	// Protocol is "connect", "grpc", "grpcweb", "rest" (a REST route,
+	// transcoded), or "sse" or "ndjson" (the events route, Subscribe as
+	// Server-Sent Events or NDJSON); "" when not an RPC.
 	Protocol string
 	// Codec is "proto" or "json" (or the request's codec name).
 	Codec string

@@ -51,9 +51,27 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("document: %v", e)
 		}
 	}
+	// Every operation has its id and declares its error answer
+	// (api/openapi.base.yaml).
+	d, err := libopenapi.NewDocument(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := d.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range model.Model.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			if op.Responses == nil || op.Responses.Default == nil || op.OperationId == "" {
+				t.Errorf("%s %s lacks its operationId or its default (error) response: add them to api/openapi.base.yaml", method, path)
+			}
+		}
+	}
 	for _, route := range []string{"/v1/users:", "/v1/sessions:", "/v1/sessions/current:", "/v1/users/me:", "/v1/rooms:",
 		"/v1/rooms/{room_id}:", "/v1/rooms/{room_id}/members:", "/v1/rooms/{room_id}/members/me:", "/v1/rooms/{room_id}/messages:",
-		"/v1/uploads:", "/v1/uploads/{upload_id}:", "/v1/uploads/{upload_id}/chunks:"} {
+		"/v1/uploads:", "/v1/uploads/{upload_id}:", "/v1/uploads/{upload_id}/chunks:",
+		"/v1/rooms/{room_id}/stream-tickets:", "/v1/rooms/{room_id}/events:"} {
 		if !strings.Contains(string(body), "\n  "+route+"\n") {
 			t.Errorf("the document lacks %s", route)
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -30,9 +31,13 @@ type config struct {
 	files          parley.FileStore
 	blobs          parley.BlobStore
 	maxFileBytes   int64
+	uploadExpiry   time.Duration
 	maxUnary       time.Duration
 	observers      []CallObserver
 	limits         Limits
+	trustedProxies []netip.Prefix
+	bodyTimeout    time.Duration
+	writeStall     time.Duration
 	interceptors   interceptorList
 	observer       *parley.Observer
 }
@@ -102,8 +107,11 @@ func defaultConfig() config {
 		tokenTTL:       30 * 24 * time.Hour,
 		now:            time.Now,
 		maxFileBytes:   parley.DefaultMaxFileBytes,
+		uploadExpiry:   parley.DefaultUploadExpiry,
 		maxUnary:       30 * time.Second,
 		limits:         DefaultLimits(),
+		bodyTimeout:    DefaultBodyTimeout,
+		writeStall:     DefaultStalledWriteTimeout,
 	}
 }
 
@@ -164,4 +172,50 @@ func WithTokenTTL(d time.Duration) Option {
 // WithNow sets the clock, for tests. By default, time.Now.
 func WithNow(now func() time.Time) Option {
 	return optionFunc(func(c *config) { c.now = now })
+}
+
+// WithTrustedProxies sets the proxies whose X-Forwarded-For header names
+// the client address that per-address limits count (see clientIP). By
+// default, none: the socket's peer is the client.
+func WithTrustedProxies(prefixes []netip.Prefix) Option {
+	return optionFunc(func(c *config) { c.trustedProxies = prefixes })
+}
+
+// DefaultBodyTimeout is how long a request body may take to arrive by
+// default.
+const DefaultBodyTimeout = 10 * time.Second
+
+// WithBodyTimeout sets how long the body of a request may take to arrive,
+// counted from the handler's start: the message of a unary call or of a
+// server stream's request (Subscribe, Download), a REST body, anything but
+// a client stream (Chat, Upload: long-lived by design, and only open to a
+// signed-in user, whose open streams are capped). A body not read to its
+// end by then fails with deadline_exceeded and, on HTTP/1.1, its
+// connection is closed. By default, DefaultBodyTimeout (10 s): a 4 MiB
+// message then needs 420 KB/s.
+func WithBodyTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.bodyTimeout = d
+		}
+	})
+}
+
+// DefaultStalledWriteTimeout is how long a response write may make no
+// progress by default.
+const DefaultStalledWriteTimeout = 30 * time.Second
+
+// WithStalledWriteTimeout sets how long one write of a response (a
+// message, or a flush) may wait for a client that does not read, for
+// example one that holds an HTTP/2 stream at a zero flow-control window
+// while it still answers pings: the stream is then reset (on HTTP/1.1 the
+// connection is closed) and its handler ends, releasing what it held (the
+// open file of a Download). An idle stream, writing nothing, is not
+// affected. By default, DefaultStalledWriteTimeout (30 s).
+func WithStalledWriteTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.writeStall = d
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/ratelimit"
+	"github.com/parley-chat/parley/internal/striped"
 )
 
 // The quotas core: rate limits and caps on what one user or one client
@@ -100,9 +101,15 @@ type Limits struct {
 	// starting with metadata).
 	UploadsPerUser Rate
 	// OpenUploadsPerUser caps a user's unfinished uploads: an upload counts
-	// from its creation until it completes or is deleted, for at most
-	// openUploadLifetime.
+	// from its creation until it completes, is deleted or expires
+	// (WithUploadExpiry).
 	OpenUploadsPerUser int
+	// StoredBytesPerUser caps the bytes a user keeps on the server: the
+	// sizes of the user's files plus the sizes unfinished uploads announced
+	// (parley.FileStore.StoredBytes). A new upload that would go beyond it
+	// is refused; files stay (nothing deletes them yet), unfinished uploads
+	// free their share when they expire.
+	StoredBytesPerUser int64
 	// StreamsPerUser caps a user's open streams: Subscribe, Chat, Download
 	// and Upload together.
 	StreamsPerUser int
@@ -125,10 +132,16 @@ func DefaultLimits() Limits {
 		MemberAddsPerUser:       Rate{Events: 10, Per: time.Minute, Burst: 50},
 		UploadsPerUser:          Rate{Events: 1, Per: time.Second, Burst: 30},
 		OpenUploadsPerUser:      50,
+		StoredBytesPerUser:      DefaultStoredBytesPerUser,
 		StreamsPerUser:          128,
 		KeysPerLimit:            DefaultKeysPerLimit,
 	}
 }
+
+// DefaultStoredBytesPerUser is Limits.StoredBytesPerUser unless WithLimits
+// says otherwise: 1 GiB, some 40 files of the largest size by default
+// (25 MiB) or hundreds of photos.
+const DefaultStoredBytesPerUser = 1 << 30
 
 // DefaultKeysPerLimit is how many keys each rate limit remembers unless
 // Limits.KeysPerLimit says otherwise: at most about 15 MiB a limit.
@@ -140,10 +153,6 @@ const DefaultKeysPerLimit = 1 << 16
 func WithLimits(l Limits) Option {
 	return optionFunc(func(c *config) { c.limits = l })
 }
-
-// openUploadLifetime is how long an unfinished upload counts against its
-// uploader's OpenUploadsPerUser.
-const openUploadLifetime = 24 * time.Hour
 
 // capRetry is the RetryInfo of a cap on things in progress (streams,
 // unfinished uploads that will not expire soon): when one ends cannot be
@@ -167,9 +176,12 @@ type quotas struct {
 	uploads                  *ratelimit.Keyed
 	streams                  userCounts
 	open                     *openUploads
+	storedLocks              striped.Locks // a user's uploads being created, one at a time
 }
 
-func newQuotas(l Limits, now func() time.Time, knownFor time.Duration) *quotas {
+// newQuotas returns the state of the limits l. Unfinished uploads count
+// for uploadExpiry, and are reclaimed within sweepEvery after that.
+func newQuotas(l Limits, now func() time.Time, knownFor, uploadExpiry, sweepEvery time.Duration) *quotas {
 	if l.KeysPerLimit <= 0 {
 		l.KeysPerLimit = DefaultKeysPerLimit
 	}
@@ -196,8 +208,11 @@ func newQuotas(l Limits, now func() time.Time, knownFor time.Duration) *quotas {
 	if q.signInIP != nil || q.signInUser != nil {
 		q.knownSignIns = ratelimit.NewSet(l.KeysPerLimit)
 	}
-	if l.OpenUploadsPerUser > 0 {
-		q.open = &openUploads{max: l.OpenUploadsPerUser, maxUsers: l.KeysPerLimit, byUser: map[string]*userUploads{}, owner: map[string]string{}}
+	if l.OpenUploadsPerUser > 0 || l.StoredBytesPerUser > 0 {
+		q.open = &openUploads{
+			max: l.OpenUploadsPerUser, maxUsers: l.KeysPerLimit, lifetime: uploadExpiry, reclaimedBy: uploadExpiry + sweepEvery,
+			byUser: map[string]*userUploads{}, owner: map[string]string{},
+		}
 	}
 	return q
 }
@@ -242,7 +257,7 @@ func (q *quotas) addMember(userID string) error {
 
 // signUp counts a sign-up from a client address.
 func (q *quotas) signUp(ip string) error {
-	return q.allow(q.signUps, q.limits.SignUpsPerIP, addressKey(ip), "too many sign-ups from this address")
+	return q.allow(q.signUps, q.limits.SignUpsPerIP, ip, "too many sign-ups from this address")
 }
 
 // openStream takes one of userID's open streams; release gives it back.

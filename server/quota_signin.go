@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -29,19 +28,18 @@ type signInAttempt struct {
 	attempts []*ratelimit.Attempt
 }
 
-// beginSignIn starts a sign-in of username from the client address ip, or
-// refuses it.
+// beginSignIn starts a sign-in of username from the client address ip (its
+// addressKey, as clientIPFrom gives it), or refuses it.
 func (q *quotas) beginSignIn(ip, username string) (*signInAttempt, error) {
 	now := q.now()
-	addr := addressKey(ip)
-	a := &signInAttempt{q: q, pair: username + " " + addr}
+	a := &signInAttempt{q: q, pair: username + " " + ip}
 	type check struct {
 		k   *ratelimit.Keyed
 		key string
 	}
 	// The per-address bucket first: an address that has run out touches no
 	// other bucket, so it cannot crowd them with keys.
-	checks := []check{{q.signInIP, addr}, {q.signInUser, username}, {q.signInIPUser, a.pair}}
+	checks := []check{{q.signInIP, ip}, {q.signInUser, username}, {q.signInIPUser, a.pair}}
 	if q.knownSignIns.Has(a.pair, now) {
 		checks = checks[2:]
 	}
@@ -82,26 +80,10 @@ func (a *signInAttempt) abandon() {
 // knownSignIn marks the client address ip as known for username, as a
 // successful sign-in or sign-up does.
 func (q *quotas) knownSignIn(ip, username string) {
-	q.known(username + " " + addressKey(ip))
+	q.known(username + " " + ip)
 }
 
 func (q *quotas) known(pair string) {
 	now := q.now()
 	q.knownSignIns.Add(pair, now.Add(q.knownFor), now)
-}
-
-// addressKey is the key of a client address in per-address limits: an IPv4
-// address, or the /64 network of an IPv6 address (one subscriber's share,
-// which any attacker can hop around in).
-func addressKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap()
-	if addr.Is6() {
-		p, _ := addr.WithZone("").Prefix(64)
-		return p.String()
-	}
-	return addr.String()
 }

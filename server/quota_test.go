@@ -35,6 +35,7 @@ func quotaLimits() server.Limits {
 		MemberAddsPerUser:       perMinute(2),
 		UploadsPerUser:          perMinute(3),
 		OpenUploadsPerUser:      2,
+		StoredBytesPerUser:      50,
 		StreamsPerUser:          2,
 	}
 }
@@ -380,20 +381,59 @@ var quotaCases = []struct {
 			t.Errorf("CreateUpload after finishing one: %v", err)
 		}
 	}},
+	{"StoredBytesPerUser", func(t *testing.T, f *quotaFixture) {
+		// Last: it moves the clock by an hour. 50 bytes per user; files of
+		// 12 bytes.
+		u := f.user(t, "keeper")
+		room := f.room(t, u)
+		f.upload(t, u, room)
+		// With no unfinished upload to wait for, the delay is the expiry
+		// (24 h) plus the sweep interval (10 min).
+		_, err := f.createUploadOf(u, room, strings.Repeat("x", 39))
+		wantRetry(t, err, 24*time.Hour+10*time.Minute)
+		if !strings.Contains(err.Error(), "not enough storage left: at most 50 bytes per user, 12 are in files and unfinished uploads, this upload needs 39") {
+			t.Errorf("error %q does not say what was limited", err)
+		}
+		if _, err := f.createUploadOf(u, room, strings.Repeat("y", 30)); err != nil {
+			t.Fatalf("CreateUpload within the quota: %v", err)
+		}
+		// An hour later, the unfinished upload frees its 30 bytes in 23 h
+		// and 10 min at the latest.
+		f.clock.add(time.Hour)
+		_, err = f.createUpload(u, room)
+		wantRetry(t, err, 23*time.Hour+10*time.Minute)
+		if f.client.HTTP != "http1" {
+			upload := u.files.Upload(f.ctx)
+			_ = upload.Send(&parleyv1.UploadRequest{Frame: &parleyv1.UploadRequest_Start{Start: &parleyv1.UploadStart{
+				Target: &parleyv1.UploadStart_Metadata{Metadata: uploadMetadata(room, uploadContent)},
+			}}})
+			_, err = upload.CloseAndReceive()
+			wantRetry(t, err, 23*time.Hour+10*time.Minute)
+		}
+	}},
 }
 
 const uploadContent = "hello, quota"
 
 // createUpload announces uploadContent in room.
 func (f *quotaFixture) createUpload(u *quotaUser, room string) (string, error) {
-	sum := sha256.Sum256([]byte(uploadContent))
-	res, err := u.files.CreateUpload(f.ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
-		RoomId: room, Name: "hello.txt", ContentType: "text/plain", Size: int64(len(uploadContent)), Sha256: hex.EncodeToString(sum[:]),
-	}}))
+	return f.createUploadOf(u, room, uploadContent)
+}
+
+// createUploadOf announces content in room.
+func (f *quotaFixture) createUploadOf(u *quotaUser, room, content string) (string, error) {
+	res, err := u.files.CreateUpload(f.ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: uploadMetadata(room, content)}))
 	if err != nil {
 		return "", err
 	}
 	return res.Msg.GetUpload().GetUploadId(), nil
+}
+
+func uploadMetadata(room, content string) *parleyv1.UploadMetadata {
+	sum := sha256.Sum256([]byte(content))
+	return &parleyv1.UploadMetadata{
+		RoomId: room, Name: "hello.txt", ContentType: "text/plain", Size: int64(len(content)), Sha256: hex.EncodeToString(sum[:]),
+	}
 }
 
 // upload uploads uploadContent into room and returns the file id.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -43,7 +42,7 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 	}
 	transcoder, err := vanguard.NewTranscoder(services,
 		vanguard.WithUnknownHandler(http.HandlerFunc(restNotFound)),
-		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return restJSON{vanguard.NewJSONCodec(res)} }),
+		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec { return newRESTJSON(res) }),
 		vanguard.WithDefaultServiceOptions(
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
@@ -55,6 +54,10 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 	}
 	rest := capRESTBodies(transcoder, s.cfg.readMaxBytes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if room, ok := eventsRoom(r); ok {
+			s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, restPrefix) {
 			rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
 			return
@@ -69,7 +72,7 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 func capRESTBodies(h http.Handler, readMax int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > int64(readMax) {
-			writeRESTError(w, http.StatusTooManyRequests, 8, "request body is larger than the server's limit")
+			writeRESTError(w, http.StatusTooManyRequests, connect.CodeResourceExhausted, "request body is larger than the server's limit")
 			return
 		}
 		if r.Body != nil && r.ContentLength < 0 {
@@ -92,25 +95,22 @@ func recordREST(h http.Handler) http.Handler {
 }
 
 func restNotFound(w http.ResponseWriter, r *http.Request) {
-	writeRESTError(w, http.StatusNotFound, 5, "no REST route "+r.Method+" "+r.URL.Path+"; see /openapi.yaml")
-}
-
-// writeRESTError writes a google.rpc.Status JSON body, as vanguard does for
-// the errors of the calls it transcodes.
-func writeRESTError(w http.ResponseWriter, status, code int, message string) {
-	body, _ := json.Marshal(struct {
-		Code    int      `json:"code"`
-		Message string   `json:"message"`
-		Details []string `json:"details"`
-	}{code, message, []string{}})
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	writeRESTError(w, http.StatusNotFound, connect.CodeNotFound, "no REST route "+r.Method+" "+r.URL.Path+"; see /openapi.yaml")
 }
 
 // restJSON is vanguard's JSON codec with malformed input reported as
 // invalid_argument (400), as Connect's JSON codec does, instead of unknown.
+// Answers carry every scalar and list, zero or not (so a client sees
+// "nextPageToken":"" and "offset":"0"), but leave out message fields that
+// are not set, as /openapi.yaml says, instead of writing them as null.
 type restJSON struct{ *vanguard.JSONCodec }
+
+func newRESTJSON(res vanguard.TypeResolver) restJSON {
+	c := vanguard.NewJSONCodec(res)
+	c.MarshalOptions.EmitUnpopulated = false
+	c.MarshalOptions.EmitDefaultValues = true
+	return restJSON{c}
+}
 
 func (c restJSON) Unmarshal(data []byte, msg proto.Message) error {
 	return badJSON(c.JSONCodec.Unmarshal(data, msg))
@@ -128,7 +128,10 @@ func badJSON(err error) error {
 }
 
 // restStatusWriter gives vanguard's plain-text 405 (a route asked with
-// another method) a google.rpc.Status JSON body like every other error.
+// another method) a google.rpc.Status JSON body like every other error, and
+// labels every error body as the JSON it is: vanguard leaves the type of
+// errors it finds in the request itself (a malformed body: application/proto,
+// a bad query parameter: none) as it was.
 type restStatusWriter struct {
 	http.ResponseWriter
 	swallow bool
@@ -137,8 +140,11 @@ type restStatusWriter struct {
 func (w *restStatusWriter) WriteHeader(status int) {
 	if status == http.StatusMethodNotAllowed && !w.swallow {
 		w.swallow = true
-		writeRESTError(w.ResponseWriter, status, int(connect.CodeUnimplemented), "this REST route does not answer that method; see the Allow header")
+		writeRESTError(w.ResponseWriter, status, connect.CodeUnimplemented, "this REST route does not answer that method; see the Allow header")
 		return
+	}
+	if status >= http.StatusBadRequest {
+		w.Header().Set("Content-Type", "application/json")
 	}
 	w.ResponseWriter.WriteHeader(status)
 }

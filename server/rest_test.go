@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -13,8 +15,10 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
+	validator "github.com/pb33f/libopenapi-validator"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/parley-chat/parley/api"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
@@ -26,9 +30,11 @@ type restCall struct {
 	token                    string // Authorization: Bearer; "" for none
 	wantStatus               int
 	wantBody                 []string // substrings of the answer
-	wantHeader               map[string]string
+	wantHeader               map[string]string // header: a regular expression its value matches
 }
 
+// doREST sends c and returns the answer, its body read (and left readable
+// again in the response, for openAPIValidator).
 func doREST(t *testing.T, baseURL string, c restCall) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
@@ -54,7 +60,22 @@ func doREST(t *testing.T, baseURL string, c restCall) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	res.Body = io.NopCloser(bytes.NewReader(b))
 	return res, string(b)
+}
+
+// matchesDocument checks an answer of doREST against its operation in
+// /openapi.yaml: status, content type, headers and body schema.
+func matchesDocument(t *testing.T, doc validator.Validator, res *http.Response) {
+	t.Helper()
+	if ok, errs := doc.ValidateHttpResponse(res.Request, res); !ok {
+		for _, e := range errs {
+			t.Errorf("%s %s: the answer does not match /openapi.yaml: %s (%s)", res.Request.Method, res.Request.URL.Path, e.Message, e.Reason)
+			for _, se := range e.SchemaValidationErrors {
+				t.Errorf("  at %s (%s): %s", se.FieldPath, se.KeywordLocation, se.Reason)
+			}
+		}
+	}
 }
 
 // TestRESTRoutes calls every REST route with raw HTTP, for success and for
@@ -66,12 +87,14 @@ func TestRESTRoutes(t *testing.T) {
 	ada := testserver.SignUp(t, c, "ada")
 	bob := testserver.SignUp(t, c, "bob")
 	cat := testserver.SignUp(t, c, "cat")
+	cat2 := testserver.SignUp(t, c, "cat2")
 	public := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC)
 	secret := ada.CreateRoom(t, "secret", parleyv1.Visibility_VISIBILITY_PRIVATE)
 	msg := ada.SendMessage(t, public.GetId(), "first", "m0")
 	content := []byte("Hello, REST!\n")
 	sum := testserver.SHA256Hex(content)
 
+	doc := openAPIValidator(t, api.OpenAPI)
 	pub, sec := "/v1/rooms/"+public.GetId(), "/v1/rooms/"+secret.GetId()
 	calls := []restCall{
 		// AuthService
@@ -105,7 +128,7 @@ func TestRESTRoutes(t *testing.T) {
 		{name: "CreateRoom/invalid", method: "POST", path: "/v1/rooms", token: bob.Token, body: `{"name":"no spaces"}`,
 			wantStatus: 400, wantBody: []string{`"field":"name"`}},
 		{name: "CreateRoom/rate limited", method: "POST", path: "/v1/rooms", token: ada.Token, body: `{"name":"one-too-many"}`,
-			wantStatus: 429, wantBody: []string{`"code":8`, `google.rpc.RetryInfo`}, wantHeader: map[string]string{"Retry-After": "3600"}},
+			wantStatus: 429, wantBody: []string{`"code":8`, `google.rpc.RetryInfo`}, wantHeader: map[string]string{"Retry-After": `^3[56]\d\d$`}}, // an hour, less the time the calls took
 		{name: "GetRoom", method: "GET", path: pub, token: bob.Token, wantStatus: 200, wantBody: []string{`"name":"lobby"`, `"headSeq":"1"`}},
 		{name: "GetRoom/private", method: "GET", path: sec, token: bob.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
 		{name: "ListRooms", method: "GET", path: "/v1/rooms?page_size=1", token: bob.Token,
@@ -150,6 +173,13 @@ func TestRESTRoutes(t *testing.T) {
 			wantStatus: 404, wantBody: []string{`"code":5`}},
 		{name: "MarkRead", method: "POST", path: pub + "/read", token: bob.Token, body: `{"seq":"2"}`,
 			wantStatus: 200},
+		{name: "CreateStreamTicket", method: "POST", path: pub + "/stream-tickets", token: bob.Token,
+			wantStatus: 200, wantBody: []string{`"ticket":"pst_`, `"expireTime":`}},
+		{name: "CreateStreamTicket/empty object", method: "POST", path: pub + "/stream-tickets", token: bob.Token, body: `{}`,
+			wantStatus: 200, wantBody: []string{`"ticket":"pst_`}},
+		{name: "CreateStreamTicket/private", method: "POST", path: sec + "/stream-tickets", token: bob.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
+		{name: "CreateStreamTicket/not a member", method: "POST", path: pub + "/stream-tickets", token: cat2.Token, wantStatus: 403, wantBody: []string{`"code":7`}},
+		{name: "CreateStreamTicket/no token", method: "POST", path: pub + "/stream-tickets", wantStatus: 401, wantBody: []string{`"code":16`}},
 		{name: "DeleteMessage/no token", method: "DELETE", path: pub + "/messages/2", wantStatus: 401, wantBody: []string{`"code":16`}},
 		{name: "DeleteMessage", method: "DELETE", path: pub + "/messages/2", token: bob.Token, wantStatus: 200},
 		// FileService
@@ -163,7 +193,7 @@ func TestRESTRoutes(t *testing.T) {
 			wantStatus: 404, wantBody: []string{`"code":5`}},
 		// Not routes
 		{name: "unknown path", method: "GET", path: "/v1/nothing", token: ada.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
-		{name: "wrong verb", method: "PATCH", path: pub, token: ada.Token, wantStatus: 405, wantHeader: map[string]string{"Allow": "GET"}},
+		{name: "wrong verb", method: "PATCH", path: pub, token: ada.Token, wantStatus: 405, wantHeader: map[string]string{"Allow": "^GET$"}},
 	}
 	for _, c := range calls {
 		t.Run(c.name, func(t *testing.T) {
@@ -177,13 +207,17 @@ func TestRESTRoutes(t *testing.T) {
 				}
 			}
 			for k, v := range c.wantHeader {
-				if got := res.Header.Get(k); got != v {
-					t.Errorf("%s %s: header %s = %q, want %q", c.method, c.path, k, got, v)
+				if got := res.Header.Get(k); !regexp.MustCompile(v).MatchString(got) {
+					t.Errorf("%s %s: header %s = %q, want %s", c.method, c.path, k, got, v)
 				}
 			}
 			if res.StatusCode != 200 && !json.Valid([]byte(body)) && body != "" {
 				t.Errorf("error body is not JSON: %s", body)
 			}
+			if c.name == "unknown path" || c.name == "wrong verb" {
+				return // no operation of the document to check against
+			}
+			matchesDocument(t, doc, res)
 		})
 	}
 
@@ -195,20 +229,24 @@ func TestRESTRoutes(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &created); err != nil || res.StatusCode != 200 {
 			t.Fatalf("CreateUpload: %d %s", res.StatusCode, body)
 		}
+		matchesDocument(t, doc, res)
 		id := created.Upload.UploadID
 		chunk, _ := json.Marshal(map[string]any{"offset": "0", "data": content})
 		res, body = doREST(t, ts.URL, restCall{method: "POST", path: "/v1/uploads/" + id + "/chunks", token: ada.Token, body: string(chunk)})
 		if res.StatusCode != 200 || !strings.Contains(body, `"sha256":"`+sum+`"`) {
 			t.Fatalf("UploadChunk: %d %s", res.StatusCode, body)
 		}
+		matchesDocument(t, doc, res)
 		res, body = doREST(t, ts.URL, restCall{method: "POST", path: "/v1/uploads/" + id + "/chunks", token: ada.Token, body: string(chunk)})
 		if res.StatusCode != 400 || !strings.Contains(body, `"code":9`) {
 			t.Fatalf("UploadChunk again: %d %s, want 400 failed_precondition", res.StatusCode, body)
 		}
+		matchesDocument(t, doc, res)
 		res, body = doREST(t, ts.URL, restCall{method: "GET", path: "/v1/uploads/" + id, token: ada.Token})
 		if res.StatusCode != 200 || !strings.Contains(body, `"offset":"13"`) {
 			t.Fatalf("GetUpload: %d %s", res.StatusCode, body)
 		}
+		matchesDocument(t, doc, res)
 	})
 }
 

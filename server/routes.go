@@ -74,7 +74,7 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = mux
 	h = capUnaryBodies(h, unaryProcedures(s.serviceList), s.cfg.readMaxBytes)
 	h = s.serveREST(h) // rest.go: REST routes become Connect calls of everything inside
-	h = withClientIP(h)
+	h = s.withClientIP(h)
 	h = authn.NewMiddleware(s.authenticate, common...).Wrap(h)
 	h = s.observeCalls(h)
 	h = s.cors(h)

@@ -64,7 +64,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		broker:  broker,
 		streams: newRevocationHub(),
 		locks:   &striped.Locks{},
-		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL),
+		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL, cfg.uploadExpiry, cfg.uploadSweepEvery()),
 	}
 	if start := cfg.observer.StoreOp; start != nil {
 		s.store = &observedStore{Store: store, start: start}
@@ -83,7 +83,11 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	s.drain, s.startDrain = context.WithCancel(context.Background())
 	s.handler = holdStreamFlushes(s.routes())
 	s.handler = s.endStreamsAtDrain(s.handler)  // after routes: it needs s.serviceList
-	s.handler = translateGRPCWebText(s.handler) // grpcwebtext.go: outermost, so every layer sees binary gRPC-Web
+	s.handler = translateGRPCWebText(s.handler) // grpcwebtext.go: every layer inside sees binary gRPC-Web
+	// Outermost, so that they watch the connection's own body and writer,
+	// whatever wraps them inside.
+	s.handler = s.limitBodyTime(s.handler)
+	s.handler = s.dropStalledWrites(s.handler)
 	return s
 }
 

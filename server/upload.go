@@ -65,7 +65,7 @@ func (s *Server) appendChunk(ctx context.Context, up parley.Upload, offset int64
 	if len(chunk) > parley.MaxChunkBytes {
 		return 0, nil, parley.Invalid([]parley.FieldViolation{{Field: "chunk", Description: "must be at most 1 MiB"}})
 	}
-	unlock := s.locks.Lock("upload:" + up.ID)
+	unlock := s.lockUpload(up.ID)
 	defer unlock()
 	up, err := s.cfg.files.UploadByID(ctx, up.ID) // as it stands now, under the lock
 	if err != nil {
@@ -84,23 +84,55 @@ func (s *Server) appendChunk(ctx context.Context, up parley.Upload, offset int64
 	if size < up.Meta.Size {
 		return size, nil, nil
 	}
-	if err := s.cfg.blobs.Commit(up.ID, up.Meta.SHA256); err != nil {
-		if parley.ErrorCodeOf(err) == parley.ECORRUPT {
-			if derr := s.cfg.files.DeleteUpload(context.WithoutCancel(ctx), up.ID); derr != nil {
-				s.logger().ErrorContext(ctx, "delete corrupt upload", "upload", up.ID, "err", derr)
-			}
-		}
-		return 0, nil, err
-	}
-	file, err := s.cfg.files.CompleteUpload(ctx, up.ID)
+	file, err := s.completeStored(ctx, up)
 	if err != nil {
 		return 0, nil, err
 	}
 	return size, &file, nil
 }
 
-// uploadStatus reads how far an upload got.
+// completeStored verifies and stores the content of an upload whose bytes
+// all arrived, and completes the upload. The caller holds its lock.
+func (s *Server) completeStored(ctx context.Context, up parley.Upload) (parley.File, error) {
+	if err := s.cfg.blobs.Commit(up.ID, up.Meta.SHA256); err != nil {
+		if parley.ErrorCodeOf(err) == parley.ECORRUPT {
+			if derr := s.cfg.files.DeleteUpload(context.WithoutCancel(ctx), up.ID); derr != nil {
+				s.logger().ErrorContext(ctx, "delete corrupt upload", "upload", up.ID, "err", derr)
+			}
+		}
+		return parley.File{}, err
+	}
+	return s.cfg.files.CompleteUpload(ctx, up.ID)
+}
+
+// uploadStatus reads how far an upload got. An upload whose bytes all
+// arrived but which is not complete (the process that stored the last
+// chunk stopped, or lost the database, before verifying it) is completed
+// here: asking where to continue, as every client does on resuming,
+// finishes it, on any replica.
 func (s *Server) uploadStatus(ctx context.Context, id string) (uploadState, error) {
+	st, err := s.readUploadStatus(ctx, id)
+	if err != nil || st.file != nil || st.offset < st.upload.Meta.Size {
+		return st, err
+	}
+	unlock := s.lockUpload(id)
+	defer unlock()
+	if st, err = s.readUploadStatus(ctx, id); err != nil || st.file != nil || st.offset < st.upload.Meta.Size {
+		return st, err // as it stands now, under the lock
+	}
+	file, err := s.completeStored(ctx, st.upload)
+	switch {
+	case parley.ErrorCodeOf(err) == parley.ENOTFOUND:
+		// Another replica verified the content first: it is completing.
+		return s.readUploadStatus(ctx, id)
+	case err != nil:
+		return uploadState{}, err
+	}
+	return uploadState{upload: st.upload, offset: st.offset, file: &file}, nil
+}
+
+// readUploadStatus reads how far an upload got, as the stores tell.
+func (s *Server) readUploadStatus(ctx context.Context, id string) (uploadState, error) {
 	up, err := s.cfg.files.UploadByID(ctx, id)
 	if err != nil {
 		return uploadState{}, err

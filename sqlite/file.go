@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -139,4 +140,43 @@ func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 		return parley.File{}, fmt.Errorf("select file: %w", err)
 	}
 	return f, nil
+}
+
+// StaleUploads returns up to limit uploads that are not complete and were
+// created before createdBefore, oldest first.
+func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit int) ([]parley.Upload, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT `+uploadColumns+` FROM uploads
+		WHERE file_id IS NULL AND create_time < ?
+		ORDER BY create_time, id LIMIT ?`, nanos(createdBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("select stale uploads: %w", err)
+	}
+	defer rows.Close()
+	var ups []parley.Upload
+	for rows.Next() {
+		u, err := scanUpload(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan stale upload: %w", err)
+		}
+		ups = append(ups, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("select stale uploads: %w", err)
+	}
+	return ups, nil
+}
+
+// StoredBytes returns the sizes of the user's files plus the declared sizes
+// of the user's uploads that are not complete.
+func (s *Store) StoredBytes(ctx context.Context, uploaderID string) (int64, error) {
+	var n int64
+	err := s.read.QueryRowContext(ctx, `
+		SELECT (SELECT coalesce(sum(size), 0) FROM files WHERE uploader_id = ?1)
+		     + (SELECT coalesce(sum(size), 0) FROM uploads WHERE uploader_id = ?1 AND file_id IS NULL)`,
+		uploaderID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sum stored bytes: %w", err)
+	}
+	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/disk"
 	"github.com/parley-chat/parley/internal/storetest"
 	"github.com/parley-chat/parley/sqlite"
 )
@@ -50,6 +51,20 @@ func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) parley.Store {
 		return open(t, filepath.Join(t.TempDir(), "parley.db"))
+	})
+}
+
+// TestExpiry runs the expiry suite over SQLite and the disk blob store,
+// the pair parleyd runs without --db.
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	storetest.RunExpiry(t, func(t *testing.T) storetest.FileEngine {
+		s := open(t, filepath.Join(t.TempDir(), "parley.db"))
+		blobs, err := disk.New(filepath.Join(t.TempDir(), "files"))
+		if err != nil {
+			t.Fatalf("disk.New: %v", err)
+		}
+		return storetest.FileEngine{Store: s, Files: s, Blobs: blobs}
 	})
 }
 

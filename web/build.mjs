@@ -1,5 +1,6 @@
 // Builds the app into dist/: one hashed JS and one hashed CSS file under
-// dist/assets/ and an index.html naming them. The output depends only on the
+// dist/assets/ for each page, and the pages naming them: index.html (the app,
+// src/main.ts) and docs.html (the API reference at /docs, src/docs.ts). The output depends only on the
 // sources and the pinned esbuild, so CI can compare it with the committed copy.
 import * as esbuild from "esbuild";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -13,7 +14,7 @@ await rm(dist, { recursive: true, force: true });
 
 const options = {
   absWorkingDir: dir,
-  entryPoints: ["src/main.ts"],
+  entryPoints: ["src/main.ts", "src/docs.ts"],
   bundle: true,
   format: "esm",
   target: ["es2022", "chrome110", "firefox115", "safari16"],
@@ -32,12 +33,14 @@ const options = {
 async function writeIndex(result) {
   if (result.errors.length > 0) return;
   const outputs = Object.keys(result.metafile.outputs).map((p) => "/" + path.relative("dist", p));
-  const js = outputs.find((p) => p.endsWith(".js"));
-  const css = outputs.find((p) => p.endsWith(".css"));
-  const html = (await readFile(path.join(dir, "index.html"), "utf8"))
-    .replace("<!-- css -->", `<link rel="stylesheet" href="${css}">`)
-    .replace("<!-- js -->", `<script type="module" src="${js}"></script>`);
-  await writeFile(path.join(dist, "index.html"), html);
+  for (const [page, entry] of [["index.html", "main"], ["docs.html", "docs"]]) {
+    const js = outputs.find((p) => p.startsWith(`/assets/${entry}-`) && p.endsWith(".js"));
+    const css = outputs.find((p) => p.startsWith(`/assets/${entry}-`) && p.endsWith(".css"));
+    const html = (await readFile(path.join(dir, page), "utf8"))
+      .replace("<!-- css -->", `<link rel="stylesheet" href="${css}">`)
+      .replace("<!-- js -->", `<script type="module" src="${js}"></script>`);
+    await writeFile(path.join(dist, page), html);
+  }
   // In watch mode, drop the previous build's assets so dist/ holds one build.
   for (const name of await readdir(path.join(dist, "assets"))) {
     if (!outputs.includes(`/assets/${name}`)) await rm(path.join(dist, "assets", name));

@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/testserver"
 )
 
 // TestBrowser drives the embedded app in headless Chromium (Debian's
@@ -67,6 +70,15 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Scenarios that need a parleyd of their own, with these flags.
+	ownServer := map[string][]string{
+		// 4 open streams per user: the page's two Subscribes and 4
+		// downloads at a time are over it, so some downloads are refused
+		// and must be tried again.
+		"images": {"--limit-streams-per-user", "4", "--limit-uploads-per-user", "off"},
+		// A 1 s edit window, soon passed.
+		"edit-window": {"--edit-window", "1s"},
+	}
 	// Sequential on purpose: each scenario runs two Chromium contexts, and
 	// CI machines are small.
 	for _, scenario := range []string{
@@ -74,30 +86,38 @@ func TestBrowser(t *testing.T) {
 		"chat-grpcweb-binary",
 		"curl-post",
 		"restart",
+		"eventsource",
 		"offline",
 		"attachment",
+		"attachment-replicas",
 		"xss",
 		"keyboard",
 		"screenshots",
 		"images",
+		"docs",
+		"edits",
+		"edit-window",
 	} {
 		t.Run(scenario, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			addr := d.addr
-			if scenario == "images" {
-				// Its own parleyd, allowing 4 open streams per user: the
-				// page's two Subscribes and 4 downloads at a time are over
-				// it, so some downloads are refused and must be tried again.
-				limited := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t),
-					flags: []string{"--limit-streams-per-user", "4", "--limit-uploads-per-user", "off"}}
-				if _, err := limited.start(limited.addr); err != nil {
+			script, addr := scenario, d.addr
+			if flags, ok := ownServer[scenario]; ok {
+				own := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t), flags: flags}
+				if _, err := own.start(own.addr); err != nil {
 					t.Fatal(err)
 				}
-				defer limited.stop()
-				addr = limited.addr
+				defer own.stop()
+				addr = own.addr
 			}
-			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", scenario)
+			if scenario == "attachment-replicas" {
+				// The attachment scenario on three parleyd on one
+				// PostgreSQL database, behind a proxy that sends each
+				// request to the next: an upload's chunks, the message and
+				// the download each reach another replica.
+				script, addr = "attachment", replicated(t, bin)
+			}
+			cmd := exec.CommandContext(ctx, "node", "e2e/run.mjs", script)
 			cmd.Env = append(os.Environ(),
 				"PARLEY_URL=http://"+addr,
 				"PARLEY_CONTROL="+control.URL,
@@ -114,6 +134,26 @@ func TestBrowser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replicated starts three parleyd on a database schema of the test's own
+// behind a testserver.RoundRobin, stopped when the test ends, and returns
+// the proxy's host:port.
+func replicated(t *testing.T, bin string) string {
+	_, db := pgtest.Schema(t, 8)
+	var urls []string
+	for range 3 {
+		r := &daemon{bin: bin, dataDir: t.TempDir(), flags: []string{"--db", db}}
+		addr, err := r.start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(r.stop)
+		urls = append(urls, "http://"+addr)
+	}
+	rr := testserver.StartRoundRobin(t, urls...)
+	t.Cleanup(func() { t.Logf("requests per replica: %v", rr.Served()) })
+	return strings.TrimPrefix(rr.URL, "http://")
 }
 
 // daemon is the parleyd child process, restartable on the same address

@@ -39,14 +39,31 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; form-action 'self'; " +
 	"frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 
+// docsContentSecurityPolicy is the API reference's (/docs): Swagger UI
+// sets inline styles and renders the document's Markdown through HTML
+// sinks, so it gets no Trusted Types and inline styles, and is otherwise
+// as closed as the app's. The page shows only the document parleyd serves
+// (text from our protos), never user content.
+const docsContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data:; connect-src 'self'; font-src 'self'; media-src 'none'; " +
+	"object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; form-action 'self'; " +
+	"frame-ancestors 'none'"
+
+// page is an HTML page of the build, served at its own paths with its own
+// policy; the files themselves are never served by name.
+type page struct {
+	file string
+	csp  string
+}
+
 type file struct {
 	data []byte
 	etag string
 }
 
-// Handler serves the app: files of the build with cache headers, and
-// index.html for any other GET or HEAD of a path that looks like a page
-// (so reloading a deep link works). Paths that look like an API call
+// Handler serves the app: files of the build with cache headers, the API
+// reference (docs.html) at /docs, and index.html for any other GET or HEAD
+// of a path that looks like a page (so reloading a deep link works). Paths that look like an API call
 // (a first segment with a dot, as in /parley.v1.RoomService/ListRooms) or
 // a file (a last segment with an extension) get 404, never the page.
 // It is meant to be mounted behind the API routes (server.WithWebApp),
@@ -68,10 +85,13 @@ func Handler() http.Handler {
 	if err != nil {
 		panic("web: read embedded build: " + err.Error()) // cannot happen: the files are in the binary
 	}
-	index, ok := files["/index.html"]
-	if !ok {
-		panic("web: the embedded build has no index.html; run `npm run build` in web/")
+	for _, name := range []string{"/index.html", "/docs.html"} {
+		if _, ok := files[name]; !ok {
+			panic("web: the embedded build has no " + name + "; run `npm run build` in web/")
+		}
 	}
+	app := page{"/index.html", contentSecurityPolicy}
+	pages := map[string]page{"/docs": {"/docs.html", docsContentSecurityPolicy}}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := path.Clean("/" + r.URL.Path)
 		if looksLikeAPI(p) {
@@ -84,7 +104,7 @@ func Handler() http.Handler {
 			return
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		if f, ok := files[p]; ok && p != "/index.html" {
+		if f, ok := files[p]; ok && path.Ext(p) != ".html" {
 			cache := cacheRevalidate
 			if strings.HasPrefix(p, "/assets/") {
 				cache = cacheImmutable
@@ -96,9 +116,13 @@ func Handler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+		pg, ok := pages[p]
+		if !ok {
+			pg = app
+		}
+		w.Header().Set("Content-Security-Policy", pg.csp)
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		serve(w, r, "/index.html", index, cacheRevalidate)
+		serve(w, r, pg.file, files[pg.file], cacheRevalidate)
 	})
 }
 

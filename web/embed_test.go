@@ -53,6 +53,8 @@ func TestHandler(t *testing.T) {
 		{"MissingAssetNotFound", "GET", "/assets/main-GONE.js", 404, "", ""},
 		{"UnknownRPCNotFound", "GET", "/parley.v1.Nope/Nothing", 404, "", ""},
 		{"PostToPageNotAllowed", "POST", "/rooms", 405, "", ""},
+		{"DocsPage", "GET", "/docs", 200, "no-cache", `<div id="api">`},
+		{"PagesNotByName", "GET", "/docs.html", 404, "", ""},
 		{"APINotShadowed", "GET", "/helloworld.Greeter/SayHello?encoding=json&message=%7B%7D", 200, "", `"message":"Hello `},
 	}
 	for _, tc := range tests {
@@ -69,6 +71,17 @@ func TestHandler(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("EachPageItsPolicy", func(t *testing.T) {
+		app, _ := get(t, "GET", "/rooms/r_1")
+		docs, _ := get(t, "GET", "/docs")
+		if csp := app.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "trusted-types 'none'") {
+			t.Errorf("app CSP %q lacks Trusted Types", csp)
+		}
+		if csp := docs.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "trusted-types") {
+			t.Errorf("docs CSP %q", csp)
+		}
+	})
 
 	t.Run("ETagRevalidates", func(t *testing.T) {
 		res, _ := get(t, "GET", "/")

@@ -55,16 +55,19 @@ type parleyd struct {
 	t       *testing.T
 	addr    string
 	dataDir string
+	args    []string // more flags
 	cmd     *exec.Cmd
 }
 
-func startParleyd(t *testing.T) *parleyd {
+// startParleyd starts parleyd on a free port with SQLite in a data
+// directory of its own, or with args such as --db.
+func startParleyd(t *testing.T, args ...string) *parleyd {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &parleyd{t: t, addr: ln.Addr().String(), dataDir: t.TempDir()}
+	p := &parleyd{t: t, addr: ln.Addr().String(), dataDir: t.TempDir(), args: args}
 	ln.Close()
 	p.start()
 	t.Cleanup(func() { p.stop(syscall.SIGKILL) })
@@ -77,7 +80,7 @@ func (p *parleyd) start() {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cmd := exec.Command(binary(p.t, "parleyd"), "--addr", p.addr, "--admin-addr", "none", "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s")
+		cmd := exec.Command(binary(p.t, "parleyd"), append([]string{"--addr", p.addr, "--admin-addr", "none", "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s"}, p.args...)...)
 		cmd.Env = append(os.Environ(), "PARLEY_DB=") // SQLite in --data-dir, whatever the environment says
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

@@ -25,6 +25,7 @@ type config struct {
 	corsOrigins      []string
 	maxMessageBytes  int
 	maxFileBytes     int
+	uploadExpiry     time.Duration
 	maxUnaryDuration time.Duration
 	heartbeat        time.Duration
 	editWindow       time.Duration
@@ -33,6 +34,7 @@ type config struct {
 	logLevel         slog.Level
 	logJSON          bool
 	limits           server.Limits
+	network          network
 	adminAddr        string // "" when off
 	adminPublic      bool
 	subscriberQueue  int
@@ -63,6 +65,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var((*byteCount)(&cfg.maxMessageBytes), "max-message-bytes", "largest request message accepted, in `bytes`, after decompression")
 	cfg.maxFileBytes = parley.DefaultMaxFileBytes
 	fs.Var((*byteCount)(&cfg.maxFileBytes), "max-file-bytes", "largest file that may be uploaded, in `bytes`")
+	cfg.uploadExpiry = parley.DefaultUploadExpiry
+	fs.Var((*positiveDuration)(&cfg.uploadExpiry), "upload-expiry", "how long an upload may take (a `duration`): one not complete this long after it began is deleted with its bytes")
 	cfg.maxUnaryDuration = 30 * time.Second
 	fs.Var((*positiveDuration)(&cfg.maxUnaryDuration), "max-unary-duration", "longest `duration` a unary call may run, whatever deadline the client sets")
 	cfg.heartbeat = 15 * time.Second
@@ -76,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
 	fs.Var(logFormat{&cfg.logJSON}, "log-format", "log `format`: text or json")
 	limitFlags(fs, &cfg.limits)
+	networkFlags(fs, &cfg.network)
 	fs.StringVar(&cfg.adminAddr, "admin-addr", "localhost:9090",
 		`admin listen address: /metrics, /debug/pprof/, /livez, /readyz; "none" for no admin listener (and no metrics)`)
 	fs.BoolVar(&cfg.adminPublic, "admin-public", false, "allow --admin-addr on an address that is not loopback (metrics and profiles are then reachable from the network)")

@@ -30,8 +30,9 @@ func limitFlags(fs *flag.FlagSet, l *server.Limits) {
 	for _, r := range rates {
 		fs.Var(rateValue{r.r}, r.name, r.usage+": a `rate` EVENTS/PERIOD,BURST (20/s,50 or 1/10m,5), or off")
 	}
-	fs.Var(capValue{&l.OpenUploadsPerUser}, "limit-open-uploads-per-user", "unfinished uploads per user: a `number`, or off")
-	fs.Var(capValue{&l.StreamsPerUser}, "limit-streams-per-user", "open streams (Subscribe, Chat, Download, Upload) per user: a `number`, or off")
+	fs.Var(capValue[int]{&l.OpenUploadsPerUser}, "limit-open-uploads-per-user", "unfinished uploads per user: a `number`, or off")
+	fs.Var(capValue[int]{&l.StreamsPerUser}, "limit-streams-per-user", "open streams (Subscribe, Chat, Download, Upload) per user: a `number`, or off")
+	fs.Var(capValue[int64]{&l.StoredBytesPerUser}, "limit-stored-bytes-per-user", "bytes per user in files and unfinished uploads: a number of `bytes`, or off")
 }
 
 // rateValue points to a rate: EVENTS/PERIOD,BURST, where PERIOD is s, m, h
@@ -74,28 +75,29 @@ func (v rateValue) Set(s string) error {
 	return nil
 }
 
-// capValue points to a cap: a whole number at least 1, or off (0).
-type capValue struct{ p *int }
+// capValue points to a cap (a count, or bytes): a whole number at least 1,
+// or off (0).
+type capValue[T int | int64] struct{ p *T }
 
-func (v capValue) String() string {
+func (v capValue[T]) String() string {
 	switch {
 	case v.p == nil:
 		return ""
 	case *v.p <= 0:
 		return "off"
 	}
-	return strconv.Itoa(*v.p)
+	return strconv.FormatInt(int64(*v.p), 10)
 }
 
-func (v capValue) Set(s string) error {
+func (v capValue[T]) Set(s string) error {
 	if s == "off" {
 		*v.p = 0
 		return nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || int64(T(n)) != n {
 		return errors.New("not a positive whole number or off")
 	}
-	*v.p = n
+	*v.p = T(n)
 	return nil
 }

@@ -20,6 +20,7 @@ func TestLimitFlags(t *testing.T) {
 		"PARLEY_LIMIT_STREAMS_PER_USER":       "off",
 		"PARLEY_LIMIT_OPEN_UPLOADS_PER_USER":  "7",
 		"PARLEY_LIMIT_SIGNIN_FAILURES_PER_IP": "off",
+		"PARLEY_LIMIT_STORED_BYTES_PER_USER":  "10485760",
 	}
 	cfg, err := parseConfig([]string{"--limit-rooms-per-user", "2/h,4", "--limit-sends-per-user", "1/1m30s,1"},
 		func(k string) string { return env[k] }, io.Discard)
@@ -33,6 +34,7 @@ func TestLimitFlags(t *testing.T) {
 	want.SignInFailuresPerIP = server.Rate{}
 	want.StreamsPerUser = 0
 	want.OpenUploadsPerUser = 7
+	want.StoredBytesPerUser = 10 << 20
 	if cfg.limits != want {
 		t.Errorf("limits = %+v\nwant     %+v", cfg.limits, want)
 	}
@@ -61,10 +63,16 @@ func TestLimitFlags(t *testing.T) {
 		!strings.Contains(err.Error(), "not a positive whole number or off") {
 		t.Errorf("--limit-streams-per-user 0: %v, want refused (off is spelled off)", err)
 	}
+	for _, v := range []string{"0", "1GiB", "-5"} {
+		if _, err := parseConfig([]string{"--limit-stored-bytes-per-user", v}, func(string) string { return "" }, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "not a positive whole number or off") {
+			t.Errorf("--limit-stored-bytes-per-user %s: %v, want refused", v, err)
+		}
+	}
 
 	var help strings.Builder
 	_, _ = parseConfig([]string{"-h"}, func(string) string { return "" }, &help)
-	for _, s := range []string{"-limit-sends-per-user rate", "(PARLEY_LIMIT_SENDS_PER_USER) (default 20/s,50)", "(default 128)"} {
+	for _, s := range []string{"-limit-sends-per-user rate", "(PARLEY_LIMIT_SENDS_PER_USER) (default 20/s,50)", "(default 128)", "(PARLEY_LIMIT_STORED_BYTES_PER_USER) (default 1073741824)"} {
 		if !strings.Contains(help.String(), s) {
 			t.Errorf("help lacks %q", s)
 		}

@@ -96,6 +96,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		"PARLEY_MAX_UNARY_DURATION": "1m30s",
 		"PARLEY_HEARTBEAT":          "1ns",
 		"PARLEY_EDIT_WINDOW":        "1h",
+		"PARLEY_UPLOAD_EXPIRY":      "2h",
 		"PARLEY_TOKEN_TTL":          "24h",
 		"PARLEY_SHUTDOWN_TIMEOUT":   "0",
 		"PARLEY_LOG_LEVEL":          "DEBUG",
@@ -111,10 +112,14 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 	}
 	want := config{
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
-		maxMessageBytes: 1, maxFileBytes: 1 << 20, maxUnaryDuration: 90 * time.Second,
+		maxMessageBytes: 1, maxFileBytes: 1 << 20, uploadExpiry: 2 * time.Hour, maxUnaryDuration: 90 * time.Second,
 		heartbeat: 2 * time.Second, editWindow: time.Hour, tokenTTL: 24 * time.Hour, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
 		limits:    server.DefaultLimits(),
 		adminAddr: "0.0.0.0:9100", adminPublic: true, subscriberQueue: 64,
+		network: network{
+			connections: server.ConnectionLimits{Total: server.DefaultMaxConnections, PerAddress: server.DefaultMaxConnectionsPerIP},
+			bodyTimeout: server.DefaultBodyTimeout, stalledWrites: server.DefaultStalledWriteTimeout,
+		},
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {
 		t.Errorf("corsOrigins = %q, want the default", cfg.corsOrigins)

@@ -61,11 +61,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithEditWindow(cfg.editWindow),
 		server.WithTokenTTL(cfg.tokenTTL),
 		server.WithMaxFileBytes(int64(cfg.maxFileBytes)),
+		server.WithUploadExpiry(cfg.uploadExpiry),
 		server.WithMaxUnaryDuration(cfg.maxUnaryDuration),
 		server.WithLimits(cfg.limits),
+		server.WithTrustedProxies(cfg.network.connections.TrustedProxies),
+		server.WithBodyTimeout(cfg.network.bodyTimeout),
+		server.WithStalledWriteTimeout(cfg.network.stalledWrites),
 		server.WithWebApp(web.Handler()),
 	}
-	fileOpts, err := fileStorage(cfg, store, logger)
+	fileOpts, err := fileStorage(cfg, store)
 	if err != nil {
 		return err
 	}
@@ -86,6 +90,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 		fmt.Fprintf(stdout, "parleyd admin on http://%s (metrics, pprof, probes; %s)\n", adminLn.Addr(), scope)
 	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		handler.SweepUploads(sweepCtx)
+	}()
+	defer func() { // before closeStorage: a sweep in progress stops first
+		stopSweep()
+		<-swept
+	}()
 	hs := server.NewHTTPServer(handler, cfg.tlsCert != "", logger)
 	hs.RegisterOnShutdown(handler.Drain)
 
@@ -93,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	ln = server.LimitConnections(ln, cfg.network.connections)
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		scheme = "https"

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -71,6 +72,68 @@ func fileSetUp(t *testing.T, s fileStore) (parley.User, parley.Room, parley.Uplo
 	alice := createUser(t, s, "alice")
 	r := createRoom(t, s, "general", parley.Public, alice)
 	return alice, r, createUpload(t, s, alice, uploadIn(r, "notes.txt", []byte("hello, files")))
+}
+
+// createUploadAfter stores an upload of meta by uploader with a later
+// create time than prev's (any, for the zero prev), or fails the test. The
+// engine stamps uploads from its own clock, so this waits for the clock to
+// move on if need be.
+func createUploadAfter(t *testing.T, s parley.FileStore, prev parley.Upload, uploader parley.User, meta parley.UploadMeta) parley.Upload {
+	t.Helper()
+	for {
+		up, err := s.CreateUpload(t.Context(), uploader.ID, meta)
+		if err != nil {
+			t.Fatalf("CreateUpload: %v", err)
+		}
+		if up.CreateTime.After(prev.CreateTime) {
+			return up
+		}
+		if err := s.DeleteUpload(t.Context(), up.ID); err != nil {
+			t.Fatalf("DeleteUpload: %v", err)
+		}
+		time.Sleep(time.Millisecond) // not a timing assertion: only an order of stamps
+	}
+}
+
+// wantStale fails the test unless StaleUploads(createdBefore, limit)
+// returns want, in that order.
+func wantStale(t *testing.T, s parley.FileStore, createdBefore time.Time, limit int, want ...parley.Upload) {
+	t.Helper()
+	got, err := s.StaleUploads(t.Context(), createdBefore, limit)
+	if err != nil {
+		t.Fatalf("StaleUploads: %v", err)
+	}
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = sameUpload(got[i], want[i])
+	}
+	if !ok {
+		t.Fatalf("StaleUploads(%v, %d) = %s, want %s", createdBefore, limit, uploadIDs(got), uploadIDs(want))
+	}
+}
+
+// lastUpload is the last of ups, or the zero Upload.
+func lastUpload(ups []parley.Upload) parley.Upload {
+	if len(ups) == 0 {
+		return parley.Upload{}
+	}
+	return ups[len(ups)-1]
+}
+
+func uploadIDs(ups []parley.Upload) []string {
+	ids := make([]string, len(ups))
+	for i, up := range ups {
+		ids[i] = up.ID
+	}
+	return ids
+}
+
+// wantStoredBytes fails the test unless StoredBytes(u) is n.
+func wantStoredBytes(t *testing.T, s parley.FileStore, u parley.User, n int64) {
+	t.Helper()
+	if got, err := s.StoredBytes(t.Context(), u.ID); err != nil || got != n {
+		t.Fatalf("StoredBytes(%s) = %d, %v; want %d", u.Username, got, err, n)
+	}
 }
 
 func sameUpload(a, b parley.Upload) bool {
@@ -276,6 +339,47 @@ var fileTests = []fileTest{
 		_, err = s.FileByID(t.Context(), up.ID) // an upload is not a file
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
+	{"StaleUploadsOldestFirst", func(t *testing.T, s fileStore) {
+		alice := createUser(t, s, "alice")
+		bob := createUser(t, s, "bob")
+		r := createRoom(t, s, "general", parley.Public, alice)
+		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
+		var ups []parley.Upload
+		for _, u := range []parley.User{alice, bob, alice, bob} {
+			ups = append(ups, createUploadAfter(t, s, lastUpload(ups), u, meta))
+		}
+		completeUpload(t, s, ups[1])
+		// Relative to the stamps the engine set: createdBefore is exclusive.
+		wantStale(t, s, ups[0].CreateTime, 10)
+		wantStale(t, s, ups[3].CreateTime, 10, ups[0], ups[2])
+		wantStale(t, s, ups[3].CreateTime.Add(time.Microsecond), 10, ups[0], ups[2], ups[3])
+		wantStale(t, s, ups[3].CreateTime.Add(time.Microsecond), 2, ups[0], ups[2])
+		if err := s.DeleteUpload(t.Context(), ups[0].ID); err != nil {
+			t.Fatalf("DeleteUpload: %v", err)
+		}
+		wantStale(t, s, ups[3].CreateTime.Add(time.Microsecond), 1, ups[2])
+	}},
+	{"StoredBytesCountsFilesAndUnfinished", func(t *testing.T, s fileStore) {
+		alice := createUser(t, s, "alice")
+		bob := createUser(t, s, "bob")
+		a := createRoom(t, s, "a", parley.Public, alice)
+		b := createRoom(t, s, "b", parley.Public, alice)
+		wantStoredBytes(t, s, alice, 0)
+		completeUpload(t, s, createUpload(t, s, alice, uploadIn(a, "one.txt", []byte("twelve bytes"))))
+		completeUpload(t, s, createUpload(t, s, alice, uploadIn(b, "two.txt", []byte("twelve bytes")))) // the same content counts again
+		big := uploadIn(b, "big.bin", nil)
+		big.Size = 5 << 30 // declared, none of it sent
+		createUpload(t, s, alice, big)
+		small := createUpload(t, s, alice, uploadIn(a, "three.txt", []byte("seven b")))
+		createUpload(t, s, bob, uploadIn(a, "bob.txt", []byte("bob's bytes")))
+		wantStoredBytes(t, s, alice, 12+12+5<<30+7)
+		if err := s.DeleteUpload(t.Context(), small.ID); err != nil {
+			t.Fatalf("DeleteUpload: %v", err)
+		}
+		wantStoredBytes(t, s, alice, 12+12+5<<30)
+		wantStoredBytes(t, s, bob, 11)
+		wantStoredBytes(t, s, parley.User{ID: "u_missing"}, 0)
+	}},
 	{"ErrCanceled", func(t *testing.T, s fileStore) {
 		alice, r, up := fileSetUp(t, s)
 		done := completeUpload(t, s, createUpload(t, s, alice, uploadIn(r, "done.txt", []byte("done"))))
@@ -296,6 +400,10 @@ var fileTests = []fileTest{
 		canceled("DeleteUpload", s.DeleteUpload(ctx, up.ID))
 		_, err = s.FileByID(ctx, done.ID)
 		canceled("FileByID", err)
+		_, err = s.StaleUploads(ctx, up.CreateTime.Add(time.Hour), 10)
+		canceled("StaleUploads", err)
+		_, err = s.StoredBytes(ctx, alice.ID)
+		canceled("StoredBytes", err)
 		// Nothing happened, and the store is still usable.
 		if got, err := s.UploadByID(t.Context(), up.ID); err != nil || got.FileID != "" {
 			t.Errorf("after canceled calls, UploadByID = %+v, %v; want the upload, incomplete", got, err)

@@ -32,9 +32,9 @@ async function launch() {
 }
 
 // user opens the app in a fresh browser context, picks the transport with
-// the visible switches and signs up.
-async function user(browser, name, { protocol = "connect", codec = "json", viewport = desktop } = {}) {
-  const context = await browser.newContext({ viewport, acceptDownloads: true });
+// the visible switches and signs up (or, with signIn, signs in).
+async function user(browser, name, { protocol = "connect", codec = "json", viewport = desktop, touch = false, signIn = false } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true, hasTouch: touch, isMobile: touch });
   const page = await context.newPage();
   page.on("pageerror", (e) => console.log(`[${name}] page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") console.log(`[${name}] console: ${m.text()}`); });
@@ -42,7 +42,7 @@ async function user(browser, name, { protocol = "connect", codec = "json", viewp
   await pickTransport(page, protocol, codec);
   await page.getByLabel("Username").fill(name);
   await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByRole("button", { name: signIn ? "Sign in" : "Create account" }).click();
   await page.getByText(`Signed in as ${name}`).waitFor();
   return { name, context, page };
 }
@@ -236,6 +236,63 @@ async function restart(browser) {
   const texts = items.map((m) => m.text);
   assert(JSON.stringify(texts) === JSON.stringify(["before 1", "before 2", "while down 1", "while down 2", "while down 3", "typed while down", "after restart"]),
     `timeline after restart: ${JSON.stringify(texts)}`);
+}
+
+// eventsource: a page's EventSource, opened with a stream ticket the page
+// got with its session cookie, receives messages live and, when the server
+// restarts, reconnects by itself (with Last-Event-ID) and misses nothing of
+// what was posted while it was down.
+async function eventSource(browser) {
+  const a = await user(browser, `eve-${tag}`);
+  await createRoom(a.page, `sse-${tag}`);
+  const rid = await roomId(a.page);
+  const tok = await token(a.page);
+  const post = async (text) => {
+    const r = await fetch(`${url}/v1/rooms/${rid}/messages`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${tok}` },
+      body: JSON.stringify({ text, client_message_id: `sse-${tag}-${text.replaceAll(" ", "-")}` }),
+    });
+    assert(r.ok, `POST messages answered ${r.status}: ${await r.text()}`);
+  };
+  await a.page.evaluate(async (rid) => {
+    const res = await fetch(`/v1/rooms/${rid}/stream-tickets`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    if (!res.ok) throw new Error(`CreateStreamTicket answered ${res.status}: ${await res.text()}`);
+    const { ticket } = await res.json();
+    const sse = { events: [], opens: 0, errors: [] };
+    window.sse = sse;
+    const es = new EventSource(`/v1/rooms/${rid}/events?ticket=${encodeURIComponent(ticket)}`);
+    sse.state = () => es.readyState;
+    es.onopen = () => { sse.opens++; };
+    es.onmessage = (e) => {
+      const ev = JSON.parse(e.data);
+      if (ev.message) sse.events.push({ id: e.lastEventId, seq: Number(ev.message.seq), text: ev.message.text });
+    };
+    es.addEventListener("error", (e) => { sse.errors.push(e.data ?? `connection error, readyState ${es.readyState}`); });
+  }, rid);
+  const events = (n, timeout = 20000) => a.page.waitForFunction((n) => window.sse.events.length >= n, n, { timeout });
+
+  await post("live 1");
+  await post("live 2");
+  await events(2);
+  const body = { token: tok, roomId: rid, texts: ["while down 1", "while down 2", "while down 3"] };
+  assert((await fetch(`${control}/stop`, { method: "POST" })).ok, "stop");
+  const started = await fetch(`${control}/start`, { method: "POST", body: JSON.stringify(body) });
+  assert(started.ok, `start: ${await started.text()}`);
+  await events(5, 30000);
+  await post("after restart");
+  await events(6);
+
+  const sse = await a.page.evaluate(() => ({ events: window.sse.events, opens: window.sse.opens, errors: window.sse.errors, state: window.sse.state() }));
+  console.log(`EventSource: ${sse.opens} opens, errors ${JSON.stringify(sse.errors)}`);
+  assertContiguous(sse.events, "EventSource");
+  assert(sse.events.every((e) => e.id === String(e.seq)), `ids are not the seqs: ${JSON.stringify(sse.events)}`);
+  assert(JSON.stringify(sse.events.map((e) => e.text)) === JSON.stringify(["live 1", "live 2", "while down 1", "while down 2", "while down 3", "after restart"]),
+    `EventSource got ${JSON.stringify(sse.events)}`);
+  assert(sse.opens >= 2, `EventSource opened ${sse.opens} times; it never reconnected`);
+  assert(sse.state !== 2, "EventSource gave up (CLOSED)");
+  assert(sse.errors.some((e) => e.includes('"code":14') && e.includes("StreamPosition")), `no unavailable error event with a StreamPosition at shutdown: ${JSON.stringify(sse.errors)}`);
+  await a.context.close();
 }
 
 // attachment: Ann uploads a file and an image; Bob downloads the file and
@@ -457,6 +514,182 @@ async function xss(browser) {
   }
 }
 
+// messageItem is the confirmed message of the open room showing text.
+function messageItem(page, text) {
+  return page.locator("#timeline li[data-seq]", { has: page.locator(".text", { hasText: text }) });
+}
+
+// unread waits until the room list shows count unread beside room (0: no
+// badge). The counts are read every 5 s.
+async function unread(page, room, count, timeout = 15000) {
+  await page.locator(`button[data-room="${room}"][data-unread="${count}"]`).waitFor({ timeout });
+  const badge = await page.locator(`button[data-room="${room}"] .unread`).count();
+  assert(badge === (count > 0 ? 1 : 0), `${room}: ${badge} badges for ${count} unread`);
+}
+
+// deletedShown checks that the message at seq shows as deleted, its text
+// nowhere on the page.
+async function deletedShown(page, seq, text) {
+  await page.locator(`#timeline li[data-seq="${seq}"][data-deleted]`, { hasText: "Message deleted" }).waitFor();
+  assert(await page.locator("#timeline", { hasText: text }).count() === 0, `the deleted text "${text}" is still shown`);
+}
+
+// edits: Ann edits one of her messages (by keyboard: Escape cancels, Enter
+// saves) and deletes another (with a confirmation); Bob sees both live.
+// Bob's unread badges count up while another room is open and clear when
+// he opens the room; a reload keeps all of it, and shows what was posted
+// while he was away.
+async function edits(browser) {
+  const a = await user(browser, `ivy-${tag}`);
+  const b = await user(browser, `jon-${tag}`, { protocol: "grpcweb", codec: "binary" });
+  const main = `edits-${tag}`, news = `news-${tag}`, lobby = `lobby-${tag}`;
+  await createRoom(a.page, news);
+  await createRoom(a.page, main);
+  await createRoom(b.page, lobby);
+  await openRoom(b.page, news);
+  await openRoom(b.page, main);
+  await send(a.page, "frist draft");
+  await send(a.page, "to be removed");
+  await send(a.page, "stays as it is");
+  await seen(b.page, "stays as it is");
+  assert(await messageItem(b.page, "frist draft").getByRole("button").count() === 0, "Bob is offered to change Ann's message");
+
+  // Edit by keyboard: Escape leaves the text as it was, Enter saves.
+  const draft = messageItem(a.page, "frist draft");
+  const draftSeq = await draft.getAttribute("data-seq");
+  await draft.hover();
+  await shot(a.page, "edits-actions");
+  await draft.getByRole("button", { name: "Edit message" }).focus();
+  await a.page.keyboard.press("Enter");
+  const editor = a.page.getByRole("textbox", { name: "Edit message" });
+  assert(await editor.evaluate((el) => el === document.activeElement), "the editor is not focused");
+  await a.page.keyboard.type(" (never saved)");
+  await a.page.keyboard.press("Escape");
+  await editor.waitFor({ state: "detached" });
+  assert(await draft.locator(".text").innerText() === "frist draft", "Escape did not cancel the edit");
+  assert(await a.page.evaluate(() => document.activeElement?.getAttribute("aria-label")) === "Edit message", "focus did not go back to Edit");
+  await a.page.keyboard.press("Enter");
+  await a.page.keyboard.press("ControlOrMeta+a");
+  await a.page.keyboard.type("first draft, fixed");
+  await shot(a.page, "edits-editing");
+  await a.page.keyboard.press("Enter");
+  for (const p of [a.page, b.page]) {
+    await p.locator(`#timeline li[data-seq="${draftSeq}"][data-edited]`, { hasText: "first draft, fixed" }).waitFor();
+  }
+  assert(await b.page.locator(`#timeline li[data-seq="${draftSeq}"] .edited`).innerText() === "(edited)", "no edited mark");
+
+  // Delete, after a confirmation.
+  const doomed = messageItem(a.page, "to be removed");
+  const doomedSeq = await doomed.getAttribute("data-seq");
+  await doomed.hover();
+  await doomed.getByRole("button", { name: "Delete message" }).click();
+  const confirm = a.page.getByRole("group", { name: "Confirm deletion" });
+  await confirm.waitFor();
+  await shot(a.page, "edits-confirm-delete");
+  await confirm.getByRole("button", { name: "Delete", exact: true }).click();
+  await deletedShown(a.page, doomedSeq, "to be removed");
+  await deletedShown(b.page, doomedSeq, "to be removed");
+  await shot(b.page, "edits-seen-live");
+  // Arrow Up in the empty composer edits the latest message not deleted;
+  // Escape goes back to the composer.
+  await a.page.getByRole("textbox", { name: /^Message / }).focus();
+  await a.page.keyboard.press("ArrowUp");
+  assert(await editor.inputValue() === "stays as it is", `Arrow Up edits ${JSON.stringify(await editor.inputValue())}`);
+  await a.page.keyboard.press("Escape");
+  await editor.waitFor({ state: "detached" });
+  assert(await a.page.evaluate(() => document.activeElement?.id) === "composer-text", "focus did not go back to the composer");
+
+  // Unread counts while Bob is in another room; edits and deletions are no
+  // new messages, and his own do not count.
+  await openRoom(b.page, lobby);
+  await unread(b.page, main, 0);
+  await send(a.page, "unread 1");
+  await unread(b.page, main, 1);
+  await send(a.page, "unread 2");
+  await unread(b.page, main, 2);
+  await openRoom(a.page, news);
+  await send(a.page, "news 1");
+  await unread(b.page, news, 1);
+  await shot(b.page, "edits-unread");
+  await b.page.locator(`button[data-room="${main}"]`).click();
+  await seen(b.page, "unread 2");
+  await unread(b.page, main, 0);
+  await unread(b.page, news, 1);
+  await openRoom(b.page, lobby);
+
+  // Bob goes away; Ann posts; Bob comes back.
+  const lobbyId = await roomId(b.page);
+  await b.page.close();
+  await send(a.page, "news 2");
+  await send(a.page, "news 3");
+  b.page = await b.context.newPage();
+  await b.page.goto(`${url}/#/rooms/${lobbyId}`);
+  await live(b.page);
+  await unread(b.page, news, 3, 5000);
+  await unread(b.page, main, 0, 5000);
+  await shot(b.page, "edits-after-reload");
+  await b.page.locator(`button[data-room="${main}"]`).click();
+  await b.page.locator(`#timeline li[data-seq="${draftSeq}"][data-edited]`, { hasText: "first draft, fixed" }).waitFor();
+  await deletedShown(b.page, doomedSeq, "to be removed");
+  await b.page.locator(`button[data-room="${news}"]`).click();
+  await seen(b.page, "news 3");
+  await b.page.reload();
+  await live(b.page);
+  await unread(b.page, news, 0, 5000);
+  await unread(b.page, main, 0, 5000);
+  // Ann's page, reloaded, shows the same.
+  await openRoom(a.page, main);
+  await a.page.reload();
+  await a.page.locator(`#timeline li[data-seq="${draftSeq}"][data-edited]`, { hasText: "first draft, fixed" }).waitFor();
+  await deletedShown(a.page, doomedSeq, "to be removed");
+  await shot(a.page, "edits-ann-reloaded");
+
+  // On a touch phone the buttons show without hovering.
+  const phoneAnn = await user(browser, a.name, { viewport: phone, touch: true, signIn: true });
+  await phoneAnn.page.locator(`button[data-room="${main}"]`).click();
+  const last = messageItem(phoneAnn.page, "unread 2");
+  await last.getByRole("button", { name: "Edit message" }).waitFor();
+  assert(await last.locator(".actions").evaluate((el) => getComputedStyle(el).opacity) === "1", "the buttons are hidden on a touch screen");
+  await shot(phoneAnn.page, "edits-phone");
+  await last.getByRole("button", { name: "Edit message" }).tap();
+  await phoneAnn.page.getByRole("textbox", { name: "Edit message" }).waitFor();
+  await shot(phoneAnn.page, "edits-phone-editing");
+}
+
+// editWindow: on a parleyd with a 1 s edit window (web/e2e_test.go), an edit
+// too late is refused and the editor says why, keeping the text typed. The
+// room's creator may delete someone else's message, not edit it.
+async function editWindow(browser) {
+  const a = await user(browser, `kai-${tag}`);
+  const b = await user(browser, `lea-${tag}`);
+  const room = `window-${tag}`;
+  await createRoom(b.page, room);
+  await openRoom(a.page, room);
+  await send(a.page, "written in haste");
+  await a.page.waitForTimeout(1500);
+  const seq = await messageItem(a.page, "written in haste").getAttribute("data-seq");
+  const item = a.page.locator(`#timeline li[data-seq="${seq}"]`);
+  await item.hover();
+  await item.getByRole("button", { name: "Edit message" }).click();
+  await a.page.getByRole("textbox", { name: "Edit message" }).fill("regretted at leisure");
+  await a.page.keyboard.press("Enter");
+  const error = item.getByRole("alert");
+  await error.waitFor();
+  const why = await error.innerText();
+  assert(/^Not saved: .*edit window.*passed/.test(why), `the editor says ${JSON.stringify(why)}`);
+  assert(await a.page.getByRole("textbox", { name: "Edit message" }).inputValue() === "regretted at leisure", "the text typed is lost");
+  await shot(a.page, "edit-window-refused");
+  await a.page.keyboard.press("Escape");
+  assert(await item.locator(".text").innerText() === "written in haste", "the refused edit shows");
+
+  const theirs = messageItem(b.page, "written in haste");
+  await theirs.hover();
+  assert(await theirs.getByRole("button", { name: "Edit message" }).count() === 0, "the creator is offered to edit another's message");
+  await theirs.getByRole("button", { name: "Delete message" }).click();
+  await b.page.getByRole("group", { name: "Confirm deletion" }).getByRole("button", { name: "Delete", exact: true }).click();
+  await deletedShown(a.page, seq, "written in haste");
+}
+
 // screenshots: the main screens at desktop and phone width.
 async function screenshots(browser) {
   for (const [label, viewport] of [["desktop", desktop], ["phone", phone]]) {
@@ -561,17 +794,62 @@ async function keyboard(browser) {
   await context.close();
 }
 
+// docs: the API reference at /docs shows every REST operation with no CSP
+// violation, and a call tried from it with a token pasted into Authorize
+// answers for that user.
+async function docs(browser) {
+  const name = `doc-${tag}`;
+  const res = await fetch(`${url}/v1/users`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username: name, password: "correct horse battery" }),
+  });
+  assert(res.ok, `POST /v1/users: ${res.status}`);
+  const { token } = await res.json();
+  const context = await browser.newContext({ viewport: desktop });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  await page.goto(`${url}/docs`);
+  await page.locator(".opblock").first().waitFor();
+  const operations = await page.locator(".opblock").count();
+  assert(operations >= 19, `${operations} operations shown, want every REST route`);
+  await page.screenshot({ path: path.join(shots, "docs.png"), fullPage: true });
+
+  await page.getByRole("button", { name: "Authorize" }).first().click();
+  await page.locator(".auth-container input").fill(token);
+  await page.locator(".auth-container button.authorize").click();
+  await page.locator(".auth-container button.btn-done").click();
+  const me = page.locator(`.opblock[id$="-AuthService_GetMe"]`);
+  await me.locator(".opblock-summary").click();
+  await me.getByRole("button", { name: "Execute" }).click();
+  const answer = me.locator(".live-responses-table .response .response-col_status").first();
+  await answer.waitFor();
+  assert((await answer.textContent()).trim() === "200", `GetMe from /docs: ${await answer.textContent()}`);
+  const body = await me.locator(".live-responses-table .response .microlight").first().textContent();
+  assert(body.includes(name), `GetMe from /docs answered ${body}`);
+  await answer.scrollIntoViewIfNeeded();
+  await shot(page, "docs-try-it-out");
+  assert(problems.length === 0, `the page reported:\n${problems.join("\n")}`);
+  await context.close();
+}
+
 const scenarios = {
   keyboard,
+  docs,
   offline,
   "chat-connect-json": (b) => chat(b, "connect", "json", ["application/json", "application/connect+json"]),
   "chat-grpcweb-binary": (b) => chat(b, "grpcweb", "binary", ["application/grpc-web+proto"]),
   "curl-post": curlPost,
   restart,
+  eventsource: eventSource,
   attachment,
   xss,
   screenshots,
   images,
+  edits,
+  "edit-window": editWindow,
 };
 
 const run = scenarios[scenario];

@@ -2,6 +2,7 @@
 // with Enter or the Send button.
 import type { Room } from "./gen/parley/v1/room_pb";
 import { h } from "./dom";
+import { editLatest } from "./edit";
 import { renderMembers } from "./members";
 import { queueMessage, send } from "./send";
 import { renderTimeline } from "./timeline";
@@ -19,10 +20,13 @@ export function composer(room: Room): HTMLElement {
       h("button", { type: "submit", class: "primary" }, "Send")),
   );
   text.addEventListener("keydown", (e) => {
-    // Enter sends, Shift+Enter makes a new line.
+    // Enter sends, Shift+Enter makes a new line, Arrow Up in an empty
+    // composer edits the user's latest message.
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       form.requestSubmit();
+    } else if (e.key === "ArrowUp" && text.value === "" && editLatest()) {
+      e.preventDefault();
     }
   });
   fileInput.addEventListener("change", () => {

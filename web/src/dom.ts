@@ -28,6 +28,17 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
+// redraw replaces the children of el, keeping the keyboard focus: when an
+// element inside had it, the new element with the same data-focus key gets
+// it back (the same element, when the new children reuse it, keeps its
+// text and caret too).
+export function redraw(el: HTMLElement, ...children: Node[]) {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && el.contains(active) ? active.dataset.focus : undefined;
+  el.replaceChildren(...children);
+  if (key) el.querySelector<HTMLElement>(`[data-focus="${CSS.escape(key)}"]`)?.focus();
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;

@@ -11,6 +11,7 @@ import { render } from "./page";
 import { followNetwork } from "./roomFeed";
 import { hasSession, session, takeLegacyToken } from "./session";
 import { api } from "./transport";
+import { followUnread } from "./unread";
 
 // start shows the page and, when an earlier visit signed in, the chat of
 // the user its session cookie belongs to.
@@ -29,5 +30,6 @@ async function start() {
 }
 
 followNetwork();
+followUnread();
 foldMembersOnEscape();
 void start();

@@ -1,4 +1,6 @@
-// Pacing retries: how long to wait after a failure, and the wait itself.
+// Pacing retries: how long to wait after a failure, the wait itself, and
+// an idempotent call tried again after a transient failure.
+import { transient } from "./error";
 
 // backoff grows from 250 ms to 5 s with the attempt, with jitter so that
 // many tabs do not reconnect in step after a restart.
@@ -21,4 +23,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", wake, { once: true });
     window.addEventListener("online", wake, { once: true });
   });
+}
+
+// retrying makes an idempotent call, and after a transient failure (see
+// transient) makes it again, up to 3 more times with backoff; any other
+// failure, or the last one, is thrown.
+export async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!transient(err) || attempt >= 3) throw err;
+      await sleep(backoff(attempt + 2));
+    }
+  }
 }

@@ -8,9 +8,11 @@ import { errorText } from "./error";
 import { foldMembers, loadMembers } from "./members";
 import { render } from "./page";
 import { followRoom, forgetFeed, stopFeed } from "./roomFeed";
+import { clearChange } from "./edit";
 import { clearPending } from "./send";
-import { clearMessages, showMessage } from "./timeline";
+import { clearMessages, historyPage, showHistory } from "./timeline";
 import { api } from "./transport";
+import { markSeen } from "./unread";
 import { clearUploads } from "./upload";
 
 let current: Room | undefined;
@@ -19,8 +21,8 @@ export function openedRoom(): Room | undefined {
   return current;
 }
 
-// openRoom joins the room (a no-op for members), loads the newest history
-// and subscribes from there.
+// openRoom joins the room (a no-op for members), loads the newest history,
+// subscribes from there and marks it read.
 export async function openRoom(room: Room) {
   stopFeed();
   try {
@@ -37,13 +39,14 @@ export async function openRoom(room: Room) {
   forgetFeed();
   clearMessages();
   clearPending();
+  clearChange();
   clearUploads();
   foldMembers();
   history.replaceState(null, "", `#/rooms/${room.id}`);
   let headSeq = 0n;
   try {
-    const res = await api().messages.listMessages({ roomId: room.id, limit: 100 });
-    for (const m of res.messages) showMessage(m);
+    const res = await api().messages.listMessages({ roomId: room.id, limit: historyPage });
+    showHistory(res.messages);
     headSeq = res.headSeq;
   } catch (err) {
     explainConnection(errorText(err));
@@ -51,6 +54,7 @@ export async function openRoom(room: Room) {
   render();
   void loadMembers();
   followRoom(room.id, headSeq);
+  markSeen(room.id, headSeq);
   byId("composer-text").focus();
 }
 

@@ -1,12 +1,13 @@
 // The open room's subscription, and what it changes on the page: the
-// timeline, the member list, the status in the top bar.
+// timeline, the member list, the status in the top bar, the read marker.
 import { dropSession } from "./auth";
 import { showConnection, showSubscription } from "./connectionStatus";
 import { loadMembers } from "./members";
 import { openedRoom } from "./room";
 import { Subscription, type SubscriptionState } from "./subscription";
-import { clearMessages, receive, renderTimeline } from "./timeline";
+import { clearMessages, receive, receiveChange, renderTimeline } from "./timeline";
 import { api } from "./transport";
+import { markSeen } from "./unread";
 
 let feed: Subscription | undefined;
 
@@ -14,11 +15,19 @@ let feed: Subscription | undefined;
 // subscription.
 export function followRoom(roomId: string, sinceSeq: bigint) {
   feed?.stop();
-  feed = new Subscription(roomId, sinceSeq, () => api().messages, {
+  const sub = new Subscription(roomId, sinceSeq, () => api().messages, {
     changed,
-    message: receive,
+    message: (m, before) => {
+      receive(m, before);
+      markSeen(roomId, sub.position);
+    },
+    messageChanged: (m) => {
+      receiveChange(m);
+      markSeen(roomId, sub.position);
+    },
     membersChanged: () => void loadMembers(),
   });
+  feed = sub;
 }
 
 // stopFeed stops the subscription; resubscribe resumes it where it stopped.

@@ -11,7 +11,9 @@
 //
 //	connecting  --answered-->  live
 //	live        --received-->  live         each event; failures go back to 0,
-//	                                        a message moves sinceSeq on
+//	                                        an event of the room log (a
+//	                                        message, an edit, a deletion)
+//	                                        moves sinceSeq on
 //	connecting,
 //	live        --ended, failed-->  backing-off   failures + 1; after
 //	                                        out_of_range (the server has fewer
@@ -59,9 +61,8 @@ export function next(s: SubscriptionState, input: SubscriptionInput): Subscripti
     case "answered":
       return s.name === "connecting" ? { name: "live", sinceSeq: s.sinceSeq, failures: s.failures } : s;
     case "received": {
-      const ev = input.response.event;
-      const seq = ev.case === "message" && ev.value.seq > s.sinceSeq ? ev.value.seq : s.sinceSeq;
-      return { name: "live", sinceSeq: seq, failures: 0 };
+      const seq = logSeq(input.response);
+      return { name: "live", sinceSeq: seq > s.sinceSeq ? seq : s.sinceSeq, failures: 0 };
     }
     case "ended":
       return { name: "backing-off", sinceSeq: s.sinceSeq, failures: s.failures + 1, reason: "stream ended", startOver: false };
@@ -86,12 +87,28 @@ export function next(s: SubscriptionState, input: SubscriptionInput): Subscripti
   }
 }
 
+// logSeq is the room-log seq of a response: a message's own, an edit's or
+// a deletion's; 0 for what is not logged (members, heartbeats).
+function logSeq(r: SubscribeResponse): bigint {
+  switch (r.event.case) {
+    case "message":
+    case "messageEdited":
+    case "messageDeleted":
+      return r.event.value.seq;
+    default:
+      return 0n;
+  }
+}
+
 // SubscriptionHooks is told what a Subscription does and receives.
 export interface SubscriptionHooks {
   // changed is told each state entered, in order, starting with the first.
   changed(state: SubscriptionState): void;
   // message is told each message, with the resume position before it.
   message(m: Message, sinceSeq: bigint): void;
+  // messageChanged is told each edit or deletion: the message in its new
+  // form.
+  messageChanged(m: Message): void;
   // membersChanged is told that someone joined or left the room.
   membersChanged(): void;
 }
@@ -182,6 +199,10 @@ export class Subscription {
         switch (ev.case) {
           case "message":
             this.#hooks.message(ev.value, before);
+            break;
+          case "messageEdited":
+          case "messageDeleted":
+            if (ev.value.message) this.#hooks.messageChanged(ev.value.message);
             break;
           case "memberJoined":
           case "memberLeft":

@@ -773,6 +773,109 @@ func (x *SubscribeRequest) GetSinceSeq() int64 {
 	return 0
 }
 
+// CreateStreamTicketRequest names the room whose events the ticket opens.
+type CreateStreamTicketRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// room_id of a room the caller is a member of.
+	RoomId        string `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStreamTicketRequest) Reset() {
+	*x = CreateStreamTicketRequest{}
+	mi := &file_parley_v1_message_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStreamTicketRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStreamTicketRequest) ProtoMessage() {}
+
+func (x *CreateStreamTicketRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStreamTicketRequest.ProtoReflect.Descriptor instead.
+func (*CreateStreamTicketRequest) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CreateStreamTicketRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+// CreateStreamTicketResponse carries a new stream ticket.
+type CreateStreamTicketResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ticket to pass as the ticket query parameter of
+	// GET /v1/rooms/{room_id}/events.
+	Ticket string `protobuf:"bytes,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	// expire_time is when the ticket stops opening streams, unless a stream
+	// it opened is still running then.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStreamTicketResponse) Reset() {
+	*x = CreateStreamTicketResponse{}
+	mi := &file_parley_v1_message_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStreamTicketResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStreamTicketResponse) ProtoMessage() {}
+
+func (x *CreateStreamTicketResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_parley_v1_message_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStreamTicketResponse.ProtoReflect.Descriptor instead.
+func (*CreateStreamTicketResponse) Descriptor() ([]byte, []int) {
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CreateStreamTicketResponse) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
+func (x *CreateStreamTicketResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
 // SubscribeResponse is one event of a room.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -793,7 +896,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[12]
+	mi := &file_parley_v1_message_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +908,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[12]
+	mi := &file_parley_v1_message_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +921,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{12}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SubscribeResponse) GetEvent() isSubscribeResponse_Event {
@@ -942,7 +1045,7 @@ type MessageChanged struct {
 
 func (x *MessageChanged) Reset() {
 	*x = MessageChanged{}
-	mi := &file_parley_v1_message_proto_msgTypes[13]
+	mi := &file_parley_v1_message_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1057,7 @@ func (x *MessageChanged) String() string {
 func (*MessageChanged) ProtoMessage() {}
 
 func (x *MessageChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[13]
+	mi := &file_parley_v1_message_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1070,7 @@ func (x *MessageChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageChanged.ProtoReflect.Descriptor instead.
 func (*MessageChanged) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{13}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MessageChanged) GetSeq() int64 {
@@ -999,7 +1102,7 @@ type MemberJoined struct {
 
 func (x *MemberJoined) Reset() {
 	*x = MemberJoined{}
-	mi := &file_parley_v1_message_proto_msgTypes[14]
+	mi := &file_parley_v1_message_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1011,7 +1114,7 @@ func (x *MemberJoined) String() string {
 func (*MemberJoined) ProtoMessage() {}
 
 func (x *MemberJoined) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[14]
+	mi := &file_parley_v1_message_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1024,7 +1127,7 @@ func (x *MemberJoined) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberJoined.ProtoReflect.Descriptor instead.
 func (*MemberJoined) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{14}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MemberJoined) GetRoomId() string {
@@ -1063,7 +1166,7 @@ type MemberLeft struct {
 
 func (x *MemberLeft) Reset() {
 	*x = MemberLeft{}
-	mi := &file_parley_v1_message_proto_msgTypes[15]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1178,7 @@ func (x *MemberLeft) String() string {
 func (*MemberLeft) ProtoMessage() {}
 
 func (x *MemberLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[15]
+	mi := &file_parley_v1_message_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1191,7 @@ func (x *MemberLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
 func (*MemberLeft) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{15}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MemberLeft) GetRoomId() string {
@@ -1125,7 +1228,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1240,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[16]
+	mi := &file_parley_v1_message_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1253,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{16}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -1183,7 +1286,7 @@ type StreamPosition struct {
 
 func (x *StreamPosition) Reset() {
 	*x = StreamPosition{}
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1298,7 @@ func (x *StreamPosition) String() string {
 func (*StreamPosition) ProtoMessage() {}
 
 func (x *StreamPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[17]
+	mi := &file_parley_v1_message_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1311,7 @@ func (x *StreamPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamPosition.ProtoReflect.Descriptor instead.
 func (*StreamPosition) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{17}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamPosition) GetRoomId() string {
@@ -1246,7 +1349,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1361,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[18]
+	mi := &file_parley_v1_message_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1374,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{18}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChatRequest) GetFrameId() string {
@@ -1369,7 +1472,7 @@ type ChatJoin struct {
 
 func (x *ChatJoin) Reset() {
 	*x = ChatJoin{}
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1484,7 @@ func (x *ChatJoin) String() string {
 func (*ChatJoin) ProtoMessage() {}
 
 func (x *ChatJoin) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[19]
+	mi := &file_parley_v1_message_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1497,7 @@ func (x *ChatJoin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatJoin.ProtoReflect.Descriptor instead.
 func (*ChatJoin) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{19}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChatJoin) GetRoomId() string {
@@ -1422,7 +1525,7 @@ type ChatLeave struct {
 
 func (x *ChatLeave) Reset() {
 	*x = ChatLeave{}
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1537,7 @@ func (x *ChatLeave) String() string {
 func (*ChatLeave) ProtoMessage() {}
 
 func (x *ChatLeave) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[20]
+	mi := &file_parley_v1_message_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1550,7 @@ func (x *ChatLeave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatLeave.ProtoReflect.Descriptor instead.
 func (*ChatLeave) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{20}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ChatLeave) GetRoomId() string {
@@ -1468,7 +1571,7 @@ type ChatTyping struct {
 
 func (x *ChatTyping) Reset() {
 	*x = ChatTyping{}
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1583,7 @@ func (x *ChatTyping) String() string {
 func (*ChatTyping) ProtoMessage() {}
 
 func (x *ChatTyping) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[21]
+	mi := &file_parley_v1_message_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1596,7 @@ func (x *ChatTyping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatTyping.ProtoReflect.Descriptor instead.
 func (*ChatTyping) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{21}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ChatTyping) GetRoomId() string {
@@ -1526,7 +1629,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1641,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[22]
+	mi := &file_parley_v1_message_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1654,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{22}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChatResponse) GetFrame() isChatResponse_Frame {
@@ -1726,7 +1829,7 @@ type ChatAck struct {
 
 func (x *ChatAck) Reset() {
 	*x = ChatAck{}
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1841,7 @@ func (x *ChatAck) String() string {
 func (*ChatAck) ProtoMessage() {}
 
 func (x *ChatAck) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[23]
+	mi := &file_parley_v1_message_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1854,7 @@ func (x *ChatAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatAck.ProtoReflect.Descriptor instead.
 func (*ChatAck) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{23}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ChatAck) GetFrameId() string {
@@ -1796,7 +1899,7 @@ type ChatError struct {
 
 func (x *ChatError) Reset() {
 	*x = ChatError{}
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +1911,7 @@ func (x *ChatError) String() string {
 func (*ChatError) ProtoMessage() {}
 
 func (x *ChatError) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[24]
+	mi := &file_parley_v1_message_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +1924,7 @@ func (x *ChatError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatError.ProtoReflect.Descriptor instead.
 func (*ChatError) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{24}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ChatError) GetFrameId() string {
@@ -1872,7 +1975,7 @@ type FieldViolation struct {
 
 func (x *FieldViolation) Reset() {
 	*x = FieldViolation{}
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1987,7 @@ func (x *FieldViolation) String() string {
 func (*FieldViolation) ProtoMessage() {}
 
 func (x *FieldViolation) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[25]
+	mi := &file_parley_v1_message_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2000,7 @@ func (x *FieldViolation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldViolation.ProtoReflect.Descriptor instead.
 func (*FieldViolation) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{25}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FieldViolation) GetField() string {
@@ -1927,7 +2030,7 @@ type Typing struct {
 
 func (x *Typing) Reset() {
 	*x = Typing{}
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2042,7 @@ func (x *Typing) String() string {
 func (*Typing) ProtoMessage() {}
 
 func (x *Typing) ProtoReflect() protoreflect.Message {
-	mi := &file_parley_v1_message_proto_msgTypes[26]
+	mi := &file_parley_v1_message_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2055,7 @@ func (x *Typing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Typing.ProtoReflect.Descriptor instead.
 func (*Typing) Descriptor() ([]byte, []int) {
-	return file_parley_v1_message_proto_rawDescGZIP(), []int{26}
+	return file_parley_v1_message_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Typing) GetRoomId() string {
@@ -2024,7 +2127,13 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\bhead_seq\x18\x02 \x01(\x03R\aheadSeq\"H\n" +
 	"\x10SubscribeRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12\x1b\n" +
-	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"\x86\x03\n" +
+	"\tsince_seq\x18\x02 \x01(\x03R\bsinceSeq\"4\n" +
+	"\x19CreateStreamTicketRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"q\n" +
+	"\x1aCreateStreamTicketResponse\x12\x16\n" +
+	"\x06ticket\x18\x01 \x01(\tR\x06ticket\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x86\x03\n" +
 	"\x11SubscribeResponse\x12.\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.parley.v1.MessageH\x00R\amessage\x12>\n" +
 	"\rmember_joined\x18\x02 \x01(\v2\x17.parley.v1.MemberJoinedH\x00R\fmemberJoined\x128\n" +
@@ -2095,14 +2204,15 @@ const file_parley_v1_message_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\"F\n" +
 	"\x06Typing\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\x12#\n" +
-	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\xfe\x05\n" +
+	"\x04user\x18\x02 \x01(\v2\x0f.parley.v1.UserR\x04user2\x91\a\n" +
 	"\x0eMessageService\x12u\n" +
 	"\vSendMessage\x12\x1d.parley.v1.SendMessageRequest\x1a\x1e.parley.v1.SendMessageResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/v1/rooms/{room_id}/messages\x12~\n" +
 	"\vEditMessage\x12\x1d.parley.v1.EditMessageRequest\x1a\x1e.parley.v1.EditMessageResponse\"0\x82\xd3\xe4\x93\x02':\x01*2\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12\x81\x01\n" +
 	"\rDeleteMessage\x12\x1f.parley.v1.DeleteMessageRequest\x1a .parley.v1.DeleteMessageResponse\"-\x82\xd3\xe4\x93\x02$*\"/v1/rooms/{room_id}/messages/{seq}\x90\x02\x02\x12k\n" +
 	"\bMarkRead\x12\x1a.parley.v1.MarkReadRequest\x1a\x1b.parley.v1.MarkReadResponse\"&\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/v1/rooms/{room_id}/read\x90\x02\x02\x12x\n" +
 	"\fListMessages\x12\x1e.parley.v1.ListMessagesRequest\x1a\x1f.parley.v1.ListMessagesResponse\"'\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/rooms/{room_id}/messages\x90\x02\x01\x12M\n" +
-	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12;\n" +
+	"\tSubscribe\x12\x1b.parley.v1.SubscribeRequest\x1a\x1c.parley.v1.SubscribeResponse\"\x03\x90\x02\x010\x01\x12\x90\x01\n" +
+	"\x12CreateStreamTicket\x12$.parley.v1.CreateStreamTicketRequest\x1a%.parley.v1.CreateStreamTicketResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/v1/rooms/{room_id}/stream-tickets\x12;\n" +
 	"\x04Chat\x12\x16.parley.v1.ChatRequest\x1a\x17.parley.v1.ChatResponse(\x010\x01B\x98\x01\n" +
 	"\rcom.parley.v1B\fMessageProtoP\x01Z4github.com/parley-chat/parley/gen/parley/v1;parleyv1\xa2\x02\x03PXX\xaa\x02\tParley.V1\xca\x02\tParley\\V1\xe2\x02\x15Parley\\V1\\GPBMetadata\xea\x02\n" +
 	"Parley::V1b\x06proto3"
@@ -2119,98 +2229,103 @@ func file_parley_v1_message_proto_rawDescGZIP() []byte {
 	return file_parley_v1_message_proto_rawDescData
 }
 
-var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_parley_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_parley_v1_message_proto_goTypes = []any{
-	(*Message)(nil),               // 0: parley.v1.Message
-	(*EditMessageRequest)(nil),    // 1: parley.v1.EditMessageRequest
-	(*EditMessageResponse)(nil),   // 2: parley.v1.EditMessageResponse
-	(*DeleteMessageRequest)(nil),  // 3: parley.v1.DeleteMessageRequest
-	(*DeleteMessageResponse)(nil), // 4: parley.v1.DeleteMessageResponse
-	(*MarkReadRequest)(nil),       // 5: parley.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),      // 6: parley.v1.MarkReadResponse
-	(*SendMessageRequest)(nil),    // 7: parley.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 8: parley.v1.SendMessageResponse
-	(*ListMessagesRequest)(nil),   // 9: parley.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 10: parley.v1.ListMessagesResponse
-	(*SubscribeRequest)(nil),      // 11: parley.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 12: parley.v1.SubscribeResponse
-	(*MessageChanged)(nil),        // 13: parley.v1.MessageChanged
-	(*MemberJoined)(nil),          // 14: parley.v1.MemberJoined
-	(*MemberLeft)(nil),            // 15: parley.v1.MemberLeft
-	(*Heartbeat)(nil),             // 16: parley.v1.Heartbeat
-	(*StreamPosition)(nil),        // 17: parley.v1.StreamPosition
-	(*ChatRequest)(nil),           // 18: parley.v1.ChatRequest
-	(*ChatJoin)(nil),              // 19: parley.v1.ChatJoin
-	(*ChatLeave)(nil),             // 20: parley.v1.ChatLeave
-	(*ChatTyping)(nil),            // 21: parley.v1.ChatTyping
-	(*ChatResponse)(nil),          // 22: parley.v1.ChatResponse
-	(*ChatAck)(nil),               // 23: parley.v1.ChatAck
-	(*ChatError)(nil),             // 24: parley.v1.ChatError
-	(*FieldViolation)(nil),        // 25: parley.v1.FieldViolation
-	(*Typing)(nil),                // 26: parley.v1.Typing
-	(*User)(nil),                  // 27: parley.v1.User
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*File)(nil),                  // 29: parley.v1.File
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*Message)(nil),                    // 0: parley.v1.Message
+	(*EditMessageRequest)(nil),         // 1: parley.v1.EditMessageRequest
+	(*EditMessageResponse)(nil),        // 2: parley.v1.EditMessageResponse
+	(*DeleteMessageRequest)(nil),       // 3: parley.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil),      // 4: parley.v1.DeleteMessageResponse
+	(*MarkReadRequest)(nil),            // 5: parley.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),           // 6: parley.v1.MarkReadResponse
+	(*SendMessageRequest)(nil),         // 7: parley.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),        // 8: parley.v1.SendMessageResponse
+	(*ListMessagesRequest)(nil),        // 9: parley.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),       // 10: parley.v1.ListMessagesResponse
+	(*SubscribeRequest)(nil),           // 11: parley.v1.SubscribeRequest
+	(*CreateStreamTicketRequest)(nil),  // 12: parley.v1.CreateStreamTicketRequest
+	(*CreateStreamTicketResponse)(nil), // 13: parley.v1.CreateStreamTicketResponse
+	(*SubscribeResponse)(nil),          // 14: parley.v1.SubscribeResponse
+	(*MessageChanged)(nil),             // 15: parley.v1.MessageChanged
+	(*MemberJoined)(nil),               // 16: parley.v1.MemberJoined
+	(*MemberLeft)(nil),                 // 17: parley.v1.MemberLeft
+	(*Heartbeat)(nil),                  // 18: parley.v1.Heartbeat
+	(*StreamPosition)(nil),             // 19: parley.v1.StreamPosition
+	(*ChatRequest)(nil),                // 20: parley.v1.ChatRequest
+	(*ChatJoin)(nil),                   // 21: parley.v1.ChatJoin
+	(*ChatLeave)(nil),                  // 22: parley.v1.ChatLeave
+	(*ChatTyping)(nil),                 // 23: parley.v1.ChatTyping
+	(*ChatResponse)(nil),               // 24: parley.v1.ChatResponse
+	(*ChatAck)(nil),                    // 25: parley.v1.ChatAck
+	(*ChatError)(nil),                  // 26: parley.v1.ChatError
+	(*FieldViolation)(nil),             // 27: parley.v1.FieldViolation
+	(*Typing)(nil),                     // 28: parley.v1.Typing
+	(*User)(nil),                       // 29: parley.v1.User
+	(*timestamppb.Timestamp)(nil),      // 30: google.protobuf.Timestamp
+	(*File)(nil),                       // 31: parley.v1.File
+	(*durationpb.Duration)(nil),        // 32: google.protobuf.Duration
 }
 var file_parley_v1_message_proto_depIdxs = []int32{
-	27, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
-	28, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
-	29, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
-	28, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
-	28, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
+	29, // 0: parley.v1.Message.sender:type_name -> parley.v1.User
+	30, // 1: parley.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	31, // 2: parley.v1.Message.attachments:type_name -> parley.v1.File
+	30, // 3: parley.v1.Message.edit_time:type_name -> google.protobuf.Timestamp
+	30, // 4: parley.v1.Message.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: parley.v1.EditMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 6: parley.v1.DeleteMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 7: parley.v1.SendMessageResponse.message:type_name -> parley.v1.Message
 	0,  // 8: parley.v1.ListMessagesResponse.messages:type_name -> parley.v1.Message
-	0,  // 9: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
-	14, // 10: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
-	15, // 11: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
-	16, // 12: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	13, // 13: parley.v1.SubscribeResponse.message_edited:type_name -> parley.v1.MessageChanged
-	13, // 14: parley.v1.SubscribeResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 15: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
-	27, // 16: parley.v1.MemberJoined.user:type_name -> parley.v1.User
-	28, // 17: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
-	27, // 18: parley.v1.MemberLeft.user:type_name -> parley.v1.User
-	28, // 19: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
-	28, // 20: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	19, // 21: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
-	20, // 22: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
-	7,  // 23: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
-	21, // 24: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
-	0,  // 25: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
-	23, // 26: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
-	24, // 27: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
-	14, // 28: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
-	15, // 29: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
-	26, // 30: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
-	16, // 31: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
-	13, // 32: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
-	13, // 33: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
-	0,  // 34: parley.v1.ChatAck.message:type_name -> parley.v1.Message
-	25, // 35: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
-	30, // 36: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
-	27, // 37: parley.v1.Typing.user:type_name -> parley.v1.User
-	7,  // 38: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
-	1,  // 39: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
-	3,  // 40: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
-	5,  // 41: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
-	9,  // 42: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
-	11, // 43: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
-	18, // 44: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
-	8,  // 45: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
-	2,  // 46: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
-	4,  // 47: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
-	6,  // 48: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
-	10, // 49: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
-	12, // 50: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
-	22, // 51: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
-	45, // [45:52] is the sub-list for method output_type
-	38, // [38:45] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	30, // 9: parley.v1.CreateStreamTicketResponse.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: parley.v1.SubscribeResponse.message:type_name -> parley.v1.Message
+	16, // 11: parley.v1.SubscribeResponse.member_joined:type_name -> parley.v1.MemberJoined
+	17, // 12: parley.v1.SubscribeResponse.member_left:type_name -> parley.v1.MemberLeft
+	18, // 13: parley.v1.SubscribeResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	15, // 14: parley.v1.SubscribeResponse.message_edited:type_name -> parley.v1.MessageChanged
+	15, // 15: parley.v1.SubscribeResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	0,  // 16: parley.v1.MessageChanged.message:type_name -> parley.v1.Message
+	29, // 17: parley.v1.MemberJoined.user:type_name -> parley.v1.User
+	30, // 18: parley.v1.MemberJoined.time:type_name -> google.protobuf.Timestamp
+	29, // 19: parley.v1.MemberLeft.user:type_name -> parley.v1.User
+	30, // 20: parley.v1.MemberLeft.time:type_name -> google.protobuf.Timestamp
+	30, // 21: parley.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	21, // 22: parley.v1.ChatRequest.join:type_name -> parley.v1.ChatJoin
+	22, // 23: parley.v1.ChatRequest.leave:type_name -> parley.v1.ChatLeave
+	7,  // 24: parley.v1.ChatRequest.send:type_name -> parley.v1.SendMessageRequest
+	23, // 25: parley.v1.ChatRequest.typing:type_name -> parley.v1.ChatTyping
+	0,  // 26: parley.v1.ChatResponse.message:type_name -> parley.v1.Message
+	25, // 27: parley.v1.ChatResponse.ack:type_name -> parley.v1.ChatAck
+	26, // 28: parley.v1.ChatResponse.error:type_name -> parley.v1.ChatError
+	16, // 29: parley.v1.ChatResponse.member_joined:type_name -> parley.v1.MemberJoined
+	17, // 30: parley.v1.ChatResponse.member_left:type_name -> parley.v1.MemberLeft
+	28, // 31: parley.v1.ChatResponse.typing:type_name -> parley.v1.Typing
+	18, // 32: parley.v1.ChatResponse.heartbeat:type_name -> parley.v1.Heartbeat
+	15, // 33: parley.v1.ChatResponse.message_edited:type_name -> parley.v1.MessageChanged
+	15, // 34: parley.v1.ChatResponse.message_deleted:type_name -> parley.v1.MessageChanged
+	0,  // 35: parley.v1.ChatAck.message:type_name -> parley.v1.Message
+	27, // 36: parley.v1.ChatError.field_violations:type_name -> parley.v1.FieldViolation
+	32, // 37: parley.v1.ChatError.retry_delay:type_name -> google.protobuf.Duration
+	29, // 38: parley.v1.Typing.user:type_name -> parley.v1.User
+	7,  // 39: parley.v1.MessageService.SendMessage:input_type -> parley.v1.SendMessageRequest
+	1,  // 40: parley.v1.MessageService.EditMessage:input_type -> parley.v1.EditMessageRequest
+	3,  // 41: parley.v1.MessageService.DeleteMessage:input_type -> parley.v1.DeleteMessageRequest
+	5,  // 42: parley.v1.MessageService.MarkRead:input_type -> parley.v1.MarkReadRequest
+	9,  // 43: parley.v1.MessageService.ListMessages:input_type -> parley.v1.ListMessagesRequest
+	11, // 44: parley.v1.MessageService.Subscribe:input_type -> parley.v1.SubscribeRequest
+	12, // 45: parley.v1.MessageService.CreateStreamTicket:input_type -> parley.v1.CreateStreamTicketRequest
+	20, // 46: parley.v1.MessageService.Chat:input_type -> parley.v1.ChatRequest
+	8,  // 47: parley.v1.MessageService.SendMessage:output_type -> parley.v1.SendMessageResponse
+	2,  // 48: parley.v1.MessageService.EditMessage:output_type -> parley.v1.EditMessageResponse
+	4,  // 49: parley.v1.MessageService.DeleteMessage:output_type -> parley.v1.DeleteMessageResponse
+	6,  // 50: parley.v1.MessageService.MarkRead:output_type -> parley.v1.MarkReadResponse
+	10, // 51: parley.v1.MessageService.ListMessages:output_type -> parley.v1.ListMessagesResponse
+	14, // 52: parley.v1.MessageService.Subscribe:output_type -> parley.v1.SubscribeResponse
+	13, // 53: parley.v1.MessageService.CreateStreamTicket:output_type -> parley.v1.CreateStreamTicketResponse
+	24, // 54: parley.v1.MessageService.Chat:output_type -> parley.v1.ChatResponse
+	47, // [47:55] is the sub-list for method output_type
+	39, // [39:47] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_parley_v1_message_proto_init() }
@@ -2221,7 +2336,7 @@ func file_parley_v1_message_proto_init() {
 	file_parley_v1_auth_proto_init()
 	file_parley_v1_file_proto_init()
 	file_parley_v1_message_proto_msgTypes[9].OneofWrappers = []any{}
-	file_parley_v1_message_proto_msgTypes[12].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[14].OneofWrappers = []any{
 		(*SubscribeResponse_Message)(nil),
 		(*SubscribeResponse_MemberJoined)(nil),
 		(*SubscribeResponse_MemberLeft)(nil),
@@ -2229,13 +2344,13 @@ func file_parley_v1_message_proto_init() {
 		(*SubscribeResponse_MessageEdited)(nil),
 		(*SubscribeResponse_MessageDeleted)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[18].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[20].OneofWrappers = []any{
 		(*ChatRequest_Join)(nil),
 		(*ChatRequest_Leave)(nil),
 		(*ChatRequest_Send)(nil),
 		(*ChatRequest_Typing)(nil),
 	}
-	file_parley_v1_message_proto_msgTypes[22].OneofWrappers = []any{
+	file_parley_v1_message_proto_msgTypes[24].OneofWrappers = []any{
 		(*ChatResponse_Message)(nil),
 		(*ChatResponse_Ack)(nil),
 		(*ChatResponse_Error)(nil),
@@ -2252,7 +2367,7 @@ func file_parley_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_parley_v1_message_proto_rawDesc), len(file_parley_v1_message_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,9 @@ const (
 	// MessageServiceSubscribeProcedure is the fully-qualified name of the MessageService's Subscribe
 	// RPC.
 	MessageServiceSubscribeProcedure = "/parley.v1.MessageService/Subscribe"
+	// MessageServiceCreateStreamTicketProcedure is the fully-qualified name of the MessageService's
+	// CreateStreamTicket RPC.
+	MessageServiceCreateStreamTicketProcedure = "/parley.v1.MessageService/CreateStreamTicket"
 	// MessageServiceChatProcedure is the fully-qualified name of the MessageService's Chat RPC.
 	MessageServiceChatProcedure = "/parley.v1.MessageService/Chat"
 )
@@ -96,6 +99,19 @@ type MessageServiceClient interface {
 	// Errors: out_of_range (since_seq beyond the newest message),
 	// not_found, permission_denied, unauthenticated (token revoked or expired).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.SubscribeResponse], error)
+	// CreateStreamTicket mints a stream ticket: what a browser's EventSource,
+	// which cannot send an Authorization header, passes as ?ticket= to the
+	// room's Server-Sent Events route (GET /v1/rooms/{room_id}/events) instead
+	// of the long-lived token. A ticket opens streams of that one room only,
+	// for the caller's session, until expire_time (60 s, or twice the
+	// server's heartbeat if that is longer); it may be used more than once
+	// (an EventSource reconnects with the same URL), and while a stream it
+	// opened runs, each heartbeat moves its expiry on, so the EventSource
+	// also reconnects by itself after a server restart. It is no bearer
+	// token: no other route accepts it. Signing out ends its streams and
+	// invalidates it.
+	// Errors: invalid_argument, not_found, permission_denied.
+	CreateStreamTicket(context.Context, *connect.Request[v1.CreateStreamTicketRequest]) (*connect.Response[v1.CreateStreamTicketResponse], error)
 	// Chat is one bidirectional stream to join rooms, send messages and typing
 	// notices, and receive everything happening in the joined rooms. Each room
 	// joined has the same delivery guarantees as Subscribe. A frame with bad
@@ -166,6 +182,12 @@ func NewMessageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		createStreamTicket: connect.NewClient[v1.CreateStreamTicketRequest, v1.CreateStreamTicketResponse](
+			httpClient,
+			baseURL+MessageServiceCreateStreamTicketProcedure,
+			connect.WithSchema(messageServiceMethods.ByName("CreateStreamTicket")),
+			connect.WithClientOptions(opts...),
+		),
 		chat: connect.NewClient[v1.ChatRequest, v1.ChatResponse](
 			httpClient,
 			baseURL+MessageServiceChatProcedure,
@@ -177,13 +199,14 @@ func NewMessageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // messageServiceClient implements MessageServiceClient.
 type messageServiceClient struct {
-	sendMessage   *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
-	editMessage   *connect.Client[v1.EditMessageRequest, v1.EditMessageResponse]
-	deleteMessage *connect.Client[v1.DeleteMessageRequest, v1.DeleteMessageResponse]
-	markRead      *connect.Client[v1.MarkReadRequest, v1.MarkReadResponse]
-	listMessages  *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
-	subscribe     *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
-	chat          *connect.Client[v1.ChatRequest, v1.ChatResponse]
+	sendMessage        *connect.Client[v1.SendMessageRequest, v1.SendMessageResponse]
+	editMessage        *connect.Client[v1.EditMessageRequest, v1.EditMessageResponse]
+	deleteMessage      *connect.Client[v1.DeleteMessageRequest, v1.DeleteMessageResponse]
+	markRead           *connect.Client[v1.MarkReadRequest, v1.MarkReadResponse]
+	listMessages       *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	subscribe          *connect.Client[v1.SubscribeRequest, v1.SubscribeResponse]
+	createStreamTicket *connect.Client[v1.CreateStreamTicketRequest, v1.CreateStreamTicketResponse]
+	chat               *connect.Client[v1.ChatRequest, v1.ChatResponse]
 }
 
 // SendMessage calls parley.v1.MessageService.SendMessage.
@@ -214,6 +237,11 @@ func (c *messageServiceClient) ListMessages(ctx context.Context, req *connect.Re
 // Subscribe calls parley.v1.MessageService.Subscribe.
 func (c *messageServiceClient) Subscribe(ctx context.Context, req *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.SubscribeResponse], error) {
 	return c.subscribe.CallServerStream(ctx, req)
+}
+
+// CreateStreamTicket calls parley.v1.MessageService.CreateStreamTicket.
+func (c *messageServiceClient) CreateStreamTicket(ctx context.Context, req *connect.Request[v1.CreateStreamTicketRequest]) (*connect.Response[v1.CreateStreamTicketResponse], error) {
+	return c.createStreamTicket.CallUnary(ctx, req)
 }
 
 // Chat calls parley.v1.MessageService.Chat.
@@ -263,6 +291,19 @@ type MessageServiceHandler interface {
 	// Errors: out_of_range (since_seq beyond the newest message),
 	// not_found, permission_denied, unauthenticated (token revoked or expired).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.SubscribeResponse]) error
+	// CreateStreamTicket mints a stream ticket: what a browser's EventSource,
+	// which cannot send an Authorization header, passes as ?ticket= to the
+	// room's Server-Sent Events route (GET /v1/rooms/{room_id}/events) instead
+	// of the long-lived token. A ticket opens streams of that one room only,
+	// for the caller's session, until expire_time (60 s, or twice the
+	// server's heartbeat if that is longer); it may be used more than once
+	// (an EventSource reconnects with the same URL), and while a stream it
+	// opened runs, each heartbeat moves its expiry on, so the EventSource
+	// also reconnects by itself after a server restart. It is no bearer
+	// token: no other route accepts it. Signing out ends its streams and
+	// invalidates it.
+	// Errors: invalid_argument, not_found, permission_denied.
+	CreateStreamTicket(context.Context, *connect.Request[v1.CreateStreamTicketRequest]) (*connect.Response[v1.CreateStreamTicketResponse], error)
 	// Chat is one bidirectional stream to join rooms, send messages and typing
 	// notices, and receive everything happening in the joined rooms. Each room
 	// joined has the same delivery guarantees as Subscribe. A frame with bad
@@ -329,6 +370,12 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	messageServiceCreateStreamTicketHandler := connect.NewUnaryHandler(
+		MessageServiceCreateStreamTicketProcedure,
+		svc.CreateStreamTicket,
+		connect.WithSchema(messageServiceMethods.ByName("CreateStreamTicket")),
+		connect.WithHandlerOptions(opts...),
+	)
 	messageServiceChatHandler := connect.NewBidiStreamHandler(
 		MessageServiceChatProcedure,
 		svc.Chat,
@@ -349,6 +396,8 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 			messageServiceListMessagesHandler.ServeHTTP(w, r)
 		case MessageServiceSubscribeProcedure:
 			messageServiceSubscribeHandler.ServeHTTP(w, r)
+		case MessageServiceCreateStreamTicketProcedure:
+			messageServiceCreateStreamTicketHandler.ServeHTTP(w, r)
 		case MessageServiceChatProcedure:
 			messageServiceChatHandler.ServeHTTP(w, r)
 		default:
@@ -382,6 +431,10 @@ func (UnimplementedMessageServiceHandler) ListMessages(context.Context, *connect
 
 func (UnimplementedMessageServiceHandler) Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.SubscribeResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.Subscribe is not implemented"))
+}
+
+func (UnimplementedMessageServiceHandler) CreateStreamTicket(context.Context, *connect.Request[v1.CreateStreamTicketRequest]) (*connect.Response[v1.CreateStreamTicketResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("parley.v1.MessageService.CreateStreamTicket is not implemented"))
 }
 
 func (UnimplementedMessageServiceHandler) Chat(context.Context, *connect.BidiStream[v1.ChatRequest, v1.ChatResponse]) error {

@@ -17,7 +17,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file parley/v1/message.proto.
  */
 export const file_parley_v1_message: GenFile = /*@__PURE__*/
-  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxIrQCCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUSLQoJZWRpdF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtkZWxldGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoSRWRpdE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDEgwKBHRleHQYAyABKAkiOgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIjCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2UiNAoURGVsZXRlTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiPAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiJAoQTWFya1JlYWRSZXNwb25zZRIQCghyZWFkX3NlcRgBIAEoAyJmChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhYKDmF0dGFjaG1lbnRfaWRzGAQgAygJIjoKE1NlbmRNZXNzYWdlUmVzcG9uc2USIwoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlIm8KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKANIAIgBARISCgpiZWZvcmVfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgFQgwKCl9hZnRlcl9zZXEiTgoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJAoIbWVzc2FnZXMYASADKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgCIAEoAyI2ChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIrkCChFTdWJzY3JpYmVSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIwCg1tZW1iZXJfam9pbmVkGAIgASgLMhcucGFybGV5LnYxLk1lbWJlckpvaW5lZEgAEiwKC21lbWJlcl9sZWZ0GAMgASgLMhUucGFybGV5LnYxLk1lbWJlckxlZnRIABIpCgloZWFydGJlYXQYBCABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYBSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYBiABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIAEIHCgVldmVudCJCCg5NZXNzYWdlQ2hhbmdlZBILCgNzZXEYASABKAMSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlImgKDE1lbWJlckpvaW5lZBIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlchIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoAyIzCg5TdHJlYW1Qb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIswBCgtDaGF0UmVxdWVzdBIQCghmcmFtZV9pZBgBIAEoCRIjCgRqb2luGAIgASgLMhMucGFybGV5LnYxLkNoYXRKb2luSAASJQoFbGVhdmUYAyABKAsyFC5wYXJsZXkudjEuQ2hhdExlYXZlSAASLQoEc2VuZBgEIAEoCzIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABInCgZ0eXBpbmcYBSABKAsyFS5wYXJsZXkudjEuQ2hhdFR5cGluZ0gAQgcKBWZyYW1lIi4KCENoYXRKb2luEg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIhwKCUNoYXRMZWF2ZRIPCgdyb29tX2lkGAEgASgJIh0KCkNoYXRUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCSKjAwoMQ2hhdFJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZUgAEiEKA2FjaxgCIAEoCzISLnBhcmxleS52MS5DaGF0QWNrSAASJQoFZXJyb3IYAyABKAsyFC5wYXJsZXkudjEuQ2hhdEVycm9ySAASMAoNbWVtYmVyX2pvaW5lZBgEIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgFIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASIwoGdHlwaW5nGAYgASgLMhEucGFybGV5LnYxLlR5cGluZ0gAEikKCWhlYXJ0YmVhdBgHIAEoCzIULnBhcmxleS52MS5IZWFydGJlYXRIABIzCg5tZXNzYWdlX2VkaXRlZBgIIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAEjQKD21lc3NhZ2VfZGVsZXRlZBgJIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAQgcKBWZyYW1lIlIKB0NoYXRBY2sSEAoIZnJhbWVfaWQYASABKAkSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlEhAKCGhlYWRfc2VxGAMgASgDIqEBCglDaGF0RXJyb3ISEAoIZnJhbWVfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEjMKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGS5wYXJsZXkudjEuRmllbGRWaW9sYXRpb24SLgoLcmV0cnlfZGVsYXkYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiOAoGVHlwaW5nEg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyMv4FCg5NZXNzYWdlU2VydmljZRJ1CgtTZW5kTWVzc2FnZRIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHi5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcm9vbXMve3Jvb21faWR9L21lc3NhZ2VzEn4KC0VkaXRNZXNzYWdlEh0ucGFybGV5LnYxLkVkaXRNZXNzYWdlUmVxdWVzdBoeLnBhcmxleS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlIjCQAgKC0+STAic6ASoyIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SgQEKDURlbGV0ZU1lc3NhZ2USHy5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaIC5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIi2QAgKC0+STAiQqIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SawoITWFya1JlYWQSGi5wYXJsZXkudjEuTWFya1JlYWRSZXF1ZXN0GhsucGFybGV5LnYxLk1hcmtSZWFkUmVzcG9uc2UiJpACAoLT5JMCHToBKiIYL3YxL3Jvb21zL3tyb29tX2lkfS9yZWFkEngKDExpc3RNZXNzYWdlcxIeLnBhcmxleS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh8ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIieQAgGC0+STAh4SHC92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMSTQoJU3Vic2NyaWJlEhsucGFybGV5LnYxLlN1YnNjcmliZVJlcXVlc3QaHC5wYXJsZXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABEjsKBENoYXQSFi5wYXJsZXkudjEuQ2hhdFJlcXVlc3QaFy5wYXJsZXkudjEuQ2hhdFJlc3BvbnNlKAEwAUKYAQoNY29tLnBhcmxleS52MUIMTWVzc2FnZVByb3RvUAFaNGdpdGh1Yi5jb20vcGFybGV5LWNoYXQvcGFybGV5L2dlbi9wYXJsZXkvdjE7cGFybGV5djGiAgNQWFiqAglQYXJsZXkuVjHKAglQYXJsZXlcVjHiAhVQYXJsZXlcVjFcR1BCTWV0YWRhdGHqAgpQYXJsZXk6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
+  fileDesc("ChdwYXJsZXkvdjEvbWVzc2FnZS5wcm90bxIJcGFybGV5LnYxIrQCCgdNZXNzYWdlEgoKAmlkGAEgASgJEg8KB3Jvb21faWQYAiABKAkSCwoDc2VxGAMgASgDEh8KBnNlbmRlchgEIAEoCzIPLnBhcmxleS52MS5Vc2VyEgwKBHRleHQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWNsaWVudF9tZXNzYWdlX2lkGAcgASgJEiQKC2F0dGFjaG1lbnRzGAggAygLMg8ucGFybGV5LnYxLkZpbGUSLQoJZWRpdF90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtkZWxldGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQAoSRWRpdE1lc3NhZ2VSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgDEgwKBHRleHQYAyABKAkiOgoTRWRpdE1lc3NhZ2VSZXNwb25zZRIjCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2UiNAoURGVsZXRlTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiPAoVRGVsZXRlTWVzc2FnZVJlc3BvbnNlEiMKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZSIvCg9NYXJrUmVhZFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRILCgNzZXEYAiABKAMiJAoQTWFya1JlYWRSZXNwb25zZRIQCghyZWFkX3NlcRgBIAEoAyJmChJTZW5kTWVzc2FnZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIMCgR0ZXh0GAIgASgJEhkKEWNsaWVudF9tZXNzYWdlX2lkGAMgASgJEhYKDmF0dGFjaG1lbnRfaWRzGAQgAygJIjoKE1NlbmRNZXNzYWdlUmVzcG9uc2USIwoHbWVzc2FnZRgBIAEoCzISLnBhcmxleS52MS5NZXNzYWdlIm8KE0xpc3RNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIWCglhZnRlcl9zZXEYAiABKANIAIgBARISCgpiZWZvcmVfc2VxGAMgASgDEg0KBWxpbWl0GAQgASgFQgwKCl9hZnRlcl9zZXEiTgoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USJAoIbWVzc2FnZXMYASADKAsyEi5wYXJsZXkudjEuTWVzc2FnZRIQCghoZWFkX3NlcRgCIAEoAyI2ChBTdWJzY3JpYmVSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIiwKGUNyZWF0ZVN0cmVhbVRpY2tldFJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJdChpDcmVhdGVTdHJlYW1UaWNrZXRSZXNwb25zZRIOCgZ0aWNrZXQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrkCChFTdWJzY3JpYmVSZXNwb25zZRIlCgdtZXNzYWdlGAEgASgLMhIucGFybGV5LnYxLk1lc3NhZ2VIABIwCg1tZW1iZXJfam9pbmVkGAIgASgLMhcucGFybGV5LnYxLk1lbWJlckpvaW5lZEgAEiwKC21lbWJlcl9sZWZ0GAMgASgLMhUucGFybGV5LnYxLk1lbWJlckxlZnRIABIpCgloZWFydGJlYXQYBCABKAsyFC5wYXJsZXkudjEuSGVhcnRiZWF0SAASMwoObWVzc2FnZV9lZGl0ZWQYBSABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIABI0Cg9tZXNzYWdlX2RlbGV0ZWQYBiABKAsyGS5wYXJsZXkudjEuTWVzc2FnZUNoYW5nZWRIAEIHCgVldmVudCJCCg5NZXNzYWdlQ2hhbmdlZBILCgNzZXEYASABKAMSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlImgKDE1lbWJlckpvaW5lZBIPCgdyb29tX2lkGAEgASgJEh0KBHVzZXIYAiABKAsyDy5wYXJsZXkudjEuVXNlchIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmCgpNZW1iZXJMZWZ0Eg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCUhlYXJ0YmVhdBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgCIAEoAyIzCg5TdHJlYW1Qb3NpdGlvbhIPCgdyb29tX2lkGAEgASgJEhAKCGxhc3Rfc2VxGAIgASgDIswBCgtDaGF0UmVxdWVzdBIQCghmcmFtZV9pZBgBIAEoCRIjCgRqb2luGAIgASgLMhMucGFybGV5LnYxLkNoYXRKb2luSAASJQoFbGVhdmUYAyABKAsyFC5wYXJsZXkudjEuQ2hhdExlYXZlSAASLQoEc2VuZBgEIAEoCzIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3RIABInCgZ0eXBpbmcYBSABKAsyFS5wYXJsZXkudjEuQ2hhdFR5cGluZ0gAQgcKBWZyYW1lIi4KCENoYXRKb2luEg8KB3Jvb21faWQYASABKAkSEQoJc2luY2Vfc2VxGAIgASgDIhwKCUNoYXRMZWF2ZRIPCgdyb29tX2lkGAEgASgJIh0KCkNoYXRUeXBpbmcSDwoHcm9vbV9pZBgBIAEoCSKjAwoMQ2hhdFJlc3BvbnNlEiUKB21lc3NhZ2UYASABKAsyEi5wYXJsZXkudjEuTWVzc2FnZUgAEiEKA2FjaxgCIAEoCzISLnBhcmxleS52MS5DaGF0QWNrSAASJQoFZXJyb3IYAyABKAsyFC5wYXJsZXkudjEuQ2hhdEVycm9ySAASMAoNbWVtYmVyX2pvaW5lZBgEIAEoCzIXLnBhcmxleS52MS5NZW1iZXJKb2luZWRIABIsCgttZW1iZXJfbGVmdBgFIAEoCzIVLnBhcmxleS52MS5NZW1iZXJMZWZ0SAASIwoGdHlwaW5nGAYgASgLMhEucGFybGV5LnYxLlR5cGluZ0gAEikKCWhlYXJ0YmVhdBgHIAEoCzIULnBhcmxleS52MS5IZWFydGJlYXRIABIzCg5tZXNzYWdlX2VkaXRlZBgIIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAEjQKD21lc3NhZ2VfZGVsZXRlZBgJIAEoCzIZLnBhcmxleS52MS5NZXNzYWdlQ2hhbmdlZEgAQgcKBWZyYW1lIlIKB0NoYXRBY2sSEAoIZnJhbWVfaWQYASABKAkSIwoHbWVzc2FnZRgCIAEoCzISLnBhcmxleS52MS5NZXNzYWdlEhAKCGhlYWRfc2VxGAMgASgDIqEBCglDaGF0RXJyb3ISEAoIZnJhbWVfaWQYASABKAkSDAoEY29kZRgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEjMKEGZpZWxkX3Zpb2xhdGlvbnMYBCADKAsyGS5wYXJsZXkudjEuRmllbGRWaW9sYXRpb24SLgoLcmV0cnlfZGVsYXkYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iNAoORmllbGRWaW9sYXRpb24SDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiOAoGVHlwaW5nEg8KB3Jvb21faWQYASABKAkSHQoEdXNlchgCIAEoCzIPLnBhcmxleS52MS5Vc2VyMpEHCg5NZXNzYWdlU2VydmljZRJ1CgtTZW5kTWVzc2FnZRIdLnBhcmxleS52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHi5wYXJsZXkudjEuU2VuZE1lc3NhZ2VSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvcm9vbXMve3Jvb21faWR9L21lc3NhZ2VzEn4KC0VkaXRNZXNzYWdlEh0ucGFybGV5LnYxLkVkaXRNZXNzYWdlUmVxdWVzdBoeLnBhcmxleS52MS5FZGl0TWVzc2FnZVJlc3BvbnNlIjCQAgKC0+STAic6ASoyIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SgQEKDURlbGV0ZU1lc3NhZ2USHy5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaIC5wYXJsZXkudjEuRGVsZXRlTWVzc2FnZVJlc3BvbnNlIi2QAgKC0+STAiQqIi92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMve3NlcX0SawoITWFya1JlYWQSGi5wYXJsZXkudjEuTWFya1JlYWRSZXF1ZXN0GhsucGFybGV5LnYxLk1hcmtSZWFkUmVzcG9uc2UiJpACAoLT5JMCHToBKiIYL3YxL3Jvb21zL3tyb29tX2lkfS9yZWFkEngKDExpc3RNZXNzYWdlcxIeLnBhcmxleS52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh8ucGFybGV5LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIieQAgGC0+STAh4SHC92MS9yb29tcy97cm9vbV9pZH0vbWVzc2FnZXMSTQoJU3Vic2NyaWJlEhsucGFybGV5LnYxLlN1YnNjcmliZVJlcXVlc3QaHC5wYXJsZXkudjEuU3Vic2NyaWJlUmVzcG9uc2UiA5ACATABEpABChJDcmVhdGVTdHJlYW1UaWNrZXQSJC5wYXJsZXkudjEuQ3JlYXRlU3RyZWFtVGlja2V0UmVxdWVzdBolLnBhcmxleS52MS5DcmVhdGVTdHJlYW1UaWNrZXRSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvcm9vbXMve3Jvb21faWR9L3N0cmVhbS10aWNrZXRzEjsKBENoYXQSFi5wYXJsZXkudjEuQ2hhdFJlcXVlc3QaFy5wYXJsZXkudjEuQ2hhdFJlc3BvbnNlKAEwAUKYAQoNY29tLnBhcmxleS52MUIMTWVzc2FnZVByb3RvUAFaNGdpdGh1Yi5jb20vcGFybGV5LWNoYXQvcGFybGV5L2dlbi9wYXJsZXkvdjE7cGFybGV5djGiAgNQWFiqAglQYXJsZXkuVjHKAglQYXJsZXlcVjHiAhVQYXJsZXlcVjFcR1BCTWV0YWRhdGHqAgpQYXJsZXk6OlYxYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp, file_parley_v1_auth, file_parley_v1_file]);
 
 /**
  * Message is a stored chat message.
@@ -424,6 +424,57 @@ export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*
   messageDesc(file_parley_v1_message, 11);
 
 /**
+ * CreateStreamTicketRequest names the room whose events the ticket opens.
+ *
+ * @generated from message parley.v1.CreateStreamTicketRequest
+ */
+export type CreateStreamTicketRequest = Message$1<"parley.v1.CreateStreamTicketRequest"> & {
+  /**
+   * room_id of a room the caller is a member of.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+};
+
+/**
+ * Describes the message parley.v1.CreateStreamTicketRequest.
+ * Use `create(CreateStreamTicketRequestSchema)` to create a new message.
+ */
+export const CreateStreamTicketRequestSchema: GenMessage<CreateStreamTicketRequest> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 12);
+
+/**
+ * CreateStreamTicketResponse carries a new stream ticket.
+ *
+ * @generated from message parley.v1.CreateStreamTicketResponse
+ */
+export type CreateStreamTicketResponse = Message$1<"parley.v1.CreateStreamTicketResponse"> & {
+  /**
+   * ticket to pass as the ticket query parameter of
+   * GET /v1/rooms/{room_id}/events.
+   *
+   * @generated from field: string ticket = 1;
+   */
+  ticket: string;
+
+  /**
+   * expire_time is when the ticket stops opening streams, unless a stream
+   * it opened is still running then.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message parley.v1.CreateStreamTicketResponse.
+ * Use `create(CreateStreamTicketResponseSchema)` to create a new message.
+ */
+export const CreateStreamTicketResponseSchema: GenMessage<CreateStreamTicketResponse> = /*@__PURE__*/
+  messageDesc(file_parley_v1_message, 13);
+
+/**
  * SubscribeResponse is one event of a room.
  *
  * @generated from message parley.v1.SubscribeResponse
@@ -491,7 +542,7 @@ export type SubscribeResponse = Message$1<"parley.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 12);
+  messageDesc(file_parley_v1_message, 14);
 
 /**
  * MessageChanged is an edit or a deletion of the message it carries.
@@ -519,7 +570,7 @@ export type MessageChanged = Message$1<"parley.v1.MessageChanged"> & {
  * Use `create(MessageChangedSchema)` to create a new message.
  */
 export const MessageChangedSchema: GenMessage<MessageChanged> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 13);
+  messageDesc(file_parley_v1_message, 15);
 
 /**
  * MemberJoined is a live notice that a user became a member.
@@ -554,7 +605,7 @@ export type MemberJoined = Message$1<"parley.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 14);
+  messageDesc(file_parley_v1_message, 16);
 
 /**
  * MemberLeft is a live notice that a user left.
@@ -589,7 +640,7 @@ export type MemberLeft = Message$1<"parley.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 15);
+  messageDesc(file_parley_v1_message, 17);
 
 /**
  * Heartbeat is sent on an idle stream.
@@ -617,7 +668,7 @@ export type Heartbeat = Message$1<"parley.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 16);
+  messageDesc(file_parley_v1_message, 18);
 
 /**
  * StreamPosition is attached as an error detail when a stream ends early
@@ -648,7 +699,7 @@ export type StreamPosition = Message$1<"parley.v1.StreamPosition"> & {
  * Use `create(StreamPositionSchema)` to create a new message.
  */
 export const StreamPositionSchema: GenMessage<StreamPosition> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 17);
+  messageDesc(file_parley_v1_message, 19);
 
 /**
  * ChatRequest is one frame from the client.
@@ -709,7 +760,7 @@ export type ChatRequest = Message$1<"parley.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 18);
+  messageDesc(file_parley_v1_message, 20);
 
 /**
  * ChatJoin starts receiving a room on the stream.
@@ -737,7 +788,7 @@ export type ChatJoin = Message$1<"parley.v1.ChatJoin"> & {
  * Use `create(ChatJoinSchema)` to create a new message.
  */
 export const ChatJoinSchema: GenMessage<ChatJoin> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 19);
+  messageDesc(file_parley_v1_message, 21);
 
 /**
  * ChatLeave stops receiving a room on the stream.
@@ -758,7 +809,7 @@ export type ChatLeave = Message$1<"parley.v1.ChatLeave"> & {
  * Use `create(ChatLeaveSchema)` to create a new message.
  */
 export const ChatLeaveSchema: GenMessage<ChatLeave> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 20);
+  messageDesc(file_parley_v1_message, 22);
 
 /**
  * ChatTyping is a typing notice.
@@ -779,7 +830,7 @@ export type ChatTyping = Message$1<"parley.v1.ChatTyping"> & {
  * Use `create(ChatTypingSchema)` to create a new message.
  */
 export const ChatTypingSchema: GenMessage<ChatTyping> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 21);
+  messageDesc(file_parley_v1_message, 23);
 
 /**
  * ChatResponse is one frame from the server.
@@ -874,7 +925,7 @@ export type ChatResponse = Message$1<"parley.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 22);
+  messageDesc(file_parley_v1_message, 24);
 
 /**
  * ChatAck answers a successful frame.
@@ -909,7 +960,7 @@ export type ChatAck = Message$1<"parley.v1.ChatAck"> & {
  * Use `create(ChatAckSchema)` to create a new message.
  */
 export const ChatAckSchema: GenMessage<ChatAck> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 23);
+  messageDesc(file_parley_v1_message, 25);
 
 /**
  * ChatError answers a frame that failed. The stream stays open.
@@ -960,7 +1011,7 @@ export type ChatError = Message$1<"parley.v1.ChatError"> & {
  * Use `create(ChatErrorSchema)` to create a new message.
  */
 export const ChatErrorSchema: GenMessage<ChatError> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 24);
+  messageDesc(file_parley_v1_message, 26);
 
 /**
  * FieldViolation names one invalid field, as google.rpc.BadRequest does.
@@ -988,7 +1039,7 @@ export type FieldViolation = Message$1<"parley.v1.FieldViolation"> & {
  * Use `create(FieldViolationSchema)` to create a new message.
  */
 export const FieldViolationSchema: GenMessage<FieldViolation> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 25);
+  messageDesc(file_parley_v1_message, 27);
 
 /**
  * Typing tells that a user is typing in a room.
@@ -1016,7 +1067,7 @@ export type Typing = Message$1<"parley.v1.Typing"> & {
  * Use `create(TypingSchema)` to create a new message.
  */
 export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
-  messageDesc(file_parley_v1_message, 26);
+  messageDesc(file_parley_v1_message, 28);
 
 /**
  * MessageService posts, lists and streams a room's messages.
@@ -1116,6 +1167,27 @@ export const MessageService: GenService<{
     methodKind: "server_streaming";
     input: typeof SubscribeRequestSchema;
     output: typeof SubscribeResponseSchema;
+  },
+  /**
+   * CreateStreamTicket mints a stream ticket: what a browser's EventSource,
+   * which cannot send an Authorization header, passes as ?ticket= to the
+   * room's Server-Sent Events route (GET /v1/rooms/{room_id}/events) instead
+   * of the long-lived token. A ticket opens streams of that one room only,
+   * for the caller's session, until expire_time (60 s, or twice the
+   * server's heartbeat if that is longer); it may be used more than once
+   * (an EventSource reconnects with the same URL), and while a stream it
+   * opened runs, each heartbeat moves its expiry on, so the EventSource
+   * also reconnects by itself after a server restart. It is no bearer
+   * token: no other route accepts it. Signing out ends its streams and
+   * invalidates it.
+   * Errors: invalid_argument, not_found, permission_denied.
+   *
+   * @generated from rpc parley.v1.MessageService.CreateStreamTicket
+   */
+  createStreamTicket: {
+    methodKind: "unary";
+    input: typeof CreateStreamTicketRequestSchema;
+    output: typeof CreateStreamTicketResponseSchema;
   },
   /**
    * Chat is one bidirectional stream to join rooms, send messages and typing
