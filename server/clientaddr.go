@@ -85,20 +85,25 @@ func addressKey(a netip.Addr) string {
 	return a.String()
 }
 
-type clientIPKey struct{}
-
 // withClientIP gives the core the client address of every request
 // (clientIPFrom), whatever the protocol.
 func (s *Server) withClientIP(next http.Handler) http.Handler {
 	trusted := s.cfg.trustedProxies
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey{}, clientIP(r, trusted))))
+		if info := requestInfoFrom(r.Context()); info != nil { // observeCalls made it
+			info.clientIP = clientIP(r, trusted)
+			next.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &requestInfo{clientIP: clientIP(r, trusted)})))
 	})
 }
 
 // clientIPFrom returns the client address withClientIP recorded, as its
 // addressKey, "" if none.
 func clientIPFrom(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey{}).(string)
-	return ip
+	if info := requestInfoFrom(ctx); info != nil {
+		return info.clientIP
+	}
+	return ""
 }

@@ -65,13 +65,19 @@ func eventsRoom(r *http.Request) (string, bool) {
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, roomID string) {
 	ctx := r.Context()
 	out := &eventStream{s: s, ctx: ctx, w: w, ndjson: prefersNDJSON(r.Header.Get("Accept"))}
-	if rec, ok := ctx.Value(callRecordKey{}).(*callRecord); ok {
+	if info := requestInfoFrom(ctx); info != nil {
+		rec := &info.call
 		rec.procedure, rec.protocol = parleyv1connect.MessageServiceSubscribeProcedure, protocolSSE
 		if out.ndjson {
 			rec.protocol = protocolNDJSON
 		}
 	}
-	err := s.connectError(ctx, s.streamEvents(ctx, r, roomID, out))
+	start := time.Now()
+	err := s.streamEvents(ctx, r, roomID, out)
+	if ended := s.obs.StreamEnded; ended != nil {
+		ended(ctx, parleyv1connect.MessageServiceSubscribeProcedure, s.streamEnd(ctx, err), time.Since(start))
+	}
+	err = s.connectError(ctx, err)
 	s.record(ctx, err)
 	if !out.opened {
 		writeRESTStatus(w, err)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/parley-chat/parley/gen/helloworld"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
+	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/server"
 )
 
@@ -30,7 +32,8 @@ type namedHandler struct {
 }
 
 // greeterHandlers are the handlers the SayHello benchmarks compare: a bare
-// connect-go Greeter on a ServeMux, and server.New with and without CORS.
+// connect-go Greeter on a ServeMux, and server.New with and without CORS
+// and with metrics on (what parleyd's admin listener turns on).
 func greeterHandlers() []namedHandler {
 	mux := http.NewServeMux()
 	mux.Handle(helloworldconnect.NewGreeterHandler(minGreeter{}, connect.WithCompressMinBytes(1024)))
@@ -38,7 +41,16 @@ func greeterHandlers() []namedHandler {
 		{"connect-min", mux},
 		{"parley", server.New(nil, nil)},
 		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
+		{"parley-metrics", server.New(nil, nil, metrics.New("sqlite").ServerOptions()...)},
+		{"parley-log", server.New(nil, nil, server.WithLogger(requestLog()))},
+		{"parley-log-metrics", server.New(nil, nil, append(metrics.New("sqlite").ServerOptions(), server.WithLogger(requestLog()))...)},
 	}
+}
+
+// requestLog is parleyd's default logger, text at info level (a line per
+// call), writing nowhere.
+func requestLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // BenchmarkSayHello serves helloworld.Greeter/SayHello in process through

@@ -61,8 +61,6 @@ type callRecord struct {
 	procedure, protocol string
 }
 
-type callRecordKey struct{}
-
 // observeCalls tells the observers about every request it serves.
 func (s *Server) observeCalls(h http.Handler) http.Handler {
 	if len(s.observers) == 0 {
@@ -70,13 +68,13 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &callRecord{}
-		r = r.WithContext(context.WithValue(r.Context(), callRecordKey{}, rec))
-		body := &countingReader{ReadCloser: r.Body}
+		oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
+		rec, body, cw := &oc.info.call, &oc.body, &oc.w
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
 		if r.Body != nil {
+			body.ReadCloser = r.Body
 			r.Body = body
 		}
-		cw := &countingWriter{ResponseWriter: w}
 		// As the client sent them: the REST transcoder rewrites the request.
 		method, path := r.Method, r.URL.Path
 		h.ServeHTTP(cw, r)
@@ -110,6 +108,13 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 	})
 }
 
+// observedCall is what observeCalls keeps about one request.
+type observedCall struct {
+	info requestInfo
+	body countingReader
+	w    countingWriter
+}
+
 // codecName tells the codec from the Content-Type (or, for Connect GET, the
 // encoding query parameter): "proto" or "json". It runs for every observed
 // call, so it cuts the parameters off instead of parsing the media type.
@@ -117,7 +122,15 @@ func codecName(r *http.Request) string {
 	if r.Method == http.MethodGet {
 		return r.URL.Query().Get("encoding")
 	}
-	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	header := r.Header.Get("Content-Type")
+	switch header { // the usual ones, without parsing
+	case "application/proto", "application/connect+proto", "application/grpc", "application/grpc+proto",
+		"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text":
+		return "proto"
+	case "application/json", "application/connect+json", "application/grpc+json", "application/grpc-web+json":
+		return "json"
+	}
+	ct, _, _ := strings.Cut(header, ";")
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	switch ct {
 	case "application/grpc", "application/grpc-web", "application/grpc-web-text":

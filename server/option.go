@@ -38,6 +38,16 @@ type config struct {
 	trustedProxies []netip.Prefix
 	bodyTimeout    time.Duration
 	writeStall     time.Duration
+	interceptors   interceptorList
+	observer       *parley.Observer
+}
+
+// WithObserver tells o where the work below the RPCs happens: each store
+// operation, publish, delivery to a subscriber and how each stream ends
+// (see parley.Observer). Given more than once, every observer is told
+// (parley.JoinObservers). By default, nothing is observed.
+func WithObserver(o *parley.Observer) Option {
+	return optionFunc(func(c *config) { c.observer = parley.JoinObservers(c.observer, o) })
 }
 
 // WithFiles enables FileService and message attachments, keeping metadata

@@ -19,3 +19,15 @@ type MountFunc func(opts ...connect.HandlerOption) (string, http.Handler)
 func WithService(mount MountFunc) Option {
 	return optionFunc(func(c *config) { c.extraServices = append(c.extraServices, mount) })
 }
+
+// interceptorList holds the interceptors given with WithInterceptors.
+type interceptorList []connect.Interceptor
+
+// WithInterceptors adds interceptors to every RPC handler, Parley's own and
+// those mounted with WithService, outside Parley's own interceptor: they
+// see each call as the client made it and the Connect error it ends with
+// (metrics, tracing). The first given is the outermost. By default, there
+// are none.
+func WithInterceptors(interceptors ...connect.Interceptor) Option {
+	return optionFunc(func(c *config) { c.interceptors = append(c.interceptors, interceptors...) })
+}

@@ -90,12 +90,13 @@ func capRESTBodies(h http.Handler, readMax int) http.Handler {
 	})
 }
 
-// recordREST tells observeCalls which procedure a REST request became and
-// that it came as REST (CallInfo.Protocol "rest").
+// recordREST tells observeCalls and interceptors (CallProtocol) which
+// procedure a REST request became and that it came as REST
+// (CallInfo.Protocol "rest"), in the record withClientIP, outside, made.
 func recordREST(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rec, ok := r.Context().Value(callRecordKey{}).(*callRecord); ok {
-			rec.procedure, rec.protocol = r.URL.Path, "rest"
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.call.procedure, info.call.protocol = r.URL.Path, "rest"
 		}
 		h.ServeHTTP(w, r)
 	})

@@ -170,7 +170,7 @@ type daemon struct {
 
 // start runs parleyd on addr and returns the address it listens on.
 func (d *daemon) start(addr string) (string, error) {
-	args := append([]string{"--addr", addr, "--data-dir", d.dataDir, "--log-level", "warn", "--shutdown-timeout", "2s",
+	args := append([]string{"--addr", addr, "--admin-addr", "none", "--data-dir", d.dataDir, "--log-level", "warn", "--shutdown-timeout", "2s",
 		"--limit-sends-per-user", "off"}, d.flags...) // curl-post sends a backlog at once: not a test of the send limit
 	cmd := exec.Command(d.bin, args...)
 	cmd.Stderr = os.Stderr

@@ -50,7 +50,7 @@ func TestGRPCWebClient(t *testing.T) {
 	}
 	addr, pageAddr := freeAddr(t), freeAddr(t)
 	log := &lockedLog{}
-	cmd := exec.Command(bin, "--addr", addr, "--data-dir", t.TempDir(), "--cors-origins", "http://"+pageAddr, "--log-level", "info")
+	cmd := exec.Command(bin, "--addr", addr, "--admin-addr", "none", "--data-dir", t.TempDir(), "--cors-origins", "http://"+pageAddr, "--log-level", "info")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

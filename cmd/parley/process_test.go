@@ -80,7 +80,7 @@ func (p *parleyd) start() {
 	p.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cmd := exec.Command(binary(p.t, "parleyd"), append([]string{"--addr", p.addr, "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s"}, p.args...)...)
+		cmd := exec.Command(binary(p.t, "parleyd"), append([]string{"--addr", p.addr, "--admin-addr", "none", "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s"}, p.args...)...)
 		cmd.Env = append(os.Environ(), "PARLEY_DB=") // SQLite in --data-dir, whatever the environment says
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

@@ -69,7 +69,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 			// returns at once, with nil or an error this test rejects.
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+			args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", t.TempDir()}, tc.args...)
 			err := run(ctx, args, func(k string) string { return tc.env[k] }, io.Discard)
 			if err == nil {
 				t.Fatal("run accepted the setting")
@@ -102,6 +102,9 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		"PARLEY_LOG_LEVEL":          "DEBUG",
 		"PARLEY_LOG_FORMAT":         "json",
 		"PARLEY_DB":                 "postgresql://db/parley",
+		"PARLEY_ADMIN_ADDR":         "0.0.0.0:9100",
+		"PARLEY_ADMIN_PUBLIC":       "true",
+		"PARLEY_SUBSCRIBER_QUEUE":   "64",
 	}
 	cfg, err := parseConfig([]string{"--heartbeat", "2s"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -111,7 +114,8 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, uploadExpiry: 2 * time.Hour, maxUnaryDuration: 90 * time.Second,
 		heartbeat: 2 * time.Second, editWindow: time.Hour, tokenTTL: 24 * time.Hour, shutdownTimeout: 0, logLevel: slog.LevelDebug, logJSON: true,
-		limits: server.DefaultLimits(),
+		limits:    server.DefaultLimits(),
+		adminAddr: "0.0.0.0:9100", adminPublic: true, subscriberQueue: 64,
 		network: network{
 			connections: server.ConnectionLimits{Total: server.DefaultMaxConnections, PerAddress: server.DefaultMaxConnectionsPerIP},
 			bodyTimeout: server.DefaultBodyTimeout, stalledWrites: server.DefaultStalledWriteTimeout,
@@ -134,7 +138,7 @@ func TestBadSettingExitsNonZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1", "PARLEY_MAX_MESSAGE_BYTES=abc") // see TestMain
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

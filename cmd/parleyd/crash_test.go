@@ -36,7 +36,7 @@ func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

@@ -31,7 +31,7 @@ import (
 func TestAbandonedUploadsExpire(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir}
+	args := []string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dir}
 	ctx := t.Context()
 	hc := testserver.H2CClient()
 

@@ -148,10 +148,9 @@ func (s *Server) Clients() []Client {
 	return out
 }
 
-// NewClient returns the matrix cell for protocol (connect, grpc, grpcweb)
-// and codec (proto, json) over client, named for transport (http1, h2c,
-// tls), to a server at baseURL.
-func NewClient(protocol, codec, transport string, client *http.Client, baseURL string) Client {
+// ProtocolOptions are the connect-go client options of protocol
+// ("connect", "grpc", "grpcweb") and codec ("proto", "json").
+func ProtocolOptions(protocol, codec string) []connect.ClientOption {
 	var opts []connect.ClientOption
 	switch protocol {
 	case "grpc":
@@ -162,9 +161,16 @@ func NewClient(protocol, codec, transport string, client *http.Client, baseURL s
 	if codec == "json" {
 		opts = append(opts, connect.WithProtoJSON())
 	}
+	return opts
+}
+
+// NewClient returns the matrix cell for protocol (connect, grpc, grpcweb)
+// and codec (proto, json) over client, named for transport (http1, h2c,
+// tls), to a server at baseURL.
+func NewClient(protocol, codec, transport string, client *http.Client, baseURL string) Client {
 	return Client{
 		Name: protocol + "/" + codec + "/" + transport, Protocol: protocol, Codec: codec, HTTP: transport,
-		Client: client, BaseURL: baseURL, Options: opts,
+		Client: client, BaseURL: baseURL, Options: ProtocolOptions(protocol, codec),
 	}
 }
 

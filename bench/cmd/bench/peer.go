@@ -27,6 +27,7 @@ import (
 	"github.com/parley-chat/parley/gen/helloworld"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
 	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/server"
 	"github.com/parley-chat/parley/sqlite"
 )
@@ -40,6 +41,10 @@ const peerEnv = "PARLEY_BENCH_PEER"
 // profile to PREFIX.<peer>.pprof when it exits. Profiling costs CPU: do not
 // compare figures from a profiled run.
 const profileEnv = "PARLEY_BENCH_CPUPROFILE"
+
+// metricsEnv, set to 1, turns Parley's Prometheus metrics on in the parley
+// peers (docs/BENCHMARKS.md, metrics overhead).
+const metricsEnv = "PARLEY_BENCH_METRICS"
 
 // heapProfileEnv, when set to a path prefix, makes every peer write a heap
 // profile to PREFIX.<peer>.<n>.pprof at each "mem" request (after its GCs),
@@ -233,7 +238,15 @@ func newParley(name string) (h http.Handler, closeFn func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "parley.db"))
+	// PARLEY_BENCH_METRICS=1 turns the Prometheus metrics on, as
+	// parleyd's admin listener does (nobody scrapes them here).
+	var m *metrics.Metrics
+	var sqliteOpts []sqlite.Option
+	if os.Getenv(metricsEnv) == "1" {
+		m = metrics.New("sqlite")
+		sqliteOpts = append(sqliteOpts, sqlite.WithObserver(m.Observer()))
+	}
+	store, err := sqlite.Open(context.Background(), filepath.Join(dir, "parley.db"), sqliteOpts...)
 	if err != nil {
 		_ = os.RemoveAll(dir) // a temporary directory
 		return nil, nil, err
@@ -254,6 +267,9 @@ func newParley(name string) (h http.Handler, closeFn func(), err error) {
 	opts := []server.Option{server.WithFiles(store, blobs), server.WithService(mountBench), server.WithLimits(server.Limits{})}
 	if name == peerParleyNoLog {
 		opts = append(opts, server.WithLogger(slog.New(slog.DiscardHandler)))
+	}
+	if m != nil {
+		opts = append(opts, m.ServerOptions()...)
 	}
 	return server.New(store, inmem.NewBroker(), opts...), closeFn, nil
 }
