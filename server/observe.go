@@ -58,6 +58,10 @@ type callRecord struct {
 	// procedure and protocol are set for a REST call (recordREST): its
 	// path is not the procedure's.
 	procedure, protocol string
+	// ctx is the call's context as the handler saw it: the observers are
+	// told in it, so that the request log's line carries the call's trace
+	// span, which interceptors inside this middleware start.
+	ctx context.Context
 }
 
 type callRecordKey struct{}
@@ -103,8 +107,12 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 				call.Code = code
 			}
 		}
+		ctx := r.Context()
+		if rec.ctx != nil {
+			ctx = rec.ctx
+		}
 		for _, observe := range s.observers {
-			observe(r.Context(), call)
+			observe(ctx, call)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"connectrpc.com/connect"
 	"log/slog"
 	"net/http"
 	"time"
@@ -32,6 +33,7 @@ type config struct {
 	maxFileBytes   int64
 	maxUnary       time.Duration
 	observers      []CallObserver
+	interceptors   []connect.Interceptor
 	limits         Limits
 }
 

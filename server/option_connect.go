@@ -19,3 +19,10 @@ type MountFunc func(opts ...connect.HandlerOption) (string, http.Handler)
 func WithService(mount MountFunc) Option {
 	return optionFunc(func(c *config) { c.extraServices = append(c.extraServices, mount) })
 }
+
+// WithInterceptors adds interceptors around every Connect handler, outside
+// Parley's own (so they see the Connect error each call ends with). By
+// default, none.
+func WithInterceptors(interceptors ...connect.Interceptor) Option {
+	return optionFunc(func(c *config) { c.interceptors = append(c.interceptors, interceptors...) })
+}

@@ -87,7 +87,7 @@ func (s *Server) handlerOptions() []connect.HandlerOption {
 		connect.WithReadMaxBytes(s.cfg.readMaxBytes),
 		connect.WithCompressMinBytes(1024),
 		connect.WithRecover(s.recoverPanic),
-		connect.WithInterceptors(&rpcInterceptor{s}),
+		connect.WithInterceptors(append(s.cfg.interceptors[:len(s.cfg.interceptors):len(s.cfg.interceptors)], &rpcInterceptor{s})...),
 	}
 }
 

@@ -24,6 +24,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := newLogger(cfg, stdout)
+	tracer, err := startTracing(ctx, getenv, logger)
+	if err != nil {
+		return err
+	}
+	var traceOpts []server.Option
+	if tracer != nil {
+		defer tracer.flush(ctx, logger)
+		logger = slog.New(traceLogHandler{logger.Handler()})
+		if traceOpts, err = tracer.serverOptions(); err != nil {
+			return err
+		}
+	}
 
 	store, broker, closeStorage, err := openStorage(ctx, cfg, logger)
 	if err != nil {
@@ -43,6 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithLimits(cfg.limits),
 		server.WithWebApp(web.Handler()),
 	}
+	opts = append(opts, traceOpts...)
 	fileOpts, err := fileStorage(cfg, store, logger)
 	if err != nil {
 		return err
