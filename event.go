@@ -87,6 +87,10 @@ type Event struct {
 	Actor   User      // who made a member or message change
 	Time    time.Time // when it happened
 	ReadSeq int64     // for EventReadMarker
+	// Published is when this process handed the event to its broker (set
+	// by the publisher just before Broker.Publish, for delivery latency);
+	// zero for events read from the room log.
+	Published time.Time
 
 	mu      sync.Mutex                 // serializes encoders
 	encoded atomic.Pointer[[]encoding] // read without the lock; replaced, never modified

@@ -148,7 +148,7 @@ func startReadmeServer(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command("go", "run", "./cmd/parleyd")
-	cmd.Env = append(os.Environ(), "PARLEY_ADDR="+addr, "PARLEY_DATA_DIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "PARLEY_ADDR="+addr, "PARLEY_ADMIN_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR="+t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -296,6 +296,9 @@ func (b *Broker) listenOnce(ctx context.Context) error {
 			b.revoked(ctx, n.Payload)
 			continue
 		}
+		if notified := b.store.obs.BrokerNotification; notified != nil {
+			notified()
+		}
 		roomID, seq, ok := parsePayload(n.Payload)
 		if !ok {
 			continue
@@ -430,6 +433,9 @@ func (b *Broker) catchUp(ctx context.Context, roomID string) error {
 	}
 	for {
 		events, _, err := b.store.ListEvents(ctx, roomID, after, catchUpPage)
+		if read := b.store.obs.BrokerCatchUp; read != nil {
+			read(len(events), err)
+		}
 		if err != nil {
 			return err
 		}

@@ -139,6 +139,9 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish 
 		created = true
 		return nil
 	})
+	if commit := s.obs.Commit; commit != nil && !errors.Is(err, errDuplicate) {
+		commit(1, commitFailure(err))
+	}
 	if errors.Is(err, errDuplicate) {
 		existing, err := messageByClientID(ctx, s.pool, m.SenderID, m.ClientMessageID)
 		if err != nil {
@@ -233,4 +236,18 @@ func (s *Store) headSeqs(ctx context.Context, roomIDs []string) (map[string]int6
 		return nil, wrap("select head seqs", err)
 	}
 	return heads, nil
+}
+
+// commitFailure is err if the transaction failed for the database's sake
+// (unreachable, out of space, internal), nil if it committed or was turned
+// down for the caller's (a room that does not exist, ...).
+func commitFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	switch parley.ErrorCodeOf(txErr("append message", err)) {
+	case parley.EINTERNAL, parley.EUNAVAILABLE, parley.ESTORAGEFULL:
+		return err
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	obs  *parley.Observer
 	// rooms serialises this process's appends per room (message.go), so
 	// they queue here rather than each holding a pool connection while
 	// waiting on the room's row lock, and publish in seq order.
@@ -68,6 +69,17 @@ func (f optionFunc) apply(s *Store) { f(s) }
 // By default, time.Now.
 func WithNow(now func() time.Time) Option {
 	return optionFunc(func(s *Store) { s.now = now })
+}
+
+// WithObserver tells o about each transaction that appends a message
+// (parley.Observer.Commit) and about the notifications and catch-up reads
+// of the Broker over this Store. By default, nothing is observed.
+func WithObserver(o *parley.Observer) Option {
+	return optionFunc(func(s *Store) {
+		if o != nil {
+			s.obs = o
+		}
+	})
 }
 
 // Open connects to the database at url (postgres://user@host:port/db?...,
@@ -94,7 +106,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "parleyd"
 	}
-	s := &Store{now: time.Now}
+	s := &Store{now: time.Now, obs: &parley.Observer{}}
 	for _, o := range opts {
 		o.apply(s)
 	}

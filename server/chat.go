@@ -395,6 +395,6 @@ func (c *chatSession) typing(roomID string) error {
 	if !joined {
 		return parley.Errorf(parley.EPRECONDITION, "join the room on this stream before typing in it")
 	}
-	c.s.broker.Publish(&parley.Event{Kind: parley.EventTyping, RoomID: roomID, User: c.p.user, Time: c.s.now()})
+	c.s.publish(c.ctx, &parley.Event{Kind: parley.EventTyping, RoomID: roomID, User: c.p.user, Time: c.s.now()})
 	return nil
 }

@@ -42,7 +42,7 @@ func (s *Server) editMessage(ctx context.Context, p *principal, roomID string, s
 	case s.now().Sub(msg.CreateTime) > s.cfg.editWindow:
 		return parley.Message{}, parley.Errorf(parley.EPRECONDITION, "the edit window (%s) has passed", s.cfg.editWindow)
 	}
-	ev, _, err := s.store.EditMessage(ctx, parley.MessageEdit{RoomID: roomID, Seq: seq, EditorID: p.user.ID, Text: text}, s.broker.Publish)
+	ev, _, err := s.store.EditMessage(ctx, parley.MessageEdit{RoomID: roomID, Seq: seq, EditorID: p.user.ID, Text: text}, s.publisher(ctx))
 	if err != nil {
 		return parley.Message{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Server) deleteMessage(ctx context.Context, p *principal, roomID string,
 	case msg.Deleted():
 		return msg, nil // a retry
 	}
-	ev, _, err := s.store.DeleteMessage(ctx, roomID, seq, p.user.ID, s.broker.Publish)
+	ev, _, err := s.store.DeleteMessage(ctx, roomID, seq, p.user.ID, s.publisher(ctx))
 	if err != nil {
 		return parley.Message{}, err
 	}
@@ -93,7 +93,7 @@ func (s *Server) markRead(ctx context.Context, p *principal, roomID string, seq 
 	if err != nil {
 		return 0, err
 	}
-	s.broker.Publish(&parley.Event{Kind: parley.EventReadMarker, RoomID: roomID, User: p.user, ReadSeq: marker, Time: s.now()})
+	s.publish(ctx, &parley.Event{Kind: parley.EventReadMarker, RoomID: roomID, User: p.user, ReadSeq: marker, Time: s.now()})
 	return marker, nil
 }
 

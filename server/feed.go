@@ -80,6 +80,9 @@ func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
 		case <-f.s.drain.Done():
 			return f.end(errDraining)
 		case <-f.sub.Overflowed():
+			if cut := f.s.obs.SlowConsumerCut; cut != nil {
+				cut(f.roomID)
+			}
 			return f.end(parley.Errorf(parley.ESLOWCONSUMER, "reader fell too far behind and was cut off; resubscribe from last_seq"))
 		case <-f.sub.Ready():
 			var err error
@@ -103,6 +106,9 @@ func (f *roomFeed) forwardQueued(batch []*parley.Event) ([]*parley.Event, error)
 	f.flush.hold()
 	defer f.flush.release()
 	batch = f.sub.Drain(batch[:0])
+	if depth := f.s.obs.QueueDepth; depth != nil {
+		depth(len(batch))
+	}
 	var err error
 	for _, ev := range batch {
 		if err = f.forward(ev); err != nil {
@@ -194,6 +200,9 @@ var errLeftRoom = parley.Errorf(parley.EFORBIDDEN, "you left the room")
 func (f *roomFeed) send(ev *parley.Event) error {
 	if err := f.deliver(ev); err != nil {
 		return err
+	}
+	if delivered := f.s.obs.Delivered; delivered != nil && !ev.Published.IsZero() {
+		delivered(ev, time.Since(ev.Published))
 	}
 	if seq := ev.Seq; seq > 0 {
 		f.last = seq

@@ -106,7 +106,7 @@ func (s *Server) setWritable(fullWrites uint64) {
 // probeWrites probes a write on the store and on the file contents, those
 // of them that can (parley.WriteProber); probed is false when none can.
 func (s *Server) probeWrites(ctx context.Context) (probed bool, err error) {
-	for _, st := range []any{s.store, s.cfg.blobs} {
+	for _, st := range []any{s.engine, s.cfg.blobs} {
 		if p, ok := st.(parley.WriteProber); ok {
 			probed = true
 			if err := p.ProbeWrite(ctx); err != nil {
@@ -141,4 +141,23 @@ func (s *Server) setHealth(serving bool) {
 			s.health.SetStatus(name, grpchealth.StatusNotServing)
 		}
 	}
+}
+
+// Health is what the server's health checks go by.
+type Health struct {
+	Draining         bool // Drain was called
+	StoreUnreachable bool // the last ping of the store failed (WatchStore)
+	StoreFull        bool // writes fail for lack of space, and no probe has succeeded since
+}
+
+// Serving reports whether health checks report SERVING: not draining, and
+// the store reachable and writable.
+func (h Health) Serving() bool { return !h.Draining && !h.StoreUnreachable && !h.StoreFull }
+
+// Health returns the state health checks report now: a readiness probe
+// (parleyd's /readyz) and metrics follow it.
+func (s *Server) Health() Health {
+	s.storage.mu.Lock()
+	defer s.storage.mu.Unlock()
+	return Health{Draining: s.draining() != nil, StoreUnreachable: s.storage.unreachable, StoreFull: s.storage.full}
 }

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"net/http"
 	"runtime/debug"
+	"time"
 
 	"connectrpc.com/connect"
 )
 
 // rpcInterceptor caps unary calls at the configured duration, counts each
 // user's open streams (quota.go), turns domain errors into Connect errors
-// (error.go) and records each call's code for the request log.
+// (error.go), records each call's code for the request log and tells the
+// Observer how each stream ended.
 type rpcInterceptor struct{ s *Server }
 
 var _ connect.Interceptor = (*rpcInterceptor)(nil)
@@ -39,10 +41,14 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
 		release, err := i.s.openStream(ctx)
 		if err == nil {
 			defer release()
 			err = next(ctx, conn)
+		}
+		if ended := i.s.obs.StreamEnded; ended != nil {
+			ended(ctx, conn.Spec().Procedure, i.s.streamEnd(ctx, err), time.Since(start))
 		}
 		err = i.s.connectError(ctx, err)
 		i.s.record(ctx, err)
@@ -75,4 +81,15 @@ func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Hea
 	err := connect.NewError(connect.CodeInternal, errors.New("internal error"))
 	s.record(ctx, err)
 	return err
+}
+
+// CallProtocol names how the call in ctx came, as CallInfo.Protocol does:
+// "rest" for a REST route transcoded into the call, otherwise the peer's
+// protocol ("connect", "grpc", "grpcweb"). Interceptors given with
+// WithInterceptors label calls with it, to agree with the request log.
+func CallProtocol(ctx context.Context, peer connect.Peer) string {
+	if rec, ok := ctx.Value(callRecordKey{}).(*callRecord); ok && rec.protocol != "" {
+		return rec.protocol
+	}
+	return peer.Protocol
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"connectrpc.com/connect"
 	"log/slog"
 	"net/http"
 	"time"
@@ -33,8 +32,17 @@ type config struct {
 	maxFileBytes   int64
 	maxUnary       time.Duration
 	observers      []CallObserver
-	interceptors   []connect.Interceptor
 	limits         Limits
+	interceptors   interceptorList
+	observer       *parley.Observer
+}
+
+// WithObserver tells o where the work below the RPCs happens: each store
+// operation, publish, delivery to a subscriber and how each stream ends
+// (see parley.Observer). Given more than once, every observer is told
+// (parley.JoinObservers). By default, nothing is observed.
+func WithObserver(o *parley.Observer) Option {
+	return optionFunc(func(c *config) { c.observer = parley.JoinObservers(c.observer, o) })
 }
 
 // WithFiles enables FileService and message attachments, keeping metadata

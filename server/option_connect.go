@@ -20,9 +20,14 @@ func WithService(mount MountFunc) Option {
 	return optionFunc(func(c *config) { c.extraServices = append(c.extraServices, mount) })
 }
 
-// WithInterceptors adds interceptors around every Connect handler, outside
-// Parley's own (so they see the Connect error each call ends with). By
-// default, none.
+// interceptorList holds the interceptors given with WithInterceptors.
+type interceptorList []connect.Interceptor
+
+// WithInterceptors adds interceptors to every RPC handler, Parley's own and
+// those mounted with WithService, outside Parley's own interceptor: they
+// see each call as the client made it and the Connect error it ends with
+// (metrics, tracing). The first given is the outermost. By default, there
+// are none.
 func WithInterceptors(interceptors ...connect.Interceptor) Option {
 	return optionFunc(func(c *config) { c.interceptors = append(c.interceptors, interceptors...) })
 }

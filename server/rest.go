@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -81,11 +82,16 @@ func capRESTBodies(h http.Handler, readMax int) http.Handler {
 
 // recordREST tells observeCalls which procedure a REST request became and
 // that it came as REST (CallInfo.Protocol "rest").
+// Without observers there is no record yet: one is made, so that
+// interceptors can still tell the call came as REST (CallProtocol).
 func recordREST(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rec, ok := r.Context().Value(callRecordKey{}).(*callRecord); ok {
-			rec.procedure, rec.protocol = r.URL.Path, "rest"
+		rec, ok := r.Context().Value(callRecordKey{}).(*callRecord)
+		if !ok {
+			rec = &callRecord{}
+			r = r.WithContext(context.WithValue(r.Context(), callRecordKey{}, rec))
 		}
+		rec.procedure, rec.protocol = r.URL.Path, "rest"
 		h.ServeHTTP(w, r)
 	})
 }

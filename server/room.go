@@ -74,7 +74,7 @@ func (s *Server) joinRoom(ctx context.Context, p *principal, roomID string) (par
 		return parley.Room{}, err
 	}
 	if !member { // visibleRoom hides private rooms from non-members
-		_, err := s.store.AddMember(ctx, room.ID, p.user.ID, p.user.ID, s.broker.Publish)
+		_, err := s.store.AddMember(ctx, room.ID, p.user.ID, p.user.ID, s.publisher(ctx))
 		if err != nil && parley.ErrorCodeOf(err) != parley.ECONFLICT {
 			return parley.Room{}, err
 		}
@@ -101,7 +101,7 @@ func (s *Server) addMember(ctx context.Context, p *principal, roomID, username s
 	if err != nil {
 		return parley.Member{}, err
 	}
-	return s.store.AddMember(ctx, room.ID, user.ID, p.user.ID, s.broker.Publish)
+	return s.store.AddMember(ctx, room.ID, user.ID, p.user.ID, s.publisher(ctx))
 }
 
 // leaveRoom ends the caller's membership, and their streams of the room on
@@ -117,7 +117,7 @@ func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) err
 	if !member {
 		return parley.Errorf(parley.EPRECONDITION, "not a member of this room")
 	}
-	if err := s.store.RemoveMember(ctx, room.ID, p.user.ID, p.user.ID, s.broker.Publish); err != nil {
+	if err := s.store.RemoveMember(ctx, room.ID, p.user.ID, p.user.ID, s.publisher(ctx)); err != nil {
 		if parley.ErrorCodeOf(err) == parley.ENOTFOUND {
 			return parley.Errorf(parley.EPRECONDITION, "not a member of this room")
 		}

@@ -81,13 +81,15 @@ func (s *Server) routes() http.Handler {
 	return h
 }
 
-// handlerOptions are the options every Connect handler gets.
+// handlerOptions are the options every Connect handler gets. The
+// interceptors of WithInterceptors wrap Parley's own.
 func (s *Server) handlerOptions() []connect.HandlerOption {
 	return []connect.HandlerOption{
 		connect.WithReadMaxBytes(s.cfg.readMaxBytes),
 		connect.WithCompressMinBytes(1024),
 		connect.WithRecover(s.recoverPanic),
-		connect.WithInterceptors(append(s.cfg.interceptors[:len(s.cfg.interceptors):len(s.cfg.interceptors)], &rpcInterceptor{s})...),
+		connect.WithInterceptors(s.cfg.interceptors...),
+		connect.WithInterceptors(&rpcInterceptor{s}),
 	}
 }
 

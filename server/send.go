@@ -77,7 +77,7 @@ func (s *Server) attachments(ctx context.Context, roomID string, ids []string, f
 // commit.
 func (s *Server) appendAndPublish(ctx context.Context, m parley.NewMessage) (parley.Message, error) {
 	msg, _, err := s.store.AppendMessage(ctx, m, func(msg *parley.Message) {
-		s.broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Seq: msg.Seq, Message: msg})
+		s.publish(ctx, &parley.Event{Kind: parley.EventMessage, RoomID: msg.RoomID, Seq: msg.Seq, Message: msg})
 	})
 	if err != nil {
 		return parley.Message{}, err

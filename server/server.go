@@ -20,7 +20,9 @@ import (
 // Server is the Parley HTTP handler. Create it with New.
 type Server struct {
 	cfg     config
-	store   parley.Store
+	store   parley.Store // the engine, behind observedStore when StoreOp observes
+	engine  parley.Store // the engine itself (write probes)
+	obs     *parley.Observer
 	broker  parley.Broker
 	health  *grpchealth.StaticChecker
 	storage storageHealth // what health reports about storage (health.go)
@@ -51,13 +53,21 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	for _, opt := range opts {
 		opt.apply(&cfg)
 	}
+	if cfg.observer == nil {
+		cfg.observer = &parley.Observer{}
+	}
 	s := &Server{
 		cfg:     cfg,
 		store:   store,
+		engine:  store,
+		obs:     cfg.observer,
 		broker:  broker,
 		streams: newRevocationHub(),
 		locks:   &striped.Locks{},
 		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL),
+	}
+	if start := cfg.observer.StoreOp; start != nil {
+		s.store = &observedStore{Store: store, start: start}
 	}
 	s.cfg.files = s.quotas.limitUploads(s.cfg.files)
 	if rb, ok := broker.(parley.RevocationBroker); ok {

@@ -127,6 +127,9 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 		}
 		return nil
 	})
+	if commit := s.obs.Commit; commit != nil {
+		commit(len(batch), err)
+	}
 	for i, req := range batch {
 		if err != nil {
 			results[i] = appendResult{err: err}

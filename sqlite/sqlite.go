@@ -51,6 +51,7 @@ type Store struct {
 	write *preparedDB // one connection: SQLite has a single writer
 	read  *preparedDB // query_only connections
 	now   func() time.Time
+	obs   *parley.Observer
 
 	appends       chan *appendRequest // to the group committer (append.go)
 	closing       chan struct{}       // closed by Close
@@ -75,6 +76,16 @@ func WithNow(now func() time.Time) Option {
 	return optionFunc(func(s *Store) { s.now = now })
 }
 
+// WithObserver tells o about each group commit (parley.Observer.Commit).
+// By default, nothing is observed.
+func WithObserver(o *parley.Observer) Option {
+	return optionFunc(func(s *Store) {
+		if o != nil {
+			s.obs = o
+		}
+	})
+}
+
 // Open opens the SQLite database at path, creating the file if needed, and
 // applies any migrations it has not seen yet. The caller must Close the Store.
 //
@@ -87,7 +98,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite: unsupported path %q", path)
 	}
-	s := &Store{now: time.Now}
+	s := &Store{now: time.Now, obs: &parley.Observer{}}
 	for _, o := range opts {
 		o.apply(s)
 	}

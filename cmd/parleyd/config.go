@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/inmem"
 	"github.com/parley-chat/parley/server"
 )
 
@@ -32,6 +33,9 @@ type config struct {
 	logLevel         slog.Level
 	logJSON          bool
 	limits           server.Limits
+	adminAddr        string // "" when off
+	adminPublic      bool
+	subscriberQueue  int
 }
 
 // parseConfig reads the configuration from args, falling back for each
@@ -72,6 +76,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(logLevel{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
 	fs.Var(logFormat{&cfg.logJSON}, "log-format", "log `format`: text or json")
 	limitFlags(fs, &cfg.limits)
+	fs.StringVar(&cfg.adminAddr, "admin-addr", "localhost:9090",
+		`admin listen address: /metrics, /debug/pprof/, /livez, /readyz; "none" for no admin listener (and no metrics)`)
+	fs.BoolVar(&cfg.adminPublic, "admin-public", false, "allow --admin-addr on an address that is not loopback (metrics and profiles are then reachable from the network)")
+	cfg.subscriberQueue = inmem.DefaultQueueSize
+	fs.Var((*positiveCount)(&cfg.subscriberQueue), "subscriber-queue", "how many `events` a subscriber may fall behind before its stream is cut off (resource_exhausted, resumable)")
 
 	var envErrs []error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -99,6 +108,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if cfg.db != "" && !strings.HasPrefix(cfg.db, "postgres://") && !strings.HasPrefix(cfg.db, "postgresql://") {
 		// Not quoted: the URL may hold a password.
 		return config{}, fmt.Errorf("%s must be a postgres:// or postgresql:// URL", source(fs, "db"))
+	}
+	if cfg.adminAddr == "none" {
+		cfg.adminAddr = ""
 	}
 	if origins != "none" {
 		for o := range strings.SplitSeq(origins, ",") {

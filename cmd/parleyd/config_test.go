@@ -73,7 +73,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 			// returns at once, with nil or an error this test rejects.
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.args...)
+			args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", t.TempDir()}, tc.args...)
 			err := run(ctx, args, func(k string) string { return tc.env[k] }, io.Discard)
 			if err == nil {
 				t.Fatal("run accepted the setting")
@@ -133,7 +133,7 @@ func TestBadSettingExitsNonZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd := exec.Command(exe, "--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1", "PARLEY_MAX_MESSAGE_BYTES=abc") // see TestMain
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -33,6 +33,20 @@ func (b *byteCount) Set(s string) error {
 	return nil
 }
 
+// positiveCount is a whole number, at least 1.
+type positiveCount int
+
+func (c *positiveCount) String() string { return strconv.Itoa(int(*c)) }
+
+func (c *positiveCount) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return errors.New("not a positive whole number")
+	}
+	*c = positiveCount(n)
+	return nil
+}
+
 // positiveDuration is a duration longer than zero, such as 30s or 2m.
 type positiveDuration time.Duration
 

@@ -45,7 +45,7 @@ func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Write
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PARLEYD_CHILD=1"), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()

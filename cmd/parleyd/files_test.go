@@ -29,7 +29,7 @@ func TestUploadsOffWarning(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, tc.db(t)...)
+			args := append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", t.TempDir()}, tc.db(t)...)
 			out := startupLog(t, args)
 			if got := strings.Contains(out, `level=WARN msg="uploads are off`); got != tc.warn {
 				t.Errorf("warning about uploads: %v, want %v; output:\n%s", got, tc.warn, out)

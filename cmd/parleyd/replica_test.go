@@ -86,7 +86,7 @@ func (r *replica) start() {
 		r.t.Fatal(err)
 	}
 	// One user sends 100 messages a second: not a test of the send limit.
-	args := append([]string{"--addr", r.address(), "--db", r.db, "--data-dir", r.t.TempDir(),
+	args := append([]string{"--addr", r.address(), "--admin-addr", "none", "--db", r.db, "--data-dir", r.t.TempDir(),
 		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off"}, r.args...)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
@@ -769,7 +769,7 @@ func TestDBFlag(t *testing.T) {
 	if err != nil || cfg.db != "postgresql://other/x" {
 		t.Errorf("--db over PARLEY_DB: cfg.db = %q, %v", cfg.db, err)
 	}
-	err = run(t.Context(), []string{"--addr", "127.0.0.1:0", "--db", "mysql://x/y"}, func(string) string { return "" }, io.Discard)
+	err = run(t.Context(), []string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--db", "mysql://x/y"}, func(string) string { return "" }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "postgres://") {
 		t.Errorf("run with a mysql URL: %v, want an error naming postgres://", err)
 	}

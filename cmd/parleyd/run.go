@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/server"
 	"github.com/parley-chat/parley/web"
 )
@@ -32,12 +34,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if tracer != nil {
 		defer tracer.flush(ctx, logger)
 		logger = slog.New(traceLogHandler{logger.Handler()})
-		if traceOpts, err = tracer.serverOptions(); err != nil {
+		if traceOpts, err = tracer.serverOptions(cfg); err != nil {
 			return err
 		}
 	}
 
-	store, broker, closeStorage, err := openStorage(ctx, cfg, logger)
+	// The admin listener first: a refused address stops parleyd before it
+	// opens anything else. Without it there are no metrics either.
+	var (
+		adminLn net.Listener
+		m       *metrics.Metrics
+		obs     *parley.Observer
+	)
+	if cfg.adminAddr != "" {
+		if adminLn, err = listenAdmin(cfg.adminAddr, cfg.adminPublic); err != nil {
+			return err
+		}
+		defer adminLn.Close()
+		engine := "sqlite"
+		if cfg.db != "" {
+			engine = "postgres"
+		}
+		m = metrics.New(engine)
+		obs = m.Observer()
+	}
+
+	store, broker, closeStorage, err := openStorage(ctx, cfg, logger, obs)
 	if err != nil {
 		return err
 	}
@@ -60,8 +82,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	handler := server.New(store, broker, append(opts, fileOpts...)...)
+	opts = append(opts, fileOpts...)
+	if m != nil {
+		opts = append(opts, m.ServerOptions()...)
+	}
+	handler := server.New(store, broker, opts...)
 	go handler.WatchStore(ctx, storeHealthInterval)
+	if adminLn != nil {
+		m.WatchHealth(handler.Health)
+		admin := newAdminServer(adminHandler(m, handler.Health))
+		go func() { _ = admin.Serve(adminLn) }() // ends when Close closes adminLn
+		defer admin.Close()                      // after the public port's shutdown: /readyz reports the drain
+		scope := "loopback only"
+		if tcp, ok := adminLn.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+			scope = "PUBLIC, by --admin-public"
+		}
+		fmt.Fprintf(stdout, "parleyd admin on http://%s (metrics, pprof, probes; %s)\n", adminLn.Addr(), scope)
+	}
 	hs := server.NewHTTPServer(handler, cfg.tlsCert != "", logger)
 	hs.RegisterOnShutdown(handler.Drain)
 

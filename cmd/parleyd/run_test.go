@@ -26,7 +26,7 @@ func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, 
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	args = append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
+	args = append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
 	go func() {
 		done <- run(ctx, args, func(string) string { return "" }, pw)
 		pw.Close()

@@ -23,13 +23,17 @@ const storeHealthInterval = 2 * time.Second
 //   - with --db, PostgreSQL, shared by every replica, and a broker that
 //     fans messages out across replicas with LISTEN/NOTIFY;
 //   - otherwise SQLite in --data-dir and the in-process broker: one replica.
-func openStorage(ctx context.Context, cfg config, logger *slog.Logger) (parley.Store, parley.Broker, func(), error) {
+//
+// obs, if not nil, observes the engine's commits and the PostgreSQL
+// broker's reads (metrics).
+func openStorage(ctx context.Context, cfg config, logger *slog.Logger, obs *parley.Observer) (parley.Store, parley.Broker, func(), error) {
+	local := inmem.NewBroker(inmem.WithQueueSize(cfg.subscriberQueue))
 	if cfg.db != "" {
-		store, err := postgres.Open(ctx, cfg.db)
+		store, err := postgres.Open(ctx, cfg.db, postgres.WithObserver(obs))
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("open database: %w", err)
 		}
-		broker := postgres.NewBroker(store, inmem.NewBroker(), postgres.WithLogger(logger))
+		broker := postgres.NewBroker(store, local, postgres.WithLogger(logger))
 		return store, broker, func() {
 			_ = broker.Close()
 			_ = store.Close()
@@ -38,9 +42,9 @@ func openStorage(ctx context.Context, cfg config, logger *slog.Logger) (parley.S
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("create data directory: %w", err)
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, "parley.db"))
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.dataDir, "parley.db"), sqlite.WithObserver(obs))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open database: %w", err)
 	}
-	return store, inmem.NewBroker(), func() { _ = store.Close() }, nil
+	return store, local, func() { _ = store.Close() }, nil
 }

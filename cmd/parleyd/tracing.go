@@ -101,8 +101,9 @@ func tracesWanted(getenv func(string) string) (bool, error) {
 // interceptor, trusting the caller's traceparent (W3C trace context and
 // baggage) so that a client's trace goes on into the server, with neither
 // its metrics (Prometheus has them) nor an event per stream message (a
-// Subscribe would pile up thousands).
-func (t *tracing) serverOptions() ([]server.Option, error) {
+// Subscribe would pile up thousands); and the observer that traces the
+// store and broker calls under it.
+func (t *tracing) serverOptions(cfg config) ([]server.Option, error) {
 	interceptor, err := otelconnect.NewInterceptor(
 		otelconnect.WithTracerProvider(t.provider),
 		otelconnect.WithPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
@@ -113,7 +114,7 @@ func (t *tracing) serverOptions() ([]server.Option, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace interceptor: %w", err)
 	}
-	return []server.Option{server.WithInterceptors(interceptor)}, nil
+	return []server.Option{server.WithInterceptors(interceptor), server.WithObserver(t.observer(cfg))}, nil
 }
 
 // traceFlushTimeout bounds how long parleyd waits at exit for the spans

@@ -21,7 +21,7 @@ import (
 // the server, the off case is server.New's own.
 func BenchmarkTracedSayHello(b *testing.B) {
 	on := &tracing{provider: sdktrace.NewTracerProvider()}
-	traceOpts, err := on.serverOptions()
+	traceOpts, err := on.serverOptions(config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -151,8 +151,8 @@ const sendProcedure = "/parley.v1.MessageService/SendMessage"
 // TestTracesReachCollector sends a message over every protocol, each call
 // with a traceparent of its own, stops parleyd (which flushes its spans)
 // and finds each call's server span, store span and publish span at the
-// receiver under the caller's trace, chained caller -> RPC -> store ->
-// publish, and the call's request log line carrying its trace and span.
+// receiver under the caller's trace (caller -> RPC -> store, RPC ->
+// publish), and the call's request log line carrying its trace and span.
 func TestTracesReachCollector(t *testing.T) {
 	t.Parallel()
 	receiver := startTraceReceiver(t)
@@ -232,7 +232,9 @@ func TestTracesReachCollector(t *testing.T) {
 				t.Errorf("RPC span kind %v, want server", rpc.GetKind())
 			}
 			rpcID := hex.EncodeToString(rpc.GetSpanId())
-			// STORE_SPANS
+			findSpan(t, spans, "parley.store.AppendMessage", rpcID)
+			// Published by the commit, as a child of the call that stored it.
+			findSpan(t, spans, "parley.broker.Publish", rpcID)
 
 			found := false
 			for _, line := range lines {
