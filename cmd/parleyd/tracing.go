@@ -114,7 +114,10 @@ func (t *tracing) serverOptions(cfg config) ([]server.Option, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trace interceptor: %w", err)
 	}
-	return []server.Option{server.WithInterceptors(interceptor), server.WithObserver(t.observer(cfg))}, nil
+	return []server.Option{
+		server.WithInterceptors(interceptor, spanProtocol{}),
+		server.WithObserver(t.observer(cfg)),
+	}, nil
 }
 
 // traceFlushTimeout bounds how long parleyd waits at exit for the spans

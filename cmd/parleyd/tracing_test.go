@@ -231,6 +231,9 @@ func TestTracesReachCollector(t *testing.T) {
 			if rpc.GetKind() != tracepb.Span_SPAN_KIND_SERVER {
 				t.Errorf("RPC span kind %v, want server", rpc.GetKind())
 			}
+			if got := stringAttribute(rpc, "parley.protocol"); got != call.protocol {
+				t.Errorf("RPC span's parley.protocol %q, want %q", got, call.protocol)
+			}
 			rpcID := hex.EncodeToString(rpc.GetSpanId())
 			findSpan(t, spans, "parley.store.AppendMessage", rpcID)
 			// Published by the commit, as a child of the call that stored it.
@@ -265,6 +268,15 @@ func findSpan(t *testing.T, spans []*tracepb.Span, name, parentID string) *trace
 	}
 	t.Fatalf("no span %s with parent %s among %q", name, parentID, names)
 	return nil
+}
+
+func stringAttribute(s *tracepb.Span, key string) string {
+	for _, kv := range s.GetAttributes() {
+		if kv.GetKey() == key {
+			return kv.GetValue().GetStringValue()
+		}
+	}
+	return ""
 }
 
 // TestTracesOffDialsNothing starts parleyd with the collector's endpoint
