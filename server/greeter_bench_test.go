@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-chat/parley/gen/helloworld"
 	"github.com/parley-chat/parley/gen/helloworld/helloworldconnect"
+	"github.com/parley-chat/parley/metrics"
 	"github.com/parley-chat/parley/server"
 )
 
@@ -30,7 +31,8 @@ type namedHandler struct {
 }
 
 // greeterHandlers are the handlers the SayHello benchmarks compare: a bare
-// connect-go Greeter on a ServeMux, and server.New with and without CORS.
+// connect-go Greeter on a ServeMux, and server.New with and without CORS
+// and with metrics on (what parleyd's admin listener turns on).
 func greeterHandlers() []namedHandler {
 	mux := http.NewServeMux()
 	mux.Handle(helloworldconnect.NewGreeterHandler(minGreeter{}, connect.WithCompressMinBytes(1024)))
@@ -38,6 +40,8 @@ func greeterHandlers() []namedHandler {
 		{"connect-min", mux},
 		{"parley", server.New(nil, nil)},
 		{"parley-nocors", server.New(nil, nil, server.WithAllowedOrigins(nil))},
+		{"parley-metrics", server.New(nil, nil, metrics.New("sqlite").ServerOptions()...)},
+		{"parley-observed", server.New(nil, nil, server.WithCallObserver(func(context.Context, server.CallInfo) {}))},
 	}
 }
 

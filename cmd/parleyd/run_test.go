@@ -23,6 +23,14 @@ import (
 // how long the shutdown took.
 func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, error)) {
 	t.Helper()
+	url, _, stop := startParleydAdmin(t, args...)
+	return url, stop
+}
+
+// startParleydAdmin is startParleyd that also returns the admin
+// listener's URL (on a free loopback port unless args say otherwise).
+func startParleydAdmin(t *testing.T, args ...string) (url, adminURL string, stop func() (time.Duration, error)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -31,25 +39,31 @@ func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, 
 		done <- run(ctx, args, func(string) string { return "" }, pw)
 		pw.Close()
 	}()
-	urls := make(chan string, 1)
+	urls, admins := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
 				urls <- u
 			}
+			if a, ok := strings.CutPrefix(sc.Text(), "parleyd admin on "); ok {
+				admins <- strings.Fields(a)[0]
+			}
 		}
 	}()
-	var url string
 	select {
 	case url = <-urls:
+		select {
+		case adminURL = <-admins: // printed before the public URL
+		default:
+		}
 	case err := <-done:
 		t.Fatalf("parleyd exited: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("parleyd did not start")
 	}
 	stopped := false
-	stop := func() (time.Duration, error) {
+	stop = func() (time.Duration, error) {
 		stopped = true
 		start := time.Now()
 		cancel()
@@ -61,7 +75,7 @@ func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, 
 			_, _ = stop()
 		}
 	})
-	return url, stop
+	return url, adminURL, stop
 }
 
 // TestShutdownEndsStreamsWithUnavailable opens a Subscribe stream on every
