@@ -56,14 +56,15 @@ func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 	}
 }
 
-// record notes the call's code for observeCalls, if it observes.
+// record notes the call's code and context for observeCalls, if it
+// observes.
 func (s *Server) record(ctx context.Context, err error) {
 	if len(s.observers) == 0 {
 		return
 	}
 	if info := requestInfoFrom(ctx); info != nil {
 		rec := &info.call
-		rec.code, rec.hasCode = codeName(connect.CodeOf(err)), true
+		rec.code, rec.hasCode, rec.ctx = codeName(connect.CodeOf(err)), true, ctx
 		if err == nil {
 			rec.code = "ok"
 		}

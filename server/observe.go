@@ -59,6 +59,10 @@ type callRecord struct {
 	// procedure and protocol are set for a REST call (recordREST): its
 	// path is not the procedure's.
 	procedure, protocol string
+	// ctx is the call's context as the handler saw it: the observers are
+	// told in it, so that the request log's line carries the call's trace
+	// span, which interceptors inside this middleware start.
+	ctx context.Context
 }
 
 // observeCalls tells the observers about every request it serves.
@@ -102,8 +106,12 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 				call.Code = code
 			}
 		}
+		ctx := r.Context()
+		if rec.ctx != nil {
+			ctx = rec.ctx
+		}
 		for _, observe := range s.observers {
-			observe(r.Context(), call)
+			observe(ctx, call)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,12 +33,20 @@ func TestMain(m *testing.M) {
 // with any further flags in args.
 func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return startChildLogging(t, dataDir, nil, nil, args...)
+}
+
+// startChildLogging is startChild with the variables env added to the
+// child's environment and the lines it writes to stdout once it listens
+// copied to logs, unless logs is nil.
+func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Writer, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
-	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1")
+	cmd.Env = append(append(os.Environ(), "PARLEYD_CHILD=1"), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -55,6 +64,9 @@ func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string
 		if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
 			go func() {
 				for sc.Scan() {
+					if logs != nil {
+						fmt.Fprintln(logs, sc.Text())
+					}
 				}
 			}()
 			return cmd, u

@@ -26,6 +26,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	logger := newLogger(cfg, stdout)
+	tracer, err := startTracing(ctx, getenv, logger)
+	if err != nil {
+		return err
+	}
+	var traceOpts []server.Option
+	if tracer != nil {
+		defer tracer.flush(ctx, logger)
+		logger = slog.New(traceLogHandler{logger.Handler()})
+		if traceOpts, err = tracer.serverOptions(cfg); err != nil {
+			return err
+		}
+	}
 
 	// The admin listener first: a refused address stops parleyd before it
 	// opens anything else. Without it there are no metrics either.
@@ -69,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		server.WithStalledWriteTimeout(cfg.network.stalledWrites),
 		server.WithWebApp(web.Handler()),
 	}
+	opts = append(opts, traceOpts...)
 	fileOpts, err := fileStorage(cfg, store)
 	if err != nil {
 		return err
