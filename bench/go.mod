@@ -7,7 +7,7 @@ replace github.com/parley-chat/parley => ../
 require (
 	connectrpc.com/connect v1.21.1
 	connectrpc.com/vanguard v0.4.0
-	github.com/grpc-ecosystem/grpc-gateway/v2 v2.27.3
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0
 	github.com/improbable-eng/grpc-web v0.15.0
 	github.com/parley-chat/parley v0.0.0-00010101000000-000000000000
 	google.golang.org/genproto/googleapis/api v0.0.0-20261019180522-ce908d29299b
