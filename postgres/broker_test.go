@@ -115,18 +115,7 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	}
 	brokers[0].Publish(&parley.Event{Kind: parley.EventReadMarker, RoomID: room.ID, User: alice, ReadSeq: marker, Time: time.Now()})
 	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
-		var got []*parley.Event
-		select {
-		case <-sub.Ready():
-			got = sub.Drain(nil)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: no read marker within 5s", name)
-		}
-		select {
-		case <-sub.Ready(): // the local one's own notification, unless it is skipped
-			got = sub.Drain(got)
-		case <-time.After(200 * time.Millisecond):
-		}
+		got := receiveOnce(t, name, sub) // the local one hears its own notification too, which it must skip
 		if len(got) != 1 || got[0].Kind != parley.EventReadMarker || got[0].User.ID != alice.ID || got[0].ReadSeq != 2 || got[0].Seq != 0 {
 			t.Errorf("%s: %d events, first %+v; want alice's read marker at 2 once, outside the log", name, len(got), got[0])
 		}
@@ -144,22 +133,30 @@ func TestBrokerCrossReplicaTyping(t *testing.T) {
 	remote := subscribe(t, brokers[1], room.ID)
 	brokers[0].Publish(&parley.Event{Kind: parley.EventTyping, RoomID: room.ID, User: alice, Time: time.Now()})
 	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
-		var got []*parley.Event
-		select {
-		case <-sub.Ready():
-			got = sub.Drain(nil)
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: no typing notice within 5s", name)
-		}
-		select {
-		case <-sub.Ready(): // a second copy, which must not come
-			got = sub.Drain(got)
-		case <-time.After(300 * time.Millisecond):
-		}
+		got := receiveOnce(t, name, sub)
 		if len(got) != 1 || got[0].Kind != parley.EventTyping || got[0].User.ID != alice.ID || got[0].User.Username != alice.Username {
 			t.Errorf("%s: %d events, first %+v; want alice typing once", name, len(got), got[0])
 		}
 	}
+}
+
+// receiveOnce returns what sub receives within 5 s, and whatever follows
+// within 300 ms: a second copy of an event that must come once.
+func receiveOnce(t *testing.T, name string, sub parley.Subscription) []*parley.Event {
+	t.Helper()
+	var got []*parley.Event
+	select {
+	case <-sub.Ready():
+		got = sub.Drain(nil)
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: nothing within 5s", name)
+	}
+	select {
+	case <-sub.Ready():
+		got = sub.Drain(got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	return got
 }
 
 // TestBrokerLostNotificationOnlyDelays stores messages without a
