@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/protobuf/encoding/protojson"
 	validator "github.com/pb33f/libopenapi-validator"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley/api"
@@ -29,7 +29,7 @@ type restCall struct {
 	name, method, path, body string
 	token                    string // Authorization: Bearer; "" for none
 	wantStatus               int
-	wantBody                 []string // substrings of the answer
+	wantBody                 []string          // substrings of the answer
 	wantHeader               map[string]string // header: a regular expression its value matches
 }
 
