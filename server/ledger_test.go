@@ -13,13 +13,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
-	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/inmem"
 	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
@@ -336,27 +332,7 @@ func TestSlowSubscriberIsCutOff(t *testing.T) {
 	roomID := owner.CreateRoom(t, "slow", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	ctx := testserver.Context(t)
 
-	conn, err := grpc.NewClient("passthrough:///"+strings.TrimPrefix(srv.URL, "http://"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	slowCtx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+owner.Token)
-	slow, err := conn.NewStream(slowCtx, &grpc.StreamDesc{ServerStreams: true}, parleyv1connect.MessageServiceSubscribeProcedure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slow.SendMsg(&parleyv1.SubscribeRequest{RoomId: roomID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := slow.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := slow.Header(); err != nil {
-		t.Fatal(err)
-	}
+	slow := testserver.SlowSubscriber(t, ctx, srv.URL, owner.Token, roomID)
 
 	fast := &ledgerSubscriber{name: "fast", user: owner, roomID: roomID}
 	fastDone := make(chan error, 1)

@@ -21,9 +21,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/parley-chat/parley/gen/helloworld"
@@ -175,27 +172,7 @@ func TestMetrics(t *testing.T) {
 
 	// A Subscribe that stops reading (gRPC, small flow-control window) is
 	// cut off once its queue of 8 is full.
-	conn, err := grpc.NewClient("passthrough:///"+strings.TrimPrefix(url, "http://"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	slow, err := conn.NewStream(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+u.Token),
-		&grpc.StreamDesc{ServerStreams: true}, parleyv1connect.MessageServiceSubscribeProcedure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slow.SendMsg(&parleyv1.SubscribeRequest{RoomId: roomID}); err != nil {
-		t.Fatal(err)
-	}
-	if err := slow.CloseSend(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := slow.Header(); err != nil {
-		t.Fatal(err)
-	}
+	slow := testserver.SlowSubscriber(t, ctx, url, u.Token, roomID)
 	// Random text: gzip (which the grpc-go client accepts once anything in
 	// the binary registers it, as the OTLP exporter does) must not shrink
 	// the messages below the window.
