@@ -9,8 +9,8 @@ import (
 )
 
 // TypingChannel carries typing notices between replicas: ephemeral, never
-// stored, and dropped rather than queued when the database is slow, so a
-// notice may be lost but never delays anything else.
+// stored, and dropped once typingQueue of them wait for a slow database, so
+// a notice may be lost but never delays anything else.
 const TypingChannel = "parley_typing"
 
 // typingQueue is how many typing notices wait to be notified at most;

@@ -184,6 +184,8 @@ func TestRESTRoutes(t *testing.T) {
 		{name: "CreateStreamTicket/private", method: "POST", path: sec + "/stream-tickets", token: bob.Token, wantStatus: 404, wantBody: []string{`"code":5`}},
 		{name: "CreateStreamTicket/not a member", method: "POST", path: pub + "/stream-tickets", token: cat2.Token, wantStatus: 403, wantBody: []string{`"code":7`}},
 		{name: "CreateStreamTicket/no token", method: "POST", path: pub + "/stream-tickets", wantStatus: 401, wantBody: []string{`"code":16`}},
+		{name: "DeleteMessage/with a body", method: "DELETE", path: pub + "/messages/3", token: bob.Token, body: `{}`,
+			wantStatus: 400, wantBody: []string{`"code":3`, `take no request body`}},
 		{name: "DeleteMessage/no token", method: "DELETE", path: pub + "/messages/3", wantStatus: 401, wantBody: []string{`"code":16`}},
 		{name: "DeleteMessage", method: "DELETE", path: pub + "/messages/3", token: bob.Token, wantStatus: 200},
 		// FileService
