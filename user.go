@@ -42,6 +42,9 @@ type UserStore interface {
 	// SessionUser returns the session with the token hash and its user, if the
 	// session exists and has not expired at now. EUNAUTHORIZED otherwise.
 	SessionUser(ctx context.Context, tokenHash []byte, now time.Time) (Session, User, error)
+	// ExtendSession moves a session's expiry to expire, in one write: the
+	// session stays valid throughout. ENOTFOUND if there is no such session.
+	ExtendSession(ctx context.Context, tokenHash []byte, expire time.Time) error
 	// DeleteSession revokes a session. Deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 }

@@ -117,6 +117,19 @@ func (s *Store) SessionUser(ctx context.Context, tokenHash []byte, now time.Time
 	return sess, u, nil
 }
 
+// ExtendSession moves a session's expiry to expire. ENOTFOUND if there is
+// no such session.
+func (s *Store) ExtendSession(ctx context.Context, tokenHash []byte, expire time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET expire_time = $1 WHERE token_hash = $2`, expire, tokenHash)
+	if err != nil {
+		return wrap("extend session", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return parley.Errorf(parley.ENOTFOUND, "session not found")
+	}
+	return nil
+}
+
 // DeleteSession revokes a session. Deleting a missing session is not an error.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {

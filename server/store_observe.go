@@ -45,6 +45,12 @@ func (s *observedStore) SessionUser(ctx context.Context, tokenHash []byte, now t
 	return s.Store.SessionUser(ctx, tokenHash, now)
 }
 
+func (s *observedStore) ExtendSession(ctx context.Context, tokenHash []byte, expire time.Time) (err error) {
+	ctx, done := s.start(ctx, "ExtendSession")
+	defer func() { done(err) }()
+	return s.Store.ExtendSession(ctx, tokenHash, expire)
+}
+
 func (s *observedStore) DeleteSession(ctx context.Context, tokenHash []byte) (err error) {
 	ctx, done := s.start(ctx, "DeleteSession")
 	defer func() { done(err) }()

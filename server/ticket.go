@@ -54,8 +54,7 @@ var (
 
 // streamTicket is a ticket as the events route checked it.
 type streamTicket struct {
-	hash    []byte // the store's key of its row
-	session parley.Session
+	hash []byte // the store's key of its row
 }
 
 // createStreamTicket mints a ticket for a member's streams of a room.
@@ -86,7 +85,7 @@ func (s *Server) principalForTicket(ctx context.Context, ticket, roomID string) 
 		return nil, nil, errBadTicket
 	}
 	hash := hashTicket(ticket)
-	row, user, err := s.store.SessionUser(ctx, hash, s.now())
+	_, user, err := s.store.SessionUser(ctx, hash, s.now())
 	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
 		return nil, nil, errBadTicket
 	} else if err != nil {
@@ -102,19 +101,15 @@ func (s *Server) principalForTicket(ctx context.Context, ticket, roomID string) 
 	} else if err != nil {
 		return nil, nil, err
 	}
-	return &principal{user: user, tokenHash: sessionHash, expires: session.ExpireTime}, &streamTicket{hash: hash, session: row}, nil
+	return &principal{user: user, tokenHash: sessionHash, expires: session.ExpireTime}, &streamTicket{hash: hash}, nil
 }
 
 // renewTicket keeps a ticket whose stream runs valid for another
-// ticketLifetime. A renewal that fails is only logged: the stream goes on,
-// and its ticket expires at the time set before.
+// ticketLifetime, in one write that a stream ending meanwhile does not
+// cancel. A renewal that fails is only logged: the stream goes on, and its
+// ticket expires at the time set before.
 func (s *Server) renewTicket(ctx context.Context, t *streamTicket) {
-	row := t.session
-	row.ExpireTime = s.now().Add(s.ticketLifetime())
-	err := s.store.DeleteSession(ctx, t.hash)
-	if err == nil {
-		err = s.store.CreateSession(ctx, row)
-	}
+	err := s.store.ExtendSession(context.WithoutCancel(ctx), t.hash, s.now().Add(s.ticketLifetime()))
 	if err != nil {
 		s.logger().WarnContext(ctx, "stream ticket not renewed", "err", err)
 	}

@@ -97,6 +97,27 @@ var sessionTests = []storeTest{
 		_, _, err := s.SessionUser(t.Context(), []byte("nope"), baseTime)
 		wantCode(t, err, parley.EUNAUTHORIZED)
 	}},
+	{"ExtendMovesExpiry", func(t *testing.T, s parley.Store) {
+		u := createUser(t, s, "alice")
+		hash := []byte("token")
+		if err := s.CreateSession(t.Context(), parley.Session{TokenHash: hash, UserID: u.ID, CreateTime: baseTime, ExpireTime: baseTime.Add(time.Minute)}); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		later := baseTime.Add(time.Hour)
+		if err := s.ExtendSession(t.Context(), hash, later); err != nil {
+			t.Fatalf("ExtendSession: %v", err)
+		}
+		got, _, err := s.SessionUser(t.Context(), hash, later.Add(-time.Second))
+		if err != nil {
+			t.Fatalf("a second before the new expiry: %v", err)
+		}
+		if !got.ExpireTime.Equal(later) || !got.CreateTime.Equal(baseTime) {
+			t.Errorf("extended session = %+v, want created %v, expiring %v", got, baseTime, later)
+		}
+		_, _, err = s.SessionUser(t.Context(), hash, later)
+		wantCode(t, err, parley.EUNAUTHORIZED)
+		wantCode(t, s.ExtendSession(t.Context(), []byte("nope"), later), parley.ENOTFOUND)
+	}},
 	{"DeleteRevokes", func(t *testing.T, s parley.Store) {
 		u := createUser(t, s, "alice")
 		hash := []byte("token")
