@@ -154,7 +154,8 @@ func encodeFrames(text string, seq int64) [frameKinds][]byte {
 		Sender: &parleyv1.User{Id: "u_floor", Username: "fanout", CreateTime: timestamppb.Now()},
 		Text:   text, CreateTime: timestamppb.Now(), ClientMessageId: "m" + strconv.FormatInt(seq, 10),
 	}}})
-	envelope := make([]byte, 5+len(msg))                        // flags 0, big-endian length, message
+	// A Connect envelope: flags 0, the big-endian length, the message.
+	envelope := make([]byte, 5+len(msg))
 	binary.BigEndian.PutUint32(envelope[1:5], uint32(len(msg))) //nolint:gosec // a message of a few hundred bytes
 	copy(envelope[5:], msg)
 	return [frameKinds][]byte{
