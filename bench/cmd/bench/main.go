@@ -1,15 +1,18 @@
 // Command bench measures Parley's server beside the stacks its users would
 // otherwise pick (grpc-go, minimal connect-go, net/http+JSON, improbable
 // gRPC-Web, grpc-gateway), plus room fan-out and durable sends on Parley
-// itself. Scenarios (-only NAME): unary (closed loop), openloop (fixed
-// arrival rate), stream (server-stream and bidi ping-pong), h2load (unary
-// gRPC cross-check), seed (the seed documents' claims), fanout, durable.
+// and, in the same rounds, on the floors of its transports (floor_peer.go,
+// floor_sqlite.go). Scenarios (-only NAME): unary (closed loop), openloop
+// (fixed arrival rate), stream (server-stream and bidi ping-pong), h2load
+// (unary gRPC cross-check), seed (the seed documents' claims), fanout,
+// durable.
 //
 // Every server runs as a child process (this binary re-executed with
 // PARLEY_BENCH_PEER set) on a loopback port, so server CPU time and
-// allocations per RPC are the server's own; the loader is this process.
+// allocations per RPC are the server's own (and, on Linux, its read and
+// write syscalls, from /proc/PID/io); the loader is this process.
 //
-//	go run ./cmd/bench -quick          # under a minute, headline ratios last
+//	go run ./cmd/bench -quick          # about a minute, headline ratios last
 //	go run ./cmd/bench -out ../docs/bench
 //	go run ./cmd/bench -cpu pinned -out ../docs/bench/pinned
 //	go run ./cmd/bench -only stream -d 1s -rounds 1
@@ -73,7 +76,7 @@ var scenarios = []scenario{
 
 func run() error {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000; scenarios unary, fanout, durable unless -only)")
+	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000 with the floors at 1,000; scenarios unary, fanout, durable unless -only)")
 	flag.IntVar(&o.rounds, "rounds", 0, "interleaved rounds (default 3 quick, 5 full)")
 	flag.DurationVar(&o.dur, "d", 0, "measured time per cell per round (default 500ms quick, 2s full)")
 	flag.IntVar(&o.inFlight, "c", 16, "calls in flight (closed loop)")
