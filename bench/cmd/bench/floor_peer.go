@@ -37,7 +37,9 @@ import (
 //     uses HTTP/1.1);
 //   - GET /ws, a text message TEXT each, github.com/coder/websocket.
 //
-// Each such subscriber is a handler goroutine fed by a channel.
+// Each such subscriber is a handler goroutine with a queue that grows as
+// events arrive (as Parley's broker queues do, so an idle subscriber holds
+// no buffer).
 // floor-tcp is raw TCP: a client sends one line with the number of
 // subscribers its connection carries, then receives "TEXT\n" once per
 // subscriber per event, written by the publishing goroutine itself, one
@@ -52,10 +54,6 @@ const (
 	floorSSEPath = "/sse"
 	floorWSPath  = "/ws"
 )
-
-// floorQueue is how many events a handler goroutine may be behind before
-// the publisher waits for it.
-const floorQueue = 256
 
 // frameKind is a floor transport's encoding of an event.
 type frameKind int
@@ -80,9 +78,32 @@ type hub struct {
 type floorSub struct {
 	kind frameKind
 	k    int
-	ch   chan []byte   // to its handler goroutine; nil for raw TCP
-	done chan struct{} // closed when the handler returns
-	conn net.Conn      // raw TCP: the publisher writes to it
+	conn net.Conn // raw TCP: the publisher writes to it
+
+	// For the other transports, the events its handler has yet to write.
+	mu    sync.Mutex
+	queue [][]byte
+	ready chan struct{} // capacity 1: the queue has something
+}
+
+// push queues f for the handler; it never waits.
+func (s *floorSub) push(f []byte) {
+	s.mu.Lock()
+	s.queue = append(s.queue, f)
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default: // already signalled
+	}
+}
+
+// take returns what is queued and empties the queue.
+func (s *floorSub) take() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.queue
+	s.queue = nil
+	return q
 }
 
 func newHub() *hub { return &hub{subs: map[*floorSub]struct{}{}} }
@@ -127,10 +148,7 @@ func (h *hub) publish(text string) {
 	shared := map[int][]byte{1: frames[frameTCP]}
 	for s := range h.subs {
 		if s.conn == nil {
-			select {
-			case s.ch <- frames[s.kind]:
-			case <-s.done:
-			}
+			s.push(frames[s.kind])
 			continue
 		}
 		b, ok := shared[s.k]
@@ -169,15 +187,16 @@ func encodeFrames(text string, seq int64) [frameKinds][]byte {
 // feed registers a subscriber of kind and writes each of its events with
 // write until write fails or ctx ends.
 func (h *hub) feed(ctx context.Context, kind frameKind, write func([]byte) error) {
-	s := &floorSub{kind: kind, k: 1, ch: make(chan []byte, floorQueue), done: make(chan struct{})}
+	s := &floorSub{kind: kind, k: 1, ready: make(chan struct{}, 1)}
 	h.add(s)
 	defer h.remove(s)
-	defer close(s.done) // first: a publisher waiting on s.ch lets go
 	for {
 		select {
-		case f := <-s.ch:
-			if err := write(f); err != nil {
-				return
+		case <-s.ready:
+			for _, f := range s.take() {
+				if err := write(f); err != nil {
+					return
+				}
 			}
 		case <-ctx.Done():
 			return
