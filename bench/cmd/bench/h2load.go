@@ -71,18 +71,12 @@ func h2loadScenario(o options) ([]string, error) {
 	if err := bodyFile.Close(); err != nil {
 		return nil, err
 	}
-	children := map[string]*child{}
-	defer func() {
-		for _, c := range children {
-			c.stop()
-		}
-	}()
-	for _, p := range h2loadPeers {
-		c, err := startChild(p)
-		if err != nil {
-			return nil, err
-		}
-		children[p] = c
+	children, stop, err := startChildren(h2loadPeers...)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	for p, c := range children {
 		if err := checkGRPCBody(c.addr, body); err != nil {
 			return nil, fmt.Errorf("%s: pre-encoded request: %w", p, err)
 		}
@@ -219,15 +213,13 @@ func runH2load(c *child, h2load, bodyFile string, inFlight int, d time.Duration)
 		"-D", secs(d), "--warm-up-time="+secs(warm), "-d", bodyFile,
 		"-H", "content-type: application/grpc", "-H", "te: trailers",
 		"http://"+c.addr+helloworldconnect.GreeterSayHelloProcedure)
-	cpu0, _, err := c.stats()
-	if err != nil {
-		return h2loadResult{}, err
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return h2loadResult{}, fmt.Errorf("h2load: %w\n%s", err, out)
-	}
-	cpu1, _, err := c.stats()
+	var out []byte
+	used, err := c.measure(func() (err error) {
+		if out, err = cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("h2load: %w\n%s", err, out)
+		}
+		return nil
+	})
 	if err != nil {
 		return h2loadResult{}, err
 	}
@@ -244,7 +236,7 @@ func runH2load(c *child, h2load, bodyFile string, inFlight int, d time.Duration)
 	total := float64(done) + rps*warm.Seconds()
 	return h2loadResult{
 		Peer: c.name, Tool: "h2load", RPS: rps, Requests: done, Failed: failed + errored,
-		CPUPerRPC: float64(cpu1-cpu0) / max(total, 1),
+		CPUPerRPC: float64(used.cpuMicros) / max(total, 1),
 		Load1:     loadavg(),
 	}, nil
 }

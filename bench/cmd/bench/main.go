@@ -1,15 +1,18 @@
 // Command bench measures Parley's server beside the stacks its users would
 // otherwise pick (grpc-go, minimal connect-go, net/http+JSON, improbable
 // gRPC-Web, grpc-gateway), plus room fan-out and durable sends on Parley
-// itself. Scenarios (-only NAME): unary (closed loop), openloop (fixed
-// arrival rate), stream (server-stream and bidi ping-pong), h2load (unary
-// gRPC cross-check), seed (the seed documents' claims), fanout, durable.
+// and, in the same rounds, on the floors of its transports (floor_peer.go,
+// floor_sqlite.go). Scenarios (-only NAME): unary (closed loop), openloop
+// (fixed arrival rate), stream (server-stream and bidi ping-pong), h2load
+// (unary gRPC cross-check), seed (the seed documents' claims), fanout,
+// durable.
 //
 // Every server runs as a child process (this binary re-executed with
 // PARLEY_BENCH_PEER set) on a loopback port, so server CPU time and
-// allocations per RPC are the server's own; the loader is this process.
+// allocations per RPC are the server's own (and, on Linux, its read and
+// write syscalls, from /proc/PID/io); the loader is this process.
 //
-//	go run ./cmd/bench -quick          # under a minute, headline ratios last
+//	go run ./cmd/bench -quick          # about a minute, headline ratios last
 //	go run ./cmd/bench -out ../docs/bench
 //	go run ./cmd/bench -cpu pinned -out ../docs/bench/pinned
 //	go run ./cmd/bench -only stream -d 1s -rounds 1
@@ -73,7 +76,7 @@ var scenarios = []scenario{
 
 func run() error {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000; scenarios unary, fanout, durable unless -only)")
+	flag.BoolVar(&o.quick, "quick", false, "short run (3 rounds, tiny payload, fan-out to 1,000 with the floors at 1,000; scenarios unary, fanout, durable unless -only)")
 	flag.IntVar(&o.rounds, "rounds", 0, "interleaved rounds (default 3 quick, 5 full)")
 	flag.DurationVar(&o.dur, "d", 0, "measured time per cell per round (default 500ms quick, 2s full)")
 	flag.IntVar(&o.inFlight, "c", 16, "calls in flight (closed loop)")
@@ -215,25 +218,18 @@ func unaryScenario(o options) ([]string, error) {
 	if !o.quick {
 		payloads = []int{0, 1024, 16 << 10}
 	}
-	children := map[string]*child{}
-	defer func() {
-		for _, c := range children {
-			c.stop()
-		}
-	}()
-	for _, c := range cells {
-		if children[c.peer] != nil {
-			continue
-		}
-		ch, err := startChild(c.peer)
-		if err != nil {
-			return nil, err
-		}
-		children[c.peer] = ch
+	peers := make([]string, len(cells))
+	for i, c := range cells {
+		peers[i] = c.peer
 	}
+	children, stop, err := startChildren(peers...)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	var results []unaryResult
 	fmt.Printf("\n== unary, closed loop, %d in flight, %v per cell, %d rounds ==\n", o.inFlight, o.dur, o.rounds)
-	fmt.Printf("%-5s %-19s %-31s %6s %9s %9s %9s %9s %8s %5s\n", "round", "peer", "client", "bytes", "req/s", "p50(us)", "p99(us)", "cpu-us", "allocs", "load")
+	fmt.Printf("%-5s %-21s %-31s %6s %9s %9s %9s %9s %8s %7s %7s %5s\n", "round", "peer", "client", "bytes", "req/s", "p50(us)", "p99(us)", "cpu-us", "allocs", "rd/call", "wr/call", "load")
 	for round := range o.rounds {
 		for _, payload := range payloads {
 			order := rotated(cells, round)
@@ -244,23 +240,23 @@ func unaryScenario(o options) ([]string, error) {
 				}
 				r.Round = round
 				results = append(results, r)
-				fmt.Printf("%-5d %-19s %-31s %6d %9.0f %9.0f %9.0f %9.1f %8.1f %5.2f\n", round, r.Peer, r.Client, payload, r.RPS,
-					us(r.P50), us(r.P99), r.CPUPerRPC, r.AllocPerRPC, r.Load1)
+				fmt.Printf("%-5d %-21s %-31s %6d %9.0f %9.0f %9.0f %9.1f %8.1f %7.2f %7.2f %5.2f\n", round, r.Peer, r.Client, payload, r.RPS,
+					us(r.P50), us(r.P99), r.CPUPerRPC, r.AllocPerRPC, r.ReadsPerRPC, r.WritesPerRPC, r.Load1)
 			}
 		}
 	}
 	if o.out != "" {
-		rows := [][]string{{"round", "peer", "client", "payload_bytes", "in_flight", "seconds", "requests", "rps", "p50_us", "p99_us", "server_cpu_us_per_rpc", "server_allocs_per_rpc", "load1"}}
+		rows := [][]string{{"round", "peer", "client", "payload_bytes", "in_flight", "seconds", "requests", "rps", "p50_us", "p99_us", "server_cpu_us_per_rpc", "server_allocs_per_rpc", "server_reads_per_rpc", "server_writes_per_rpc", "load1"}}
 		for _, r := range results {
 			rows = append(rows, []string{itoa(r.Round), r.Peer, string(r.Client), itoa(r.Payload), itoa(r.InFlight), ftoa(r.Seconds), itoa(r.Requests),
-				ftoa(r.RPS), ftoa(us(r.P50)), ftoa(us(r.P99)), ftoa(r.CPUPerRPC), ftoa(r.AllocPerRPC), ftoa(r.Load1)})
+				ftoa(r.RPS), ftoa(us(r.P50)), ftoa(us(r.P99)), ftoa(r.CPUPerRPC), ftoa(r.AllocPerRPC), ftoa(r.ReadsPerRPC), ftoa(r.WritesPerRPC), ftoa(r.Load1)})
 		}
 		if err := writeCSV(filepath.Join(o.out, "unary.csv"), rows); err != nil {
 			return nil, err
 		}
 	}
 	var heads []string
-	ratioRows := [][]string{{"payload_bytes", "ratio", "metric", "median", "min", "max", "rounds", "target"}}
+	ratioRows := [][]string{ratioHeader("payload_bytes")}
 	for _, payload := range payloads {
 		for _, spec := range ratioSpecs {
 			var ratios []float64
@@ -279,17 +275,59 @@ func unaryScenario(o options) ([]string, error) {
 			if len(ratios) == 0 {
 				continue
 			}
-			med, lo, hi := medianMinMax(ratios)
-			ratioRows = append(ratioRows, []string{itoa(payload), spec.label, spec.metric, ftoa(med), ftoa(lo), ftoa(hi), itoa(len(ratios)), spec.target})
-			heads = append(heads, fmt.Sprintf("%-68s %5dB  %.2fx (min %.2f, max %.2f; target %s)", spec.label, payload, med, lo, hi, spec.target))
+			row, head := ratioRow(itoa(payload), "B", spec.label, spec.metric, ratios, spec.target)
+			ratioRows, heads = append(ratioRows, row), append(heads, head)
 		}
 	}
+	heads = append(heads, syscallHeads(cells, results, payloads[0])...)
 	if o.out != "" {
 		if err := writeCSV(filepath.Join(o.out, "ratios.csv"), ratioRows); err != nil {
 			return nil, err
 		}
 	}
 	return heads, nil
+}
+
+// ratioHeader is the header of a ratios CSV file whose rows ratioRow
+// makes; atColumn names what at is (payload_bytes, subscribers, ...).
+func ratioHeader(atColumn string) []string {
+	return []string{atColumn, "ratio", "metric", "median", "min", "max", "rounds", "target"}
+}
+
+// ratioRow summarises per-round ratios of label at at (a payload, a
+// subscriber count, ...; unit follows it in the headline): the median,
+// min and max as a CSV row and as a headline.
+func ratioRow(at, unit, label, metric string, ratios []float64, target string) (row []string, head string) {
+	med, lo, hi := medianMinMax(ratios)
+	row = []string{at, label, metric, ftoa(med), ftoa(lo), ftoa(hi), itoa(len(ratios)), target}
+	head = fmt.Sprintf("%-72s %10s  %.2fx (min %.2f, max %.2f; target %s)", label, at+unit, med, lo, hi, target)
+	return row, head
+}
+
+// syscallHeads are one headline per unary cell: the server's read and
+// write syscalls per call at payload, medians over rounds.
+func syscallHeads(cells []cell, results []unaryResult, payload int) []string {
+	heads := []string{fmt.Sprintf("server read / write syscalls per call at %d B, median over rounds (/proc/PID/io syscr/syscw; Linux only):", payload)}
+	for _, c := range cells {
+		var reads, writes []float64
+		for round := 0; ; round++ {
+			r, ok := find(results, c, payload, round)
+			if !ok {
+				break
+			}
+			if r.ReadsPerRPC >= 0 {
+				reads, writes = append(reads, r.ReadsPerRPC), append(writes, r.WritesPerRPC)
+			}
+		}
+		if len(reads) == 0 {
+			heads = append(heads, fmt.Sprintf("  %-21s %-31s unknown (no /proc/PID/io)", c.peer, c.client))
+			continue
+		}
+		rd, _, _ := medianMinMax(reads)
+		wr, _, _ := medianMinMax(writes)
+		heads = append(heads, fmt.Sprintf("  %-21s %-31s %6.2f reads %6.2f writes", c.peer, c.client, rd, wr))
+	}
+	return heads
 }
 
 func find(rs []unaryResult, c cell, payload, round int) (unaryResult, bool) {

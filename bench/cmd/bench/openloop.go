@@ -42,19 +42,11 @@ type openLoopResult struct {
 }
 
 func openLoopScenario(o options) ([]string, error) {
-	children := map[string]*child{}
-	defer func() {
-		for _, c := range children {
-			c.stop()
-		}
-	}()
-	for _, p := range openLoopPeers {
-		c, err := startChild(p)
-		if err != nil {
-			return nil, err
-		}
-		children[p] = c
+	children, stop, err := startChildren(openLoopPeers...)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	ref := openLoopPeers[0]
 	peak, err := runUnary(children[ref], clientGRPCGo, 0, o.inFlight, o.dur)
 	if err != nil {
@@ -120,17 +112,16 @@ func runOpenLoop(c *child, rate float64, d time.Duration) (openLoopResult, error
 	if _, err := openLoop(call, rate, d/5); err != nil {
 		return openLoopResult{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	cpu0, _, err := c.stats()
-	if err != nil {
-		return openLoopResult{}, err
-	}
-	start := time.Now()
-	lats, err := openLoop(call, rate, d)
-	elapsed := time.Since(start)
-	cpu1, _, err2 := c.stats()
-	if err == nil {
-		err = err2
-	}
+	var (
+		lats    []time.Duration
+		elapsed time.Duration
+	)
+	used, err := c.measure(func() (err error) {
+		start := time.Now()
+		lats, err = openLoop(call, rate, d)
+		elapsed = time.Since(start)
+		return err
+	})
 	if err != nil {
 		return openLoopResult{}, fmt.Errorf("%s: %w", c.name, err)
 	}
@@ -143,7 +134,7 @@ func runOpenLoop(c *child, rate float64, d time.Duration) (openLoopResult, error
 		P99:         quantile(lats, 0.99),
 		P999:        quantile(lats, 0.999),
 		Max:         quantile(lats, 1),
-		CPUPerRPC:   float64(cpu1-cpu0) / float64(max(n, 1)),
+		CPUPerRPC:   used.cpuPer(int64(n)),
 		Load1:       loadavg(),
 	}, nil
 }

@@ -127,13 +127,15 @@ func h2cServer(h http.Handler) *http.Server {
 }
 
 // runPeer serves one peer on a loopback port, prints "ADDR host:port" and
-// answers "stats" / "mem" lines on stdin until stdin closes.
+// answers "stats" / "mem" lines on stdin, and the peer's own commands, until
+// stdin closes.
 func runPeer(name string) error {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	serve := func(s *http.Server) { go func() { _ = s.Serve(lis) }() }
+	var cmds peerCommands
 	switch name {
 	case peerGRPCNative:
 		g := grpc.NewServer()
@@ -176,6 +178,16 @@ func runPeer(name string) error {
 			}
 		}
 		serve(server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler)))
+	case peerFloorHTTP:
+		cmds = serveFloorHTTP(lis)
+	case peerFloorTCP:
+		cmds = serveFloorTCP(lis)
+	case peerSQLiteAppend:
+		var closeFn func()
+		if cmds, closeFn, err = newSQLiteFloor(); err != nil {
+			return err
+		}
+		defer closeFn()
 	default:
 		return fmt.Errorf("unknown peer %q", name)
 	}
@@ -213,6 +225,14 @@ func runPeer(name string) error {
 				}
 			}
 			fmt.Printf("MEM %d %d %d\n", ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine())
+		default:
+			answer, ok, err := cmds.run(sc.Text())
+			if err != nil {
+				return err
+			}
+			if ok {
+				fmt.Println(answer)
+			}
 		}
 	}
 	return nil

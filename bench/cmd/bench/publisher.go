@@ -9,8 +9,9 @@ import (
 )
 
 // publisher sends the fan-out scenario's messages. Each text starts with
-// "t=<send time in ns>", taken just before its SendMessage call, so
-// publish-to-receive latency includes the durable commit.
+// "t=<send time in ns>", taken just before its send (on Parley a
+// SendMessage call, so publish-to-receive latency includes the durable
+// commit; on a floor a "pub" line to the child).
 //
 // With rate 0 (the default) one sender sends in sequence, each send
 // waiting for the previous ack: the publish rate is then bounded by one
@@ -38,19 +39,17 @@ func (p publisher) concurrency() int {
 	return max(p.senders, 1)
 }
 
-// publish sends msgs messages to room and returns the time from the first
+// publish sends msgs messages with send and returns the time from the first
 // send to the last ack.
-func (p publisher) publish(ctx context.Context, s *parleySession, room string, msgs int) (time.Duration, error) {
+func (p publisher) publish(ctx context.Context, send func(ctx context.Context, text, id string) error, msgs int) (time.Duration, error) {
 	pad := strings.Repeat("x", 40)
 	start := time.Now()
-	send := func(i int) error {
-		text := fmt.Sprintf("t=%d %s", time.Now().UnixNano(), pad)
-		_, err := s.send(ctx, room, text, "m"+itoa(i))
-		return err
+	sendOne := func(i int) error {
+		return send(ctx, fmt.Sprintf("t=%d %s", time.Now().UnixNano(), pad), "m"+itoa(i))
 	}
 	if p.rate <= 0 {
 		for i := range msgs {
-			if err := send(i); err != nil {
+			if err := sendOne(i); err != nil {
 				return 0, err
 			}
 		}
@@ -67,7 +66,7 @@ func (p publisher) publish(ctx context.Context, s *parleySession, room string, m
 	for range p.concurrency() {
 		wg.Go(func() {
 			for i := range due {
-				if err := send(i); err != nil {
+				if err := sendOne(i); err != nil {
 					errOnce.Do(func() { failed = err; cancel() })
 				}
 			}

@@ -48,19 +48,11 @@ type seedRow struct {
 }
 
 func seedScenario(o options) ([]string, error) {
-	children := map[string]*child{}
-	defer func() {
-		for _, c := range children {
-			c.stop()
-		}
-	}()
-	for _, p := range []string{peerGRPCNative, peerParley, peerREST} {
-		c, err := startChild(p)
-		if err != nil {
-			return nil, err
-		}
-		children[p] = c
+	children, stop, err := startChildren(peerGRPCNative, peerParley, peerREST)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	var rows []seedRow
 	var heads []string
 	h, r, err := seedSpeed(o, children)

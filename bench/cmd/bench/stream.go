@@ -60,19 +60,11 @@ type streamResult struct {
 }
 
 func streamScenario(o options) ([]string, error) {
-	children := map[string]*child{}
-	defer func() {
-		for _, c := range children {
-			c.stop()
-		}
-	}()
-	for _, p := range streamPeers {
-		c, err := startChild(p)
-		if err != nil {
-			return nil, err
-		}
-		children[p] = c
+	children, stop, err := startChildren(streamPeers...)
+	if err != nil {
+		return nil, err
 	}
+	defer stop()
 	var cells []streamCell
 	for _, mode := range []string{modeServerStream, modePing} {
 		for _, n := range streamCounts {
@@ -158,25 +150,24 @@ func runStreamCell(c *child, cell streamCell, d time.Duration) (streamResult, er
 	if _, err := drive(client, cell.streams, d/5); err != nil {
 		return streamResult{}, fmt.Errorf("%s %s: %w", c.name, cell.mode, err)
 	}
-	cpu0, m0, err := c.stats()
-	if err != nil {
-		return streamResult{}, err
-	}
-	start := time.Now()
-	n, err := drive(client, cell.streams, d)
-	elapsed := time.Since(start)
-	cpu1, m1, err2 := c.stats()
-	if err == nil {
-		err = err2
-	}
+	var (
+		n       int64
+		elapsed time.Duration
+	)
+	used, err := c.measure(func() (err error) {
+		start := time.Now()
+		n, err = drive(client, cell.streams, d)
+		elapsed = time.Since(start)
+		return err
+	})
 	if err != nil {
 		return streamResult{}, fmt.Errorf("%s %s: %w", c.name, cell.mode, err)
 	}
 	return streamResult{
 		streamCell: cell, Seconds: elapsed.Seconds(), Msgs: n,
 		MsgsPerSec:  float64(n) / elapsed.Seconds(),
-		CPUPerMsg:   float64(cpu1-cpu0) / float64(max(n, 1)),
-		AllocPerMsg: float64(m1-m0) / float64(max(n, 1)),
+		CPUPerMsg:   used.cpuPer(n),
+		AllocPerMsg: used.allocsPer(n),
 		Load1:       loadavg(),
 	}, nil
 }

@@ -169,11 +169,15 @@ type unaryResult struct {
 	P50, P99    time.Duration
 	CPUPerRPC   float64 // server microseconds
 	AllocPerRPC float64
-	Load1       float64
+	// ReadsPerRPC and WritesPerRPC are the server's read and write
+	// syscalls per call (/proc/PID/io; -1 where unknown).
+	ReadsPerRPC, WritesPerRPC float64
+	Load1                     float64
 }
 
 // runUnary drives call closed-loop with inFlight workers for d, after a
-// short warm-up, and reads the server's CPU and mallocs around it.
+// short warm-up, and reads the server's CPU, mallocs and syscalls around
+// it.
 func runUnary(c *child, kind clientKind, payload, inFlight int, d time.Duration) (unaryResult, error) {
 	call, closeFn, err := newCaller(kind, c.addr)
 	if err != nil {
@@ -185,31 +189,32 @@ func runUnary(c *child, kind clientKind, payload, inFlight int, d time.Duration)
 	if _, _, err := loop(call, name, inFlight, d/5); err != nil {
 		return unaryResult{}, fmt.Errorf("%s via %s: %w", c.name, kind, err)
 	}
-	cpu0, m0, err := c.stats()
-	if err != nil {
-		return unaryResult{}, err
-	}
-	start := time.Now()
-	lats, errs, err := loop(call, name, inFlight, d)
-	elapsed := time.Since(start)
-	cpu1, m1, err2 := c.stats()
-	if err == nil {
-		err = err2
-	}
+	var (
+		lats    []time.Duration
+		errs    int64
+		elapsed time.Duration
+	)
+	used, err := c.measure(func() (err error) {
+		start := time.Now()
+		lats, errs, err = loop(call, name, inFlight, d)
+		elapsed = time.Since(start)
+		return err
+	})
 	if err != nil {
 		return unaryResult{}, fmt.Errorf("%s via %s: %w", c.name, kind, err)
 	}
 	slices.Sort(lats)
-	n := len(lats)
+	n := int64(len(lats))
 	r := unaryResult{
 		Peer: c.name, Client: kind, Payload: payload, InFlight: inFlight,
-		Seconds: elapsed.Seconds(), Requests: n, Errors: errs,
+		Seconds: elapsed.Seconds(), Requests: int(n), Errors: errs,
 		RPS:         float64(n) / elapsed.Seconds(),
 		P50:         quantile(lats, 0.50),
 		P99:         quantile(lats, 0.99),
-		CPUPerRPC:   float64(cpu1-cpu0) / float64(max(n, 1)),
-		AllocPerRPC: float64(m1-m0) / float64(max(n, 1)),
-		Load1:       loadavg(),
+		CPUPerRPC:   used.cpuPer(n),
+		AllocPerRPC: used.allocsPer(n),
+		ReadsPerRPC: used.readsPer(n), WritesPerRPC: used.writesPer(n),
+		Load1: loadavg(),
 	}
 	return r, nil
 }

@@ -51,8 +51,8 @@ var sections = []section{
 	{"ratios.csv", "Headline ratios (median of per-round ratios, min-max)", func(b *strings.Builder, t *table) {
 		t.rows(b, []string{"payload_bytes", "ratio", "median", "min", "max", "rounds", "target"})
 	}},
-	{"unary.csv", "Unary, closed loop (medians over rounds)", func(b *strings.Builder, t *table) {
-		t.medians(b, []string{"payload_bytes", "peer", "client"}, []string{"rps", "p50_us", "p99_us", "server_cpu_us_per_rpc", "server_allocs_per_rpc"})
+	{"unary.csv", "Unary, closed loop (medians over rounds; read and write syscalls from /proc/PID/io, -1 where unknown)", func(b *strings.Builder, t *table) {
+		t.medians(b, []string{"payload_bytes", "peer", "client"}, []string{"rps", "p50_us", "p99_us", "server_cpu_us_per_rpc", "server_allocs_per_rpc", "server_reads_per_rpc", "server_writes_per_rpc"})
 	}},
 	{"openloop.csv", "Open loop (medians over rounds; latency from the intended send time)", func(b *strings.Builder, t *table) {
 		t.medians(b, []string{"fraction", "peer", "client"}, []string{"target_rps", "achieved_rps", "p50_us", "p99_us", "p999_us", "server_cpu_us_per_rpc"})
@@ -66,11 +66,18 @@ var sections = []section{
 	{"seed.csv", "Seed claims (medians over rounds)", func(b *strings.Builder, t *table) {
 		t.medians(b, []string{"claim", "subject", "condition", "metric"}, []string{"value"})
 	}},
-	{"fanout.csv", "Fan-out on Parley", func(b *strings.Builder, t *table) {
-		t.rows(b, []string{"subscribers", "messages", "senders", "published_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_stack_bytes_per_idle_sub", "server_cpu_us_per_delivery", "loader_cpu_us_per_delivery", "load1"})
+	{"fanout_ratios.csv", "Fan-out: Parley's ratio to each floor (median of per-round ratios, min-max)", func(b *strings.Builder, t *table) {
+		t.rows(b, []string{"subscribers", "ratio", "median", "min", "max", "rounds", "target"})
 	}},
-	{"durable.csv", "Durable SendMessage on SQLite", func(b *strings.Builder, t *table) {
-		t.rows(b, []string{"senders", "seconds", "acks_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_ack", "load1"})
+	{"fanout.csv", "Fan-out on Parley and the floors (medians over rounds)", func(b *strings.Builder, t *table) {
+		t.medians(b, []string{"subscribers", "peer"}, []string{"messages", "published_per_s", "deliveries_per_s", "p50_ms", "p99_ms", "server_bytes_per_idle_sub", "server_stack_bytes_per_idle_sub",
+			"server_cpu_us_per_delivery", "server_reads_per_delivery", "server_writes_per_delivery", "loader_cpu_us_per_delivery"})
+	}},
+	{"durable_ratios.csv", "Durable: Parley's ratio to SQLite's own append (median of per-round ratios, min-max)", func(b *strings.Builder, t *table) {
+		t.rows(b, []string{"senders", "ratio", "median", "min", "max", "rounds", "target"})
+	}},
+	{"durable.csv", "Durable appends on SQLite: SendMessage on Parley, SQLite's own append floor (medians over rounds; floor latency per commit)", func(b *strings.Builder, t *table) {
+		t.medians(b, []string{"peer", "per_commit"}, []string{"acks_per_s", "p50_ms", "p99_ms", "server_cpu_us_per_ack", "server_reads_per_ack", "server_writes_per_ack"})
 	}},
 }
 
