@@ -19,15 +19,7 @@ import (
 func runChat(ctx context.Context, e *cli, args []string) error {
 	fs := e.commandFlags("chat", "ROOM")
 	last := fs.Int64("last", 10, "show this many earlier messages first")
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, room, err := e.roomClient(ctx, args[0])
+	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -155,6 +155,32 @@ func (e *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
+// parseN is parse for a command that takes from min to max arguments
+// (max < 0: no upper limit): with any other number it prints the
+// command's usage and returns errUsage.
+func (e *cli) parseN(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
+	args, err := e.parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < minArgs || maxArgs >= 0 && len(args) > maxArgs {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return args, nil
+}
+
+// clientArgs is parseN, then a client for --server: the start of every
+// command that is not about one room.
+func (e *cli) clientArgs(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (*client.Client, []string, error) {
+	args, err := e.parseN(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.client()
+	return c, args, err
+}
+
 func (e *cli) usage(fs *flag.FlagSet) {
 	w := e.stderr
 	fmt.Fprintln(w, "usage: parley [flags] COMMAND [ARGS]")
