@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,19 +16,18 @@ import (
 )
 
 // runSignUp: `parley signup USERNAME`, password on stdin.
-func runSignUp(ctx context.Context, e *cli, args []string) error {
-	return e.signIn(ctx, "signup", args, (*client.Client).SignUp)
+func runSignUp(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.signIn(ctx, fs, args, "signup", (*client.Client).SignUp)
 }
 
 // runSignIn: `parley signin USERNAME`, password on stdin.
-func runSignIn(ctx context.Context, e *cli, args []string) error {
-	return e.signIn(ctx, "signin", args, (*client.Client).SignIn)
+func runSignIn(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.signIn(ctx, fs, args, "signin", (*client.Client).SignIn)
 }
 
-func (e *cli) signIn(ctx context.Context, name string, args []string,
+func (e *cli) signIn(ctx context.Context, fs *flag.FlagSet, args []string, name string,
 	call func(*client.Client, context.Context, string, string) (client.Session, error),
 ) error {
-	fs := e.commandFlags(name, "USERNAME")
 	args, err := e.parseN(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -108,8 +108,8 @@ func isTerminal(v any) bool {
 }
 
 // runSignOut: `parley signout` revokes the token and forgets it.
-func runSignOut(ctx context.Context, e *cli, args []string) error {
-	c, _, err := e.clientArgs(e.commandFlags("signout", ""), args, 0, -1)
+func runSignOut(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	c, _, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -125,8 +125,8 @@ func runSignOut(ctx context.Context, e *cli, args []string) error {
 }
 
 // runWhoAmI: `parley whoami`.
-func runWhoAmI(ctx context.Context, e *cli, args []string) error {
-	c, _, err := e.clientArgs(e.commandFlags("whoami", ""), args, 0, -1)
+func runWhoAmI(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	c, _, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err
 	}

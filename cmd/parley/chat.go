@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,8 +17,7 @@ import (
 // the last few messages and then everything as it happens, and sends each
 // line typed. /quit or end of input leaves. The stream reconnects by
 // itself; nothing is printed twice.
-func runChat(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("chat", "ROOM")
+func runChat(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	last := fs.Int64("last", 10, "show this many earlier messages first")
 	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
 	if err != nil {

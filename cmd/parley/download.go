@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +16,7 @@ import (
 // runDownload: `parley download FILE_ID [-o PATH]`. It downloads into
 // PATH.part and renames it when complete and verified, so running it again
 // after an interruption continues from the bytes already there.
-func runDownload(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("download", "FILE_ID")
+func runDownload(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	out := fs.String("o", "", `where to save ("-" for stdout; default: the file's name, in the current directory)`)
 	c, args, err := e.clientArgs(fs, args, 1, 1)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,8 +12,8 @@ import (
 )
 
 // runEdit: `parley edit ROOM SEQ TEXT...`.
-func runEdit(ctx context.Context, e *cli, args []string) error {
-	return e.atSeq(ctx, "edit", "ROOM SEQ TEXT...", args, 3, -1, func(c *client.Client, room parley.Room, seq int64, args []string) error {
+func runEdit(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.atSeq(ctx, fs, args, 3, -1, func(c *client.Client, room parley.Room, seq int64, args []string) error {
 		msg, err := c.EditMessage(ctx, room.ID, seq, strings.Join(args[2:], " "))
 		if err != nil {
 			return e.explainMessage(err, args[0], seq)
@@ -22,8 +23,8 @@ func runEdit(ctx context.Context, e *cli, args []string) error {
 }
 
 // runDelete: `parley delete ROOM SEQ`.
-func runDelete(ctx context.Context, e *cli, args []string) error {
-	return e.atSeq(ctx, "delete", "ROOM SEQ", args, 2, 2, func(c *client.Client, room parley.Room, seq int64, args []string) error {
+func runDelete(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.atSeq(ctx, fs, args, 2, 2, func(c *client.Client, room parley.Room, seq int64, args []string) error {
 		msg, err := c.DeleteMessage(ctx, room.ID, seq)
 		if err != nil {
 			return e.explainMessage(err, args[0], seq)
@@ -33,8 +34,8 @@ func runDelete(ctx context.Context, e *cli, args []string) error {
 }
 
 // runRead: `parley read ROOM SEQ`.
-func runRead(ctx context.Context, e *cli, args []string) error {
-	return e.atSeq(ctx, "read", "ROOM SEQ", args, 2, 2, func(c *client.Client, room parley.Room, seq int64, args []string) error {
+func runRead(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.atSeq(ctx, fs, args, 2, 2, func(c *client.Client, room parley.Room, seq int64, args []string) error {
 		marker, err := c.MarkRead(ctx, room.ID, seq)
 		if err != nil {
 			return e.explainRoom(err, args[0])
@@ -44,14 +45,14 @@ func runRead(ctx context.Context, e *cli, args []string) error {
 	})
 }
 
-// atSeq starts the command name whose arguments are ROOM SEQ and, with
-// more than 2 as maxArgs (-1: any), more: it parses them (the seq before
+// atSeq starts a command whose arguments are ROOM SEQ and, with more than
+// 2 as maxArgs (-1: any), more: it parses them (the seq before
 // connecting, so that a malformed one fails at once) and calls do with a
 // client, the room, the seq and the arguments parsed.
-func (e *cli) atSeq(ctx context.Context, name, usage string, args []string, minArgs, maxArgs int,
+func (e *cli) atSeq(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int,
 	do func(c *client.Client, room parley.Room, seq int64, args []string) error,
 ) error {
-	args, err := e.parseN(e.commandFlags(name, usage), args, minArgs, maxArgs)
+	args, err := e.parseN(fs, args, minArgs, maxArgs)
 	if err != nil {
 		return err
 	}

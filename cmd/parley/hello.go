@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"flag"
 	"strings"
 )
 
 // runHello calls the Greeter: `parley hello [NAME]`.
-func runHello(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("hello", "[NAME]")
+func runHello(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	c, args, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err

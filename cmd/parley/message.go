@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -12,8 +13,7 @@ import (
 )
 
 // runSend: `parley send ROOM TEXT...`; text "-" reads it from stdin.
-func runSend(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("send", "ROOM TEXT...")
+func runSend(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	id := fs.String("id", "", "client message id: sending again with the same id stores nothing new (default: random)")
 	var attach stringList
 	fs.Var(&attach, "attach", "id of a file uploaded to the room to attach (repeatable)")
@@ -74,8 +74,7 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // runHistory: `parley history ROOM [--limit N] [--after SEQ | --before SEQ]`.
-func runHistory(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("history", "ROOM")
+func runHistory(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	limit := fs.Int("limit", 20, "how many messages, 1 to 500")
 	after := fs.Int64("after", -1, "read forward from this seq (exclusive); 0 from the first message")
 	before := fs.Int64("before", 0, "read the newest messages before this seq")

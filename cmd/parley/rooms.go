@@ -11,8 +11,8 @@ import (
 )
 
 // runRooms: `parley rooms list|create|join|add|leave|members`.
-func runRooms(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("rooms", "list | create NAME [--private] | join ROOM | add ROOM USERNAME | leave ROOM | members ROOM")
+func runRooms(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	e.setUsage(fs, "rooms", "list | create NAME [--private] | join ROOM | add ROOM USERNAME | leave ROOM | members ROOM")
 	private := fs.Bool("private", false, "create: make the room private (members add others)")
 	args, err := e.parse(fs, args)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -20,8 +21,7 @@ import (
 // the config directory, by server, room, path, size and SHA-256) until the
 // upload completes, so running the same command again after an
 // interruption continues where the server stopped.
-func runUpload(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("upload", "ROOM FILE")
+func runUpload(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	contentType := fs.String("type", "", "MIME type (default: from the file name's extension)")
 	message := fs.String("message", "", "post a message with the file attached")
 	rate := fs.String("limit-rate", "", "send at most this many bytes a second, e.g. 500k or 2m")

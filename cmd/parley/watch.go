@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 )
 
@@ -12,8 +13,7 @@ import (
 // sessions), until interrupted. When the connection breaks or the server
 // restarts it reconnects by itself and resumes after the last event
 // printed, so every event of the log is printed exactly once.
-func runWatch(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("watch", "ROOM")
+func runWatch(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	since := fs.Int64("since", -1, "print the stored log after this seq first (0: all); by default only new events")
 	count := fs.Int("n", 0, "exit after this many messages, edits and deletions (0: never)")
 	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
