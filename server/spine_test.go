@@ -108,11 +108,12 @@ func TestCORS(t *testing.T) {
 	const devOrigin = "http://localhost:5173"
 	srv := testserver.Start(t, server.WithAllowedOrigins([]string{devOrigin}))
 	procedure := srv.URL + helloworldconnect.GreeterSayHelloProcedure
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, procedure, nil)
+	call := func(method, origin string, body io.Reader, header map[string]string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), method, procedure, body)
 		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization,connect-protocol-version,content-type")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -120,16 +121,14 @@ func TestCORS(t *testing.T) {
 		res.Body.Close()
 		return res
 	}
+	preflight := func(origin string) *http.Response {
+		return call(http.MethodOptions, origin, nil, map[string]string{
+			"Access-Control-Request-Method":  "POST",
+			"Access-Control-Request-Headers": "authorization,connect-protocol-version,content-type",
+		})
+	}
 	actual := func(origin string) *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, procedure, strings.NewReader(`{"name":"x"}`))
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
+		return call(http.MethodPost, origin, strings.NewReader(`{"name":"x"}`), map[string]string{"Content-Type": "application/json"})
 	}
 	t.Run("AllowedOrigin", func(t *testing.T) {
 		res := preflight(devOrigin)
