@@ -13,23 +13,15 @@ import (
 
 // runEdit: `parley edit ROOM SEQ TEXT...`.
 func runEdit(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
-	return e.atSeq(ctx, fs, args, 3, -1, func(c *client.Client, room parley.Room, seq int64, args []string) error {
-		msg, err := c.EditMessage(ctx, room.ID, seq, strings.Join(args[2:], " "))
-		if err != nil {
-			return e.explainMessage(err, args[0], seq)
-		}
-		return e.printMessage(msg)
+	return e.changeMessage(ctx, fs, args, 3, -1, func(c *client.Client, roomID string, seq int64, args []string) (parley.Message, error) {
+		return c.EditMessage(ctx, roomID, seq, strings.Join(args[2:], " "))
 	})
 }
 
 // runDelete: `parley delete ROOM SEQ`.
 func runDelete(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
-	return e.atSeq(ctx, fs, args, 2, 2, func(c *client.Client, room parley.Room, seq int64, args []string) error {
-		msg, err := c.DeleteMessage(ctx, room.ID, seq)
-		if err != nil {
-			return e.explainMessage(err, args[0], seq)
-		}
-		return e.printMessage(msg)
+	return e.changeMessage(ctx, fs, args, 2, 2, func(c *client.Client, roomID string, seq int64, _ []string) (parley.Message, error) {
+		return c.DeleteMessage(ctx, roomID, seq)
 	})
 }
 
@@ -42,6 +34,20 @@ func runRead(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error
 		}
 		_, err = fmt.Fprintf(e.stdout, "Read %s up to #%d.\n", room.Name, marker)
 		return err
+	})
+}
+
+// changeMessage is atSeq for the commands that change the message at SEQ:
+// change returns the message as changed, printed as history shows it.
+func (e *cli) changeMessage(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int,
+	change func(c *client.Client, roomID string, seq int64, args []string) (parley.Message, error),
+) error {
+	return e.atSeq(ctx, fs, args, minArgs, maxArgs, func(c *client.Client, room parley.Room, seq int64, args []string) error {
+		msg, err := change(c, room.ID, seq, args)
+		if err != nil {
+			return e.explainMessage(err, args[0], seq)
+		}
+		return e.printMessage(msg)
 	})
 }
 
