@@ -46,8 +46,10 @@ func StartProcess(cmd *exec.Cmd, timeout time.Duration, logLine func(string)) (s
 		if ok {
 			return u, nil
 		}
-		err := cmd.Wait()
-		return "", fmt.Errorf("%s exited before listening: %v", cmd.Path, err)
+		if err := cmd.Wait(); err != nil {
+			return "", fmt.Errorf("%s exited before listening: %w", cmd.Path, err)
+		}
+		return "", errors.New(cmd.Path + " exited before listening")
 	case <-time.After(timeout):
 		if a := cmd.SysProcAttr; a != nil && a.Setpgid {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
