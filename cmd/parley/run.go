@@ -162,9 +162,9 @@ func (e *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
-// parseN is parse for a command that takes from min to max arguments
-// (max < 0: no upper limit): with any other number it prints the
-// command's usage and returns errUsage.
+// parseN is parse for a command that takes from minArgs to maxArgs
+// arguments (maxArgs < 0: no upper limit): with any other number it
+// prints the command's usage and returns errUsage.
 func (e *cli) parseN(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
 	args, err := e.parse(fs, args)
 	if err != nil {
