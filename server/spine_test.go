@@ -114,11 +114,7 @@ func TestCORS(t *testing.T) {
 		for k, v := range header {
 			req.Header.Set(k, v)
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
+		res, _ := testserver.Do(t, http.DefaultClient, req)
 		return res
 	}
 	preflight := func(origin string) *http.Response {
@@ -239,12 +235,7 @@ func TestMalformedBodies(t *testing.T) {
 			if strings.HasPrefix(tc.contentType, "application/grpc") && !strings.Contains(tc.contentType, "web") {
 				req.Header.Set("Te", "trailers")
 			}
-			res, err := tc.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			res, body := testserver.Do(t, tc.client, req)
 			switch {
 			case strings.HasPrefix(tc.contentType, "application/grpc-web"):
 				if !bytes.Contains(body, []byte("grpc-status: 3")) && res.Header.Get("Grpc-Status") != "3" {
