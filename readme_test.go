@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/testserver"
 )
 
 // readmeBlock is one ```sh block of README.md and the HTML comment before
@@ -149,33 +151,15 @@ func startReadmeServer(t *testing.T) string {
 	ln.Close()
 	cmd := exec.Command("go", "run", "./cmd/parleyd")
 	cmd.Env = append(os.Environ(), "PARLEY_ADDR="+addr, "PARLEY_ADMIN_ADDR=127.0.0.1:0", "PARLEY_DATA_DIR="+t.TempDir())
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = os.Stderr
 	// `go run` does not pass signals on to parleyd: signal the group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if _, err := testserver.StartProcess(cmd, 90*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
 	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "parleyd listening on ") {
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(90 * time.Second):
-		t.Fatal("parleyd did not start")
-	}
 	return addr
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
@@ -20,25 +18,21 @@ type Session struct {
 // SignUp creates an account, signs it in and makes the client use its
 // token. Errors: EINVALID, ECONFLICT (username taken).
 func (c *Client) SignUp(ctx context.Context, username, password string) (Session, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: username, Password: password}))
+	res, err := unary(ctx, c, c.auth.SignUp, &parleyv1.SignUpRequest{Username: username, Password: password})
 	if err != nil {
-		return Session{}, domainError(ctx, err)
+		return Session{}, err
 	}
-	return c.startSession(res.Msg.GetUser(), res.Msg.GetToken(), res.Msg.GetExpireTime().AsTime()), nil
+	return c.startSession(res.GetUser(), res.GetToken(), res.GetExpireTime().AsTime()), nil
 }
 
 // SignIn exchanges a username and password for a new token and makes the
 // client use it. Errors: EUNAUTHORIZED (unknown user or wrong password).
 func (c *Client) SignIn(ctx context.Context, username, password string) (Session, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.auth.SignIn(ctx, connect.NewRequest(&parleyv1.SignInRequest{Username: username, Password: password}))
+	res, err := unary(ctx, c, c.auth.SignIn, &parleyv1.SignInRequest{Username: username, Password: password})
 	if err != nil {
-		return Session{}, domainError(ctx, err)
+		return Session{}, err
 	}
-	return c.startSession(res.Msg.GetUser(), res.Msg.GetToken(), res.Msg.GetExpireTime().AsTime()), nil
+	return c.startSession(res.GetUser(), res.GetToken(), res.GetExpireTime().AsTime()), nil
 }
 
 func (c *Client) startSession(u *parleyv1.User, token string, expires time.Time) Session {
@@ -48,10 +42,8 @@ func (c *Client) startSession(u *parleyv1.User, token string, expires time.Time)
 
 // SignOut revokes the client's token and stops sending it.
 func (c *Client) SignOut(ctx context.Context) error {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	if _, err := c.auth.SignOut(ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
-		return domainError(ctx, err)
+	if _, err := unary(ctx, c, c.auth.SignOut, &parleyv1.SignOutRequest{}); err != nil {
+		return err
 	}
 	c.SetToken("")
 	return nil
@@ -59,11 +51,9 @@ func (c *Client) SignOut(ctx context.Context) error {
 
 // Me returns the user the token belongs to. Errors: EUNAUTHORIZED.
 func (c *Client) Me(ctx context.Context) (parley.User, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.auth.GetMe(ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+	res, err := unary(ctx, c, c.auth.GetMe, &parleyv1.GetMeRequest{})
 	if err != nil {
-		return parley.User{}, domainError(ctx, err)
+		return parley.User{}, err
 	}
-	return userFromProto(res.Msg.GetUser()), nil
+	return userFromProto(res.GetUser()), nil
 }

@@ -394,13 +394,7 @@ func (ch *Chat) Leave(ctx context.Context, roomID string) error {
 // returns it as stored. If the stream breaks before the acknowledgement,
 // it sends again on the next stream under the same client message id.
 func (ch *Chat) Send(ctx context.Context, roomID, text string, opts ...SendOption) (parley.Message, error) {
-	send := &parleyv1.SendMessageRequest{RoomId: roomID, Text: text}
-	for _, o := range opts {
-		o.applySend(send)
-	}
-	if send.ClientMessageId == "" {
-		send.ClientMessageId = NewClientMessageID()
-	}
+	send := newSendRequest(roomID, text, opts)
 	for try := 1; ; try++ {
 		ack, err := ch.call(ctx, &parleyv1.ChatRequest{Frame: &parleyv1.ChatRequest_Send{Send: send}})
 		if errors.Is(err, errStreamBroken) && try < chatTries {

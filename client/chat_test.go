@@ -38,11 +38,7 @@ func TestChat(t *testing.T) {
 			if _, err := c.SendMessage(ctx, room.ID, "before"); err != nil {
 				t.Fatal(err)
 			}
-			ch, err := c.Chat(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ch.Close()
+			ch := openChat(t, ctx, c)
 			head, err := ch.Join(ctx, room.ID, 0)
 			skipUnimplemented(t, err)
 			if err != nil || head != 1 {
@@ -75,6 +71,29 @@ func nextMessage(t *testing.T, ch *client.Chat) *parley.Event {
 	return nil
 }
 
+// openChat opens a chat on c, closed when the test ends.
+func openChat(t *testing.T, ctx context.Context, c *client.Client) *client.Chat {
+	t.Helper()
+	ch, err := c.Chat(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	return ch
+}
+
+// joinChat is openChat joined to a room from its first event.
+func joinChat(t *testing.T, ctx context.Context, c *client.Client, roomID string) *client.Chat {
+	t.Helper()
+	ch := openChat(t, ctx, c)
+	_, err := ch.Join(ctx, roomID, 0)
+	skipUnimplemented(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // TestChatSurvivesRestart restarts the server under a chat and expects the
 // chat to rejoin by itself, deliver each message once and keep sending.
 func TestChatSurvivesRestart(t *testing.T) {
@@ -86,16 +105,7 @@ func TestChatSurvivesRestart(t *testing.T) {
 			ctx := testContext(t)
 			c := mustClient(t, srv.URL(), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
 			room := signUpInRoom(t, ctx, c, "ada", "general")
-			ch, err := c.Chat(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ch.Close()
-			_, err = ch.Join(ctx, room.ID, 0)
-			skipUnimplemented(t, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ch := joinChat(t, ctx, c, room.ID)
 			for i := 1; i <= 6; i++ {
 				if i == 4 {
 					srv.restart(abrupt)
@@ -125,15 +135,7 @@ func TestChatEndsWithContext(t *testing.T) {
 	c := mustClient(t, srv.URL)
 	room := signUpInRoom(t, ctx, c, "ada", "general")
 	chatCtx, cancel := context.WithCancel(ctx)
-	ch, err := c.Chat(chatCtx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ch.Join(ctx, room.ID, 0)
-	skipUnimplemented(t, err)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := joinChat(t, chatCtx, c, room.ID)
 	start := time.Now()
 	cancel()
 	for ch.Receive() {
@@ -158,12 +160,7 @@ func TestChatOverHTTP1(t *testing.T) {
 
 	c := mustClient(t, srv.URL, client.WithHTTPClient(testserver.HTTP1Client()))
 	room := signUpInRoom(t, ctx, c, "ada", "general")
-	ch, err := c.Chat(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	_, err = ch.Join(ctx, room.ID, 0)
+	_, err = openChat(t, ctx, c).Join(ctx, room.ID, 0)
 	if perr := wantCode(t, err, parley.ENOTIMPLEMENTED); !strings.Contains(perr.Message, "needs HTTP/2") {
 		t.Errorf("message = %q", perr.Message)
 	}

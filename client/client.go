@@ -141,6 +141,19 @@ func (c *Client) unaryContext(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, c.cfg.timeout)
 }
 
+// unary makes one unary call of a generated client with the unary
+// timeout (see unaryContext) and returns the response message, or the
+// call's error as a domain error.
+func unary[Req, Res any](ctx context.Context, c *Client, call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error), req *Req) (*Res, error) {
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	res, err := call(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, domainError(ctx, err)
+	}
+	return res.Msg, nil
+}
+
 // bearer adds the client's current token to every Parley request.
 type bearer struct{ c *Client }
 

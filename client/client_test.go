@@ -205,6 +205,14 @@ func signUpInRoom(t *testing.T, ctx context.Context, c *client.Client, username,
 	return r
 }
 
+// signUpInOwnRoom is signUpInRoom for the subtest of the client matrix
+// named name: a user and a room of its own, named from prefix and name.
+func signUpInOwnRoom(t *testing.T, ctx context.Context, c *client.Client, prefix, name string) parley.Room {
+	t.Helper()
+	user := prefix + strings.NewReplacer("/", "-").Replace(name)
+	return signUpInRoom(t, ctx, c, user, "room-"+user)
+}
+
 // TestNewRejectsBadOptions checks the configuration errors New reports.
 func TestNewRejectsBadOptions(t *testing.T) {
 	t.Parallel()

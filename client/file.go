@@ -77,26 +77,22 @@ func newTransferConfig(opts []TransferOption) transferConfig {
 // CreateUpload announces a file and returns its upload at offset 0.
 // Errors: EINVALID, ENOTFOUND, EFORBIDDEN, ETOOLARGE.
 func (c *Client) CreateUpload(ctx context.Context, meta parley.UploadMeta) (UploadStatus, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+	res, err := unary(ctx, c, c.files.CreateUpload, &parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
 		RoomId: meta.RoomID, Name: meta.Name, ContentType: meta.ContentType, Size: meta.Size, Sha256: meta.SHA256,
-	}}))
+	}})
 	if err != nil {
-		return UploadStatus{}, domainError(ctx, err)
+		return UploadStatus{}, err
 	}
-	return uploadStatusFromProto(res.Msg.GetUpload()), nil
+	return uploadStatusFromProto(res.GetUpload()), nil
 }
 
 // GetUpload tells how far one of the caller's uploads got. Errors: ENOTFOUND.
 func (c *Client) GetUpload(ctx context.Context, uploadID string) (UploadStatus, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: uploadID}))
+	res, err := unary(ctx, c, c.files.GetUpload, &parleyv1.GetUploadRequest{UploadId: uploadID})
 	if err != nil {
-		return UploadStatus{}, domainError(ctx, err)
+		return UploadStatus{}, err
 	}
-	return uploadStatusFromProto(res.Msg.GetUpload()), nil
+	return uploadStatusFromProto(res.GetUpload()), nil
 }
 
 // UploadChunk sends one chunk (1 byte to parley.MaxChunkBytes) at offset,
@@ -107,13 +103,11 @@ func (c *Client) GetUpload(ctx context.Context, uploadID string) (UploadStatus, 
 // GetUpload), ECORRUPT (the completed content does not match its SHA-256),
 // EINVALID (bytes beyond the announced size).
 func (c *Client) UploadChunk(ctx context.Context, uploadID string, offset int64, data []byte) (UploadStatus, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: uploadID, Offset: offset, Data: data}))
+	res, err := unary(ctx, c, c.files.UploadChunk, &parleyv1.UploadChunkRequest{UploadId: uploadID, Offset: offset, Data: data})
 	if err != nil {
-		return UploadStatus{}, domainError(ctx, err)
+		return UploadStatus{}, err
 	}
-	return uploadStatusFromProto(res.Msg.GetUpload()), nil
+	return uploadStatusFromProto(res.GetUpload()), nil
 }
 
 // Upload sends the content of an upload created with CreateUpload (its

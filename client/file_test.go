@@ -23,8 +23,7 @@ func TestFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			user := "f" + strings.NewReplacer("/", "-").Replace(name)
-			room := signUpInRoom(t, ctx, c, user, "files-"+user)
+			room := signUpInOwnRoom(t, ctx, c, "f", name)
 			meta := parley.UploadMeta{RoomID: room.ID, Name: "data.bin", Size: int64(len(content)), SHA256: sum}
 			up, err := c.CreateUpload(ctx, meta)
 			skipUnimplemented(t, err)
@@ -78,17 +77,11 @@ func TestUploadResumes(t *testing.T) {
 	srv := testserver.Start(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL)
-	room := signUpInRoom(t, ctx, c, "ada", "general")
-	content, sum := testserver.RandomContent(4 << 20)
-	up, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "big.bin", Size: int64(len(content)), SHA256: sum})
-	skipUnimplemented(t, err)
-	if err != nil {
-		t.Fatal(err)
-	}
+	content, sum, up := createBigUpload(t, ctx, c, 4<<20)
 	// Cut the upload off once the server has stored part of it (what is
 	// merely sent may still sit in buffers).
 	cut, cancel := context.WithCancel(ctx)
-	_, err = c.Upload(cut, up.ID, bytes.NewReader(content), client.WithChunkSize(64<<10), client.WithProgress(func(done, _ int64) {
+	_, err := c.Upload(cut, up.ID, bytes.NewReader(content), client.WithChunkSize(64<<10), client.WithProgress(func(done, _ int64) {
 		if done < 2<<20 || cut.Err() != nil {
 			return
 		}
@@ -121,6 +114,20 @@ func TestUploadResumes(t *testing.T) {
 	}
 }
 
+// createBigUpload signs c up as ada in a room of her own and creates an
+// upload there of size random bytes.
+func createBigUpload(t *testing.T, ctx context.Context, c *client.Client, size int) ([]byte, string, client.UploadStatus) {
+	t.Helper()
+	room := signUpInRoom(t, ctx, c, "ada", "general")
+	content, sum := testserver.RandomContent(size)
+	up, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "big.bin", Size: int64(len(content)), SHA256: sum})
+	skipUnimplemented(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return content, sum, up
+}
+
 // TestUploadSurvivesRestart crashes and restarts the server in the middle
 // of an upload: Upload resumes by itself from where the server stood.
 func TestUploadSurvivesRestart(t *testing.T) {
@@ -128,13 +135,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 	srv := startRestartable(t)
 	ctx := testContext(t)
 	c := mustClient(t, srv.URL(), client.WithBackoff(20*time.Millisecond, 200*time.Millisecond))
-	room := signUpInRoom(t, ctx, c, "ada", "general")
-	content, sum := testserver.RandomContent(6 << 20)
-	up, err := c.CreateUpload(ctx, parley.UploadMeta{RoomID: room.ID, Name: "big.bin", Size: int64(len(content)), SHA256: sum})
-	skipUnimplemented(t, err)
-	if err != nil {
-		t.Fatal(err)
-	}
+	content, sum, up := createBigUpload(t, ctx, c, 6<<20)
 	// Progress counts bytes sent; after the restart it steps back to where
 	// the server stood, which must be past 0.
 	restarted, prev, resumedAt := false, int64(0), int64(-1)

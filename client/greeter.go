@@ -3,19 +3,15 @@ package client
 import (
 	"context"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley/gen/helloworld"
 )
 
 // Hello calls helloworld.Greeter/SayHello and returns its greeting. It needs
 // no token.
 func (c *Client) Hello(ctx context.Context, name string) (string, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.greeter.SayHello(ctx, connect.NewRequest(&helloworld.HelloRequest{Name: name}))
+	res, err := unary(ctx, c, c.greeter.SayHello, &helloworld.HelloRequest{Name: name})
 	if err != nil {
-		return "", domainError(ctx, err)
+		return "", err
 	}
-	return res.Msg.GetMessage(), nil
+	return res.GetMessage(), nil
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
@@ -44,12 +42,9 @@ func NewClientMessageID() string {
 	return "c_" + hex.EncodeToString(b)
 }
 
-// SendMessage posts a message to a room the caller is a member of and
-// returns it as stored, with its seq. A send that fails with EUNAVAILABLE
-// (the server restarting, a broken connection) is retried with backoff
-// under the same client message id, so it is stored at most once.
-// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
-func (c *Client) SendMessage(ctx context.Context, roomID, text string, opts ...SendOption) (parley.Message, error) {
+// newSendRequest is the request to send text to a room with opts; without
+// WithClientMessageID, under a new random id.
+func newSendRequest(roomID, text string, opts []SendOption) *parleyv1.SendMessageRequest {
 	req := &parleyv1.SendMessageRequest{RoomId: roomID, Text: text}
 	for _, o := range opts {
 		o.applySend(req)
@@ -57,6 +52,16 @@ func (c *Client) SendMessage(ctx context.Context, roomID, text string, opts ...S
 	if req.ClientMessageId == "" {
 		req.ClientMessageId = NewClientMessageID()
 	}
+	return req
+}
+
+// SendMessage posts a message to a room the caller is a member of and
+// returns it as stored, with its seq. A send that fails with EUNAVAILABLE
+// (the server restarting, a broken connection) is retried with backoff
+// under the same client message id, so it is stored at most once.
+// Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
+func (c *Client) SendMessage(ctx context.Context, roomID, text string, opts ...SendOption) (parley.Message, error) {
+	req := newSendRequest(roomID, text, opts)
 	b := c.newBackoff()
 	for try := 1; ; try++ {
 		msg, err := c.sendOnce(ctx, req)
@@ -70,34 +75,30 @@ func (c *Client) SendMessage(ctx context.Context, roomID, text string, opts ...S
 }
 
 func (c *Client) sendOnce(ctx context.Context, req *parleyv1.SendMessageRequest) (parley.Message, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.messages.SendMessage(ctx, connect.NewRequest(req))
+	res, err := unary(ctx, c, c.messages.SendMessage, req)
 	if err != nil {
-		return parley.Message{}, domainError(ctx, err)
+		return parley.Message{}, err
 	}
-	return messageFromProto(res.Msg.GetMessage()), nil
+	return messageFromProto(res.GetMessage()), nil
 }
 
 // ListMessages reads a window of a room's history, ascending by seq (see
 // parley.HistoryQuery), and returns the room's head seq.
 // Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
 func (c *Client) ListMessages(ctx context.Context, roomID string, q parley.HistoryQuery) ([]parley.Message, int64, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
 	req := &parleyv1.ListMessagesRequest{RoomId: roomID, BeforeSeq: q.BeforeSeq, Limit: int32(min(max(q.Limit, 0), parley.MaxHistoryLimit))}
 	if q.IsForward() {
 		req.AfterSeq = &q.AfterSeq
 	}
-	res, err := c.messages.ListMessages(ctx, connect.NewRequest(req))
+	res, err := unary(ctx, c, c.messages.ListMessages, req)
 	if err != nil {
-		return nil, 0, domainError(ctx, err)
+		return nil, 0, err
 	}
-	msgs := make([]parley.Message, 0, len(res.Msg.GetMessages()))
-	for _, m := range res.Msg.GetMessages() {
+	msgs := make([]parley.Message, 0, len(res.GetMessages()))
+	for _, m := range res.GetMessages() {
 		msgs = append(msgs, messageFromProto(m))
 	}
-	return msgs, res.Msg.GetHeadSeq(), nil
+	return msgs, res.GetHeadSeq(), nil
 }
 
 // EditMessage replaces the text of the caller's message at seq (within the
@@ -106,13 +107,11 @@ func (c *Client) ListMessages(ctx context.Context, roomID string, q parley.Histo
 // Errors: EINVALID, ENOTFOUND, EFORBIDDEN (not the sender), EPRECONDITION
 // (past the edit window, or deleted).
 func (c *Client) EditMessage(ctx context.Context, roomID string, seq int64, text string) (parley.Message, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.messages.EditMessage(ctx, connect.NewRequest(&parleyv1.EditMessageRequest{RoomId: roomID, Seq: seq, Text: text}))
+	res, err := unary(ctx, c, c.messages.EditMessage, &parleyv1.EditMessageRequest{RoomId: roomID, Seq: seq, Text: text})
 	if err != nil {
-		return parley.Message{}, domainError(ctx, err)
+		return parley.Message{}, err
 	}
-	return messageFromProto(res.Msg.GetMessage()), nil
+	return messageFromProto(res.GetMessage()), nil
 }
 
 // DeleteMessage deletes the message at seq (the caller's, or any in a room
@@ -120,24 +119,20 @@ func (c *Client) EditMessage(ctx context.Context, roomID string, seq int64, text
 // nothing new.
 // Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
 func (c *Client) DeleteMessage(ctx context.Context, roomID string, seq int64) (parley.Message, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.messages.DeleteMessage(ctx, connect.NewRequest(&parleyv1.DeleteMessageRequest{RoomId: roomID, Seq: seq}))
+	res, err := unary(ctx, c, c.messages.DeleteMessage, &parleyv1.DeleteMessageRequest{RoomId: roomID, Seq: seq})
 	if err != nil {
-		return parley.Message{}, domainError(ctx, err)
+		return parley.Message{}, err
 	}
-	return messageFromProto(res.Msg.GetMessage()), nil
+	return messageFromProto(res.GetMessage()), nil
 }
 
 // MarkRead moves the caller's read marker in a room forward to seq and
 // returns the marker as it is after (a lower seq changes nothing).
 // Errors: EINVALID, ENOTFOUND, EFORBIDDEN.
 func (c *Client) MarkRead(ctx context.Context, roomID string, seq int64) (int64, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.messages.MarkRead(ctx, connect.NewRequest(&parleyv1.MarkReadRequest{RoomId: roomID, Seq: seq}))
+	res, err := unary(ctx, c, c.messages.MarkRead, &parleyv1.MarkReadRequest{RoomId: roomID, Seq: seq})
 	if err != nil {
-		return 0, domainError(ctx, err)
+		return 0, err
 	}
-	return res.Msg.GetReadSeq(), nil
+	return res.GetReadSeq(), nil
 }

@@ -24,8 +24,7 @@ func TestRateLimitedAndTooLarge(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			user := "rl" + strings.NewReplacer("/", "-").Replace(name)
-			room := signUpInRoom(t, ctx, c, user, "room-"+user)
+			room := signUpInOwnRoom(t, ctx, c, "rl", name)
 
 			_, err := c.SendMessage(ctx, room.ID, strings.Repeat("x", 2000))
 			if perr := wantCode(t, err, parley.ETOOLARGE); perr.RetryAfter != 0 {

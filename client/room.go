@@ -3,8 +3,6 @@ package client
 import (
 	"context"
 
-	"connectrpc.com/connect"
-
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
 )
@@ -16,24 +14,20 @@ const maxPages = 1000
 // CreateRoom creates a room with the caller as its first member.
 // Errors: EINVALID, ECONFLICT (name taken).
 func (c *Client) CreateRoom(ctx context.Context, name string, v parley.Visibility) (parley.Room, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: name, Visibility: visibilityToProto(v)}))
+	res, err := unary(ctx, c, c.rooms.CreateRoom, &parleyv1.CreateRoomRequest{Name: name, Visibility: visibilityToProto(v)})
 	if err != nil {
-		return parley.Room{}, domainError(ctx, err)
+		return parley.Room{}, err
 	}
-	return roomFromProto(res.Msg.GetRoom()), nil
+	return roomFromProto(res.GetRoom()), nil
 }
 
 // GetRoom returns a room the caller may see. Errors: ENOTFOUND.
 func (c *Client) GetRoom(ctx context.Context, roomID string) (parley.Room, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.GetRoom(ctx, connect.NewRequest(&parleyv1.GetRoomRequest{RoomId: roomID}))
+	res, err := unary(ctx, c, c.rooms.GetRoom, &parleyv1.GetRoomRequest{RoomId: roomID})
 	if err != nil {
-		return parley.Room{}, domainError(ctx, err)
+		return parley.Room{}, err
 	}
-	return roomFromProto(res.Msg.GetRoom()), nil
+	return roomFromProto(res.GetRoom()), nil
 }
 
 // ListRooms returns every public room and every room the caller is a
@@ -57,46 +51,38 @@ func (c *Client) ListRooms(ctx context.Context) ([]parley.Room, error) {
 }
 
 func (c *Client) listRoomsPage(ctx context.Context, token string) (*parleyv1.ListRoomsResponse, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.ListRooms(ctx, connect.NewRequest(&parleyv1.ListRoomsRequest{PageSize: parley.MaxPageSize, PageToken: token}))
+	res, err := unary(ctx, c, c.rooms.ListRooms, &parleyv1.ListRoomsRequest{PageSize: parley.MaxPageSize, PageToken: token})
 	if err != nil {
-		return nil, domainError(ctx, err)
+		return nil, err
 	}
-	return res.Msg, nil
+	return res, nil
 }
 
 // JoinRoom makes the caller a member of a public room; joining again
 // changes nothing. Errors: ENOTFOUND, EFORBIDDEN (private room).
 func (c *Client) JoinRoom(ctx context.Context, roomID string) (parley.Room, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.JoinRoom(ctx, connect.NewRequest(&parleyv1.JoinRoomRequest{RoomId: roomID}))
+	res, err := unary(ctx, c, c.rooms.JoinRoom, &parleyv1.JoinRoomRequest{RoomId: roomID})
 	if err != nil {
-		return parley.Room{}, domainError(ctx, err)
+		return parley.Room{}, err
 	}
-	return roomFromProto(res.Msg.GetRoom()), nil
+	return roomFromProto(res.GetRoom()), nil
 }
 
 // AddMember adds a user to a room the caller is a member of.
 // Errors: ENOTFOUND (room or user), EFORBIDDEN, ECONFLICT (already a member).
 func (c *Client) AddMember(ctx context.Context, roomID, username string) (parley.Member, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.AddMember(ctx, connect.NewRequest(&parleyv1.AddMemberRequest{RoomId: roomID, Username: username}))
+	res, err := unary(ctx, c, c.rooms.AddMember, &parleyv1.AddMemberRequest{RoomId: roomID, Username: username})
 	if err != nil {
-		return parley.Member{}, domainError(ctx, err)
+		return parley.Member{}, err
 	}
-	return memberFromProto(roomID, res.Msg.GetMember()), nil
+	return memberFromProto(roomID, res.GetMember()), nil
 }
 
 // LeaveRoom removes the caller from a room.
 // Errors: ENOTFOUND, EPRECONDITION (not a member).
 func (c *Client) LeaveRoom(ctx context.Context, roomID string) error {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	_, err := c.rooms.LeaveRoom(ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: roomID}))
-	return domainError(ctx, err)
+	_, err := unary(ctx, c, c.rooms.LeaveRoom, &parleyv1.LeaveRoomRequest{RoomId: roomID})
+	return err
 }
 
 // ListMembers returns a room's members ordered by username, following all
@@ -120,11 +106,9 @@ func (c *Client) ListMembers(ctx context.Context, roomID string) ([]parley.Membe
 }
 
 func (c *Client) listMembersPage(ctx context.Context, roomID, token string) (*parleyv1.ListMembersResponse, error) {
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	res, err := c.rooms.ListMembers(ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: roomID, PageSize: parley.MaxPageSize, PageToken: token}))
+	res, err := unary(ctx, c, c.rooms.ListMembers, &parleyv1.ListMembersRequest{RoomId: roomID, PageSize: parley.MaxPageSize, PageToken: token})
 	if err != nil {
-		return nil, domainError(ctx, err)
+		return nil, err
 	}
-	return res.Msg, nil
+	return res, nil
 }

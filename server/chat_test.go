@@ -440,14 +440,12 @@ var rpcCases = []rpcCase{
 		}
 	}},
 	{"ListMembersErrNotMember", func(t *testing.T, f *rpcFixture) {
-		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: pub.GetId()}))
-		wantConnectCode(t, err, connect.CodePermissionDenied)
-		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: private.GetId()}))
-		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: "r_missing"}))
-		wantConnectCode(t, err, connect.CodeNotFound)
+		list := func(roomID string) error {
+			_, err := f.bob.Rooms.ListMembers(f.ctx, connect.NewRequest(&parleyv1.ListMembersRequest{RoomId: roomID}))
+			return err
+		}
+		f.wantNotMember(t, list)
+		wantConnectCode(t, list("r_missing"), connect.CodeNotFound)
 	}},
 
 	// MessageService.
@@ -623,14 +621,12 @@ var rpcCases = []rpcCase{
 		}
 	}},
 	{"ListMessagesErrNotMember", func(t *testing.T, f *rpcFixture) {
-		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		_, err := f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: pub.GetId()}))
-		wantConnectCode(t, err, connect.CodePermissionDenied)
-		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		_, err = f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: private.GetId()}))
-		wantConnectCode(t, err, connect.CodeNotFound)
-		_, err = f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: "r_missing"}))
-		wantConnectCode(t, err, connect.CodeNotFound)
+		list := func(roomID string) error {
+			_, err := f.bob.Messages.ListMessages(f.ctx, connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID}))
+			return err
+		}
+		f.wantNotMember(t, list)
+		wantConnectCode(t, list("r_missing"), connect.CodeNotFound)
 	}},
 	{"SubscribeReplayThenLive", func(t *testing.T, f *rpcFixture) {
 		room := f.createRoom(t, f.alice, "room", parleyv1.Visibility_VISIBILITY_PUBLIC)
@@ -717,10 +713,7 @@ var rpcCases = []rpcCase{
 		wantFieldViolations(t, f.subscribe(t, f.alice.Services, room.GetId(), -1).end(t), "since_seq")
 	}},
 	{"SubscribeErrNotMember", func(t *testing.T, f *rpcFixture) {
-		pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
-		wantConnectCode(t, f.subscribe(t, f.bob.Services, pub.GetId(), 0).end(t), connect.CodePermissionDenied)
-		private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
-		wantConnectCode(t, f.subscribe(t, f.bob.Services, private.GetId(), 0).end(t), connect.CodeNotFound)
+		f.wantNotMember(t, func(roomID string) error { return f.subscribe(t, f.bob.Services, roomID, 0).end(t) })
 	}},
 	{"SubscribeErrNotFound", func(t *testing.T, f *rpcFixture) {
 		wantConnectCode(t, f.subscribe(t, f.alice.Services, "r_missing", 0).end(t), connect.CodeNotFound)
@@ -861,6 +854,18 @@ func (f *rpcFixture) roomName(suffix string) string {
 func (f *rpcFixture) createRoom(t *testing.T, u *testserver.User, suffix string, v parleyv1.Visibility) *parleyv1.Room {
 	t.Helper()
 	return u.CreateRoom(t, f.roomName(suffix), v)
+}
+
+// wantNotMember creates a public and a private room as alice and calls
+// call (as bob, who is a member of neither) on each: the public room is
+// permission_denied, the private one not_found (to non-members it does not
+// exist).
+func (f *rpcFixture) wantNotMember(t *testing.T, call func(roomID string) error) {
+	t.Helper()
+	pub := f.createRoom(t, f.alice, "pub", parleyv1.Visibility_VISIBILITY_PUBLIC)
+	wantConnectCode(t, call(pub.GetId()), connect.CodePermissionDenied)
+	private := f.createRoom(t, f.alice, "private", parleyv1.Visibility_VISIBILITY_PRIVATE)
+	wantConnectCode(t, call(private.GetId()), connect.CodeNotFound)
 }
 
 func (f *rpcFixture) add(t *testing.T, u *testserver.User, roomID, username string) {

@@ -78,11 +78,7 @@ func (u *uploadStream) Receive() (uploadFrame, error) {
 }
 
 func (h *fileHandler) UploadChunk(ctx context.Context, req *connect.Request[parleyv1.UploadChunkRequest]) (*connect.Response[parleyv1.UploadChunkResponse], error) {
-	p, err := h.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	up, err := h.s.ownUpload(ctx, p, req.Msg.GetUploadId())
+	up, err := h.callerUpload(ctx, req.Msg.GetUploadId())
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +93,7 @@ func (h *fileHandler) UploadChunk(ctx context.Context, req *connect.Request[parl
 }
 
 func (h *fileHandler) GetUpload(ctx context.Context, req *connect.Request[parleyv1.GetUploadRequest]) (*connect.Response[parleyv1.GetUploadResponse], error) {
-	p, err := h.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	up, err := h.s.ownUpload(ctx, p, req.Msg.GetUploadId())
+	up, err := h.callerUpload(ctx, req.Msg.GetUploadId())
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +150,15 @@ func (h *fileHandler) caller(ctx context.Context) (*principal, error) {
 		return nil, err
 	}
 	return principalFrom(ctx)
+}
+
+// callerUpload is caller, then the caller's upload id (see ownUpload).
+func (h *fileHandler) callerUpload(ctx context.Context, id string) (parley.Upload, error) {
+	p, err := h.caller(ctx)
+	if err != nil {
+		return parley.Upload{}, err
+	}
+	return h.s.ownUpload(ctx, p, id)
 }
 
 func uploadMetaFromProto(m *parleyv1.UploadMetadata) parley.UploadMeta {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -13,6 +14,14 @@ type countingFlusher struct {
 
 func (c *countingFlusher) Flush() { c.flushes++ }
 
+// wantFlushes fails the test unless cf was flushed n times by now (when).
+func wantFlushes(t *testing.T, cf *countingFlusher, n int, when string) {
+	t.Helper()
+	if cf.flushes != n {
+		t.Fatalf("flushes %s = %d, want %d", when, cf.flushes, n)
+	}
+}
+
 func TestFlushHold(t *testing.T) {
 	t.Parallel()
 	newHold := func() (*flushHold, *countingFlusher) {
@@ -24,9 +33,7 @@ func TestFlushHold(t *testing.T) {
 		fh, cf := newHold()
 		fh.Flush()
 		fh.Flush()
-		if cf.flushes != 2 {
-			t.Fatalf("flushes = %d, want 2", cf.flushes)
-		}
+		wantFlushes(t, cf, 2, "")
 	})
 	t.Run("BurstFlushesOnceOnRelease", func(t *testing.T) {
 		t.Parallel()
@@ -35,18 +42,12 @@ func TestFlushHold(t *testing.T) {
 		for range 10 {
 			fh.Flush()
 		}
-		if cf.flushes != 0 {
-			t.Fatalf("flushes while held = %d, want 0", cf.flushes)
-		}
+		wantFlushes(t, cf, 0, "while held")
 		fh.release()
-		if cf.flushes != 1 {
-			t.Fatalf("flushes after release = %d, want 1", cf.flushes)
-		}
+		wantFlushes(t, cf, 1, "after release")
 		fh.hold()
 		fh.release() // nothing skipped: nothing to flush
-		if cf.flushes != 1 {
-			t.Fatalf("empty hold flushed: %d", cf.flushes)
-		}
+		wantFlushes(t, cf, 1, "after an empty hold")
 	})
 	t.Run("LongBurstFlushesEveryMaxHeld", func(t *testing.T) {
 		t.Parallel()
@@ -55,13 +56,9 @@ func TestFlushHold(t *testing.T) {
 		for range 3*(maxHeldMessages+1) + 5 {
 			fh.Flush()
 		}
-		if cf.flushes != 3 {
-			t.Fatalf("flushes = %d, want 3 (one per %d+1 held)", cf.flushes, maxHeldMessages)
-		}
+		wantFlushes(t, cf, 3, fmt.Sprintf("while held (one per %d+1)", maxHeldMessages))
 		fh.release()
-		if cf.flushes != 4 {
-			t.Fatalf("flushes after release = %d, want 4", cf.flushes)
-		}
+		wantFlushes(t, cf, 4, "after release")
 	})
 	t.Run("NestedHoldsReleaseAtOutermost", func(t *testing.T) {
 		t.Parallel()
@@ -71,13 +68,9 @@ func TestFlushHold(t *testing.T) {
 		fh.hold()
 		fh.Flush()
 		fh.release()
-		if cf.flushes != 0 {
-			t.Fatalf("inner release flushed: %d", cf.flushes)
-		}
+		wantFlushes(t, cf, 0, "after the inner release")
 		fh.release()
-		if cf.flushes != 1 {
-			t.Fatalf("outer release: flushes = %d, want 1", cf.flushes)
-		}
+		wantFlushes(t, cf, 1, "after the outer release")
 	})
 	t.Run("NilHoldsNothing", func(t *testing.T) {
 		t.Parallel()

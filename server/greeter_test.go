@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -149,12 +148,7 @@ func TestSayHelloCurl(t *testing.T) {
 			for k, v := range tc.header {
 				req.Header.Set(k, v)
 			}
-			res, err := tc.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			body, _ := io.ReadAll(res.Body)
+			res, body := testserver.Do(t, tc.client, req)
 			if res.StatusCode != tc.wantStatus {
 				t.Fatalf("status = %d, want %d; body %q", res.StatusCode, tc.wantStatus, body)
 			}

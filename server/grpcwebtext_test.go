@@ -296,15 +296,7 @@ func callText(t *testing.T, client *http.Client, baseURL, procedure string, head
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, raw := testserver.Do(t, client, req)
 	call := textCall{status: res.StatusCode, header: res.Header, code: noStatus}
 	decoded, err := io.ReadAll(&groupDecoder{r: io.NopCloser(bytes.NewReader(raw))})
 	if err != nil {

@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/inmem"
+	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
 	"github.com/parley-chat/parley/sqlite"
 )
@@ -34,12 +34,7 @@ func (s *flakyStore) Ping(ctx context.Context) error {
 // and that Drain's NOT_SERVING is final.
 func TestWatchStoreFlipsHealth(t *testing.T) {
 	t.Parallel()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	store := &flakyStore{Store: db}
+	store := &flakyStore{Store: testserver.OpenStore(t)}
 	h := server.New(store, inmem.NewBroker())
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

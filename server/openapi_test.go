@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -36,12 +35,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := testserver.HTTP1Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	res, body := testserver.Do(t, testserver.HTTP1Client(), req)
 	if res.StatusCode != 200 || !bytes.Equal(body, api.OpenAPI) || !strings.HasPrefix(string(body), "openapi: 3.1.0") {
 		t.Fatalf("GET /openapi.yaml: %d, %d bytes", res.StatusCode, len(body))
 	}

@@ -60,11 +60,7 @@ func WithFiles(files parley.FileStore, blobs parley.BlobStore) Option {
 // WithMaxFileBytes sets the largest file that may be uploaded. By default,
 // parley.DefaultMaxFileBytes (25 MiB).
 func WithMaxFileBytes(n int64) Option {
-	return optionFunc(func(c *config) {
-		if n > 0 {
-			c.maxFileBytes = n
-		}
-	})
+	return ifPositive(n, func(c *config) *int64 { return &c.maxFileBytes })
 }
 
 // WithMaxUnaryDuration caps how long a unary call may run: a client
@@ -72,11 +68,7 @@ func WithMaxFileBytes(n int64) Option {
 // not capped; they end when the client's deadline (if any) passes. By
 // default, 30 seconds.
 func WithMaxUnaryDuration(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.maxUnary = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.maxUnary })
 }
 
 // WithWebApp serves h at "/" and every path no API route claims (the
@@ -96,6 +88,17 @@ var DefaultAllowedOrigins []string
 // DefaultReadMaxBytes is the largest request message accepted by default,
 // after decompression.
 const DefaultReadMaxBytes = 4 << 20
+
+// ifPositive returns the option that sets the config field that field
+// points to to v when v is above zero; zero or less keeps the default
+// (the rule of every numeric option).
+func ifPositive[T int | int64 | time.Duration](v T, field func(*config) *T) Option {
+	return optionFunc(func(c *config) {
+		if v > 0 {
+			*field(c) = v
+		}
+	})
+}
 
 func defaultConfig() config {
 	return config{
@@ -133,40 +136,24 @@ func WithAllowedOrigins(origins []string) Option {
 // also capped on the wire at this size plus framing. By default,
 // DefaultReadMaxBytes (4 MiB).
 func WithReadMaxBytes(n int) Option {
-	return optionFunc(func(c *config) {
-		if n > 0 {
-			c.readMaxBytes = n
-		}
-	})
+	return ifPositive(n, func(c *config) *int { return &c.readMaxBytes })
 }
 
 // WithHeartbeat sets how often an idle Subscribe stream gets a heartbeat and
 // re-checks its token. By default, 15 seconds.
 func WithHeartbeat(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.heartbeat = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.heartbeat })
 }
 
 // WithEditWindow sets how long after sending a sender may edit a message.
 // By default, 24 hours (parley.DefaultEditWindow).
 func WithEditWindow(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.editWindow = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.editWindow })
 }
 
 // WithTokenTTL sets how long a session token is valid. By default, 30 days.
 func WithTokenTTL(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.tokenTTL = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.tokenTTL })
 }
 
 // WithNow sets the clock, for tests. By default, time.Now.
@@ -194,11 +181,7 @@ const DefaultBodyTimeout = 10 * time.Second
 // connection is closed. By default, DefaultBodyTimeout (10 s): a 4 MiB
 // message then needs 420 KB/s.
 func WithBodyTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.bodyTimeout = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.bodyTimeout })
 }
 
 // DefaultStalledWriteTimeout is how long a response write may make no
@@ -213,9 +196,5 @@ const DefaultStalledWriteTimeout = 30 * time.Second
 // open file of a Download). An idle stream, writing nothing, is not
 // affected. By default, DefaultStalledWriteTimeout (30 s).
 func WithStalledWriteTimeout(d time.Duration) Option {
-	return optionFunc(func(c *config) {
-		if d > 0 {
-			c.writeStall = d
-		}
-	})
+	return ifPositive(d, func(c *config) *time.Duration { return &c.writeStall })
 }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -51,16 +50,7 @@ func doREST(t *testing.T, baseURL string, c restCall) (*http.Response, string) {
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	res, err := testserver.HTTP1Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body = io.NopCloser(bytes.NewReader(b))
+	res, b := testserver.Do(t, testserver.HTTP1Client(), req)
 	return res, string(b)
 }
 

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -56,13 +57,9 @@ func (c cookieCall) do(t *testing.T) (*http.Response, map[string]any) {
 	for k, v := range c.header {
 		req.Header.Set(k, v)
 	}
-	res, err := c.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	res, raw := testserver.Do(t, c.client, req)
 	var out map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&out)
+	_ = json.NewDecoder(bytes.NewReader(raw)).Decode(&out)
 	return res, out
 }
 

@@ -108,28 +108,23 @@ func TestCORS(t *testing.T) {
 	const devOrigin = "http://localhost:5173"
 	srv := testserver.Start(t, server.WithAllowedOrigins([]string{devOrigin}))
 	procedure := srv.URL + helloworldconnect.GreeterSayHelloProcedure
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, procedure, nil)
+	call := func(method, origin string, body io.Reader, header map[string]string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), method, procedure, body)
 		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "authorization,connect-protocol-version,content-type")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		for k, v := range header {
+			req.Header.Set(k, v)
 		}
-		res.Body.Close()
+		res, _ := testserver.Do(t, http.DefaultClient, req)
 		return res
 	}
+	preflight := func(origin string) *http.Response {
+		return call(http.MethodOptions, origin, nil, map[string]string{
+			"Access-Control-Request-Method":  "POST",
+			"Access-Control-Request-Headers": "authorization,connect-protocol-version,content-type",
+		})
+	}
 	actual := func(origin string) *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, procedure, strings.NewReader(`{"name":"x"}`))
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
+		return call(http.MethodPost, origin, strings.NewReader(`{"name":"x"}`), map[string]string{"Content-Type": "application/json"})
 	}
 	t.Run("AllowedOrigin", func(t *testing.T) {
 		res := preflight(devOrigin)
@@ -240,12 +235,7 @@ func TestMalformedBodies(t *testing.T) {
 			if strings.HasPrefix(tc.contentType, "application/grpc") && !strings.Contains(tc.contentType, "web") {
 				req.Header.Set("Te", "trailers")
 			}
-			res, err := tc.client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
+			res, body := testserver.Do(t, tc.client, req)
 			switch {
 			case strings.HasPrefix(tc.contentType, "application/grpc-web"):
 				if !bytes.Contains(body, []byte("grpc-status: 3")) && res.Header.Get("Grpc-Status") != "3" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,12 +52,7 @@ var errNoSpace = fmt.Errorf("database or disk is full (SQLITE_FULL)")
 // through.
 func TestStorageFull(t *testing.T) {
 	t.Parallel()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	store := &fullStore{Store: db}
+	store := &fullStore{Store: testserver.OpenStore(t)}
 	h := server.New(store, inmem.NewBroker())
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.Protocols = new(http.Protocols)

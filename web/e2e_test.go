@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -32,37 +31,10 @@ import (
 // (/usr/bin/chromium, or PARLEY_CHROMIUM); without them it skips, except
 // under CI, where it fails.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds parleyd and starts Chromium")
-	}
-	chromium := os.Getenv("PARLEY_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	for what, missing := range map[string]bool{
-		"node (Node.js 20 or newer)":                              lookPath("node") != nil,
-		"web/node_modules (run `npm ci` in web/)":                 stat("node_modules/playwright-core") != nil,
-		"Chromium at " + chromium + " (apt-get install chromium)": stat(chromium) != nil,
-	} {
-		if missing {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing (.ci/run installs it)", what)
-			}
-			t.Skipf("%s is missing; .ci/run shows how to get it", what)
-		}
-	}
-
-	bin := filepath.Join(t.TempDir(), "parleyd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/parleyd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build parleyd: %v\n%s", err, out)
-	}
+	chromium := needChromium(t, "playwright-core")
+	bin := buildParleyd(t)
 	d := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t)}
-	if _, err := d.start(d.addr); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.stop)
+	d.run(t)
 	control := httptest.NewServer(d.controlHandler())
 	t.Cleanup(control.Close)
 
@@ -104,10 +76,7 @@ func TestBrowser(t *testing.T) {
 			script, addr := scenario, d.addr
 			if flags, ok := ownServer[scenario]; ok {
 				own := &daemon{bin: bin, dataDir: t.TempDir(), addr: freeAddr(t), flags: flags}
-				if _, err := own.start(own.addr); err != nil {
-					t.Fatal(err)
-				}
-				defer own.stop()
+				own.run(t)
 				addr = own.addr
 			}
 			if scenario == "attachment-replicas" {
@@ -136,6 +105,50 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
+// needChromium skips the test in -short mode or when node, one of the
+// node modules or Chromium is missing (fails it under CI), and returns
+// Chromium's path: PARLEY_CHROMIUM, by default /usr/bin/chromium.
+func needChromium(t *testing.T, modules ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds parleyd and starts Chromium")
+	}
+	chromium := os.Getenv("PARLEY_CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	missingModule := false
+	for _, m := range modules {
+		missingModule = missingModule || stat("node_modules/"+m) != nil
+	}
+	for what, missing := range map[string]bool{
+		"node (Node.js 20 or newer)":                              lookPath("node") != nil,
+		"web/node_modules (run `npm ci` in web/)":                 missingModule,
+		"Chromium at " + chromium + " (apt-get install chromium)": stat(chromium) != nil,
+	} {
+		if missing {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing (.ci/run installs it)", what)
+			}
+			t.Skipf("%s is missing; .ci/run shows how to get it", what)
+		}
+	}
+	return chromium
+}
+
+// buildParleyd builds cmd/parleyd into the test's temporary directory and
+// returns its path.
+func buildParleyd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "parleyd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/parleyd")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build parleyd: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // replicated starts three parleyd on a database schema of the test's own
 // behind a testserver.RoundRobin, stopped when the test ends, and returns
 // the proxy's host:port.
@@ -162,7 +175,8 @@ type daemon struct {
 	bin     string
 	dataDir string
 	addr    string
-	flags   []string // more parleyd flags
+	flags   []string     // more parleyd flags
+	logLine func(string) // gets each line of parleyd's standard output (nil: none)
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -174,25 +188,23 @@ func (d *daemon) start(addr string) (string, error) {
 		"--limit-sends-per-user", "off"}, d.flags...) // curl-post sends a backlog at once: not a test of the send limit
 	cmd := exec.Command(d.bin, args...)
 	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
+	u, err := testserver.StartProcess(cmd, time.Minute, d.logLine)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("parleyd on %s: %w", addr, err)
 	}
-	if err := cmd.Start(); err != nil {
-		return "", err
+	d.mu.Lock()
+	d.cmd = cmd
+	d.mu.Unlock()
+	return strings.TrimPrefix(u, "http://"), nil
+}
+
+// run starts parleyd on d.addr until the test ends.
+func (d *daemon) run(t *testing.T) {
+	t.Helper()
+	if _, err := d.start(d.addr); err != nil {
+		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on http://"); ok {
-			go func() { _, _ = io.Copy(io.Discard, stdout) }()
-			d.mu.Lock()
-			d.cmd = cmd
-			d.mu.Unlock()
-			return u, nil
-		}
-	}
-	_ = cmd.Wait()
-	return "", fmt.Errorf("parleyd did not start on %s", addr)
+	t.Cleanup(d.stop)
 }
 
 // stop ends parleyd as a signal would: open streams end with unavailable.

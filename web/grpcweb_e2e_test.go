@@ -1,14 +1,11 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -22,67 +19,17 @@ import (
 //
 // It needs what TestBrowser needs; without it, it skips, except under CI.
 func TestGRPCWebClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds parleyd and starts Chromium")
-	}
-	chromium := os.Getenv("PARLEY_CHROMIUM")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
-	}
-	for what, missing := range map[string]bool{
-		"node (Node.js 20 or newer)":                              lookPath("node") != nil,
-		"web/node_modules (run `npm ci` in web/)":                 stat("node_modules/grpc-web") != nil || stat("node_modules/playwright-core") != nil,
-		"Chromium at " + chromium + " (apt-get install chromium)": stat(chromium) != nil,
-	} {
-		if missing {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing (.ci/run installs it)", what)
-			}
-			t.Skipf("%s is missing; .ci/run shows how to get it", what)
-		}
-	}
-
-	bin := filepath.Join(t.TempDir(), "parleyd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/parleyd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build parleyd: %v\n%s", err, out)
-	}
-	addr, pageAddr := freeAddr(t), freeAddr(t)
+	chromium := needChromium(t, "grpc-web", "playwright-core")
+	pageAddr := freeAddr(t)
 	log := &lockedLog{}
-	cmd := exec.Command(bin, "--addr", addr, "--admin-addr", "none", "--data-dir", t.TempDir(), "--cors-origins", "http://"+pageAddr, "--log-level", "info")
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "parleyd listening on ") {
-				close(listening)
-			}
-			log.add(sc.Text())
-		}
-	}()
-	select {
-	case <-listening:
-	case <-time.After(30 * time.Second):
-		t.Fatal("parleyd did not start")
-	}
+	d := &daemon{bin: buildParleyd(t), dataDir: t.TempDir(), addr: freeAddr(t), logLine: log.add,
+		flags: []string{"--cors-origins", "http://" + pageAddr, "--log-level", "info"}}
+	d.run(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	node := exec.CommandContext(ctx, "node", "e2e/grpcweb.mjs")
-	node.Env = append(os.Environ(), "PARLEY_URL=http://"+addr, "PARLEY_PAGE_ADDR="+pageAddr, "PARLEY_CHROMIUM="+chromium)
+	node.Env = append(os.Environ(), "PARLEY_URL=http://"+d.addr, "PARLEY_PAGE_ADDR="+pageAddr, "PARLEY_CHROMIUM="+chromium)
 	out, err := node.CombinedOutput()
 	t.Logf("node e2e/grpcweb.mjs:\n%s", out)
 	if err != nil {

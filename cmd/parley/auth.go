@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,26 +16,21 @@ import (
 )
 
 // runSignUp: `parley signup USERNAME`, password on stdin.
-func runSignUp(ctx context.Context, e *cli, args []string) error {
-	return e.signIn(ctx, "signup", args, (*client.Client).SignUp)
+func runSignUp(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.signIn(ctx, fs, args, "signup", (*client.Client).SignUp)
 }
 
 // runSignIn: `parley signin USERNAME`, password on stdin.
-func runSignIn(ctx context.Context, e *cli, args []string) error {
-	return e.signIn(ctx, "signin", args, (*client.Client).SignIn)
+func runSignIn(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	return e.signIn(ctx, fs, args, "signin", (*client.Client).SignIn)
 }
 
-func (e *cli) signIn(ctx context.Context, name string, args []string,
+func (e *cli) signIn(ctx context.Context, fs *flag.FlagSet, args []string, name string,
 	call func(*client.Client, context.Context, string, string) (client.Session, error),
 ) error {
-	fs := e.commandFlags(name, "USERNAME")
-	args, err := e.parse(fs, args)
+	args, err := e.parseN(fs, args, 1, 1)
 	if err != nil {
 		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	password, err := e.readPassword()
 	if err != nil {
@@ -58,19 +54,16 @@ func (e *cli) signIn(ctx context.Context, name string, args []string,
 	if err := e.credentials().put(e.serverKey(), cred); err != nil {
 		return err
 	}
-	if e.g.json {
-		return e.printJSON(struct {
-			User       userJSON `json:"user"`
-			Server     string   `json:"server"`
-			ExpireTime string   `json:"expire_time"`
-		}{userOut(s.User), e.serverKey(), s.ExpireTime.Format("2006-01-02T15:04:05Z07:00")})
-	}
 	verb := "Signed in"
 	if name == "signup" {
 		verb = "Signed up"
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s as %s on %s.\n", verb, s.User.Username, e.serverKey())
-	return err
+	return e.show(struct {
+		User       userJSON `json:"user"`
+		Server     string   `json:"server"`
+		ExpireTime string   `json:"expire_time"`
+	}{userOut(s.User), e.serverKey(), s.ExpireTime.Format("2006-01-02T15:04:05Z07:00")},
+		fmt.Sprintf("%s as %s on %s.", verb, s.User.Username, e.serverKey()))
 }
 
 // readPassword reads the password: the first line of stdin. On a terminal
@@ -115,12 +108,8 @@ func isTerminal(v any) bool {
 }
 
 // runSignOut: `parley signout` revokes the token and forgets it.
-func runSignOut(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("signout", "")
-	if _, err := e.parse(fs, args); err != nil {
-		return err
-	}
-	c, err := e.client()
+func runSignOut(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	c, _, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -132,20 +121,12 @@ func runSignOut(ctx context.Context, e *cli, args []string) error {
 	if err := e.credentials().put(e.serverKey(), nil); err != nil {
 		return err
 	}
-	if e.g.json {
-		return e.printJSON(map[string]string{"server": e.serverKey()})
-	}
-	_, err = fmt.Fprintf(e.stdout, "Signed out of %s.\n", e.serverKey())
-	return err
+	return e.show(map[string]string{"server": e.serverKey()}, fmt.Sprintf("Signed out of %s.", e.serverKey()))
 }
 
 // runWhoAmI: `parley whoami`.
-func runWhoAmI(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("whoami", "")
-	if _, err := e.parse(fs, args); err != nil {
-		return err
-	}
-	c, err := e.client()
+func runWhoAmI(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	c, _, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -153,9 +134,5 @@ func runWhoAmI(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explain(err)
 	}
-	if e.g.json {
-		return e.printJSON(userOut(u))
-	}
-	_, err = fmt.Fprintf(e.stdout, "%s (%s) on %s\n", u.Username, u.ID, e.serverKey())
-	return err
+	return e.show(userOut(u), fmt.Sprintf("%s (%s) on %s", u.Username, u.ID, e.serverKey()))
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,18 +17,9 @@ import (
 // the last few messages and then everything as it happens, and sends each
 // line typed. /quit or end of input leaves. The stream reconnects by
 // itself; nothing is printed twice.
-func runChat(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("chat", "ROOM")
+func runChat(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	last := fs.Int64("last", 10, "show this many earlier messages first")
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, room, err := e.roomClient(ctx, args[0])
+	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
 	if err != nil {
 		return err
 	}

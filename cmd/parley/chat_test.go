@@ -19,19 +19,35 @@ type terminal struct {
 	name   string
 }
 
-func newTerminal(t *testing.T, socket, name string, env map[string]string, args ...string) *terminal {
+// terminals opens terminals running the parley binary on a tmux server
+// of the test's own.
+type terminals struct {
+	t      *testing.T
+	socket string
+	parley string
+}
+
+// needTerminals skips the test without tmux (fails it under CI) and builds
+// parley.
+func needTerminals(t *testing.T) *terminals {
 	t.Helper()
+	return &terminals{t: t, socket: needTmux(t), parley: binary(t, "parley")}
+}
+
+// open runs `parley ARGS` with env in a new terminal called name.
+func (ts *terminals) open(name string, env map[string]string, args ...string) *terminal {
+	ts.t.Helper()
 	var cmdline strings.Builder
 	cmdline.WriteString("env")
 	for k, v := range env {
 		fmt.Fprintf(&cmdline, " %s=%q", k, v)
 	}
-	for _, a := range args {
+	for _, a := range append([]string{ts.parley}, args...) {
 		fmt.Fprintf(&cmdline, " %q", a)
 	}
 	// Keep the window after the command exits, so its last words can be read.
 	cmdline.WriteString("; echo '[exited]'; sleep 60")
-	tm := &terminal{t: t, socket: socket, name: name}
+	tm := &terminal{t: ts.t, socket: ts.socket, name: name}
 	tm.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "40", cmdline.String())
 	return tm
 }
@@ -90,8 +106,7 @@ func needTmux(t *testing.T) string {
 // and talk: what one types shows up on the other's screen, once.
 func TestChatInTerminals(t *testing.T) {
 	t.Parallel()
-	socket := needTmux(t)
-	parley := binary(t, "parley")
+	terms := needTerminals(t)
 	srv := testserver.Start(t)
 	ada, bob := newUser(t, srv.URL), newUser(t, srv.URL)
 	ada.signup("ada")
@@ -100,8 +115,8 @@ func TestChatInTerminals(t *testing.T) {
 	ada.ok("send", "general", "welcome, bob")
 	bob.ok("rooms", "join", "general")
 
-	adaTerm := newTerminal(t, socket, "ada", ada.env, parley, "chat", "general")
-	bobTerm := newTerminal(t, socket, "bob", bob.env, parley, "chat", "general")
+	adaTerm := terms.open("ada", ada.env, "chat", "general")
+	bobTerm := terms.open("bob", bob.env, "chat", "general")
 	adaTerm.waitFor("Chatting in general")
 	bobTerm.waitFor("ada: welcome, bob") // the earlier messages come first
 
@@ -127,14 +142,13 @@ func TestChatInTerminals(t *testing.T) {
 // on a terminal (and TestUploadResumes that it stays quiet otherwise).
 func TestUploadProgressInTerminal(t *testing.T) {
 	t.Parallel()
-	socket := needTmux(t)
-	parley := binary(t, "parley")
+	terms := needTerminals(t)
 	srv := testserver.Start(t)
 	ada := newUser(t, srv.URL)
 	ada.signup("ada")
 	ada.ok("rooms", "create", "general")
 	path := writeRandomFile(t, 3<<20)
-	term := newTerminal(t, socket, "upload", ada.env, parley, "upload", "--limit-rate", "2m", "general", path)
+	term := terms.open("upload", ada.env, "upload", "--limit-rate", "2m", "general", path)
 	term.waitFor("%  ")
 	screen := term.waitFor("[exited]")
 	for _, want := range []string{"[######", "100%  3.0 MiB / 3.0 MiB", "Uploaded big.bin (3.0 MiB) to general"} {
@@ -148,11 +162,10 @@ func TestUploadProgressInTerminal(t *testing.T) {
 // not show on the screen.
 func TestSignupInTerminal(t *testing.T) {
 	t.Parallel()
-	socket := needTmux(t)
-	parley := binary(t, "parley")
+	terms := needTerminals(t)
 	srv := testserver.Start(t)
 	carol := newUser(t, srv.URL)
-	term := newTerminal(t, socket, "signup", carol.env, parley, "signup", "carol")
+	term := terms.open("signup", carol.env, "signup", "carol")
 	term.waitFor("Password:") // capture-pane trims trailing spaces
 	term.typeLine("secret-password")
 	screen := term.waitFor("Signed up as carol")

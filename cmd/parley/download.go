@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,18 +16,9 @@ import (
 // runDownload: `parley download FILE_ID [-o PATH]`. It downloads into
 // PATH.part and renames it when complete and verified, so running it again
 // after an interruption continues from the bytes already there.
-func runDownload(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("download", "FILE_ID")
+func runDownload(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	out := fs.String("o", "", `where to save ("-" for stdout; default: the file's name, in the current directory)`)
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := e.client()
+	c, args, err := e.clientArgs(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -84,11 +76,7 @@ func runDownload(ctx context.Context, e *cli, args []string) error {
 	if err := os.Rename(part, dest); err != nil {
 		return err
 	}
-	if e.g.json {
-		return e.printJSON(fileOut(file))
-	}
-	_, err = fmt.Fprintf(e.stdout, "Downloaded %s (%s) to %s.\n", file.Name, byteSize(file.Size), dest)
-	return err
+	return e.show(fileOut(file), fmt.Sprintf("Downloaded %s (%s) to %s.", file.Name, byteSize(file.Size), dest))
 }
 
 func (e *cli) explainFile(err error, id string) error {

@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"flag"
 	"strings"
 )
 
 // runHello calls the Greeter: `parley hello [NAME]`.
-func runHello(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("hello", "[NAME]")
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := e.client()
+func runHello(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	c, args, err := e.clientArgs(fs, args, 0, -1)
 	if err != nil {
 		return err
 	}
@@ -21,9 +16,5 @@ func runHello(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explain(err)
 	}
-	if e.g.json {
-		return e.printJSON(map[string]string{"message": greeting})
-	}
-	_, err = fmt.Fprintln(e.stdout, greeting)
-	return err
+	return e.show(map[string]string{"message": greeting}, greeting)
 }

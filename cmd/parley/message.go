@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -12,16 +13,15 @@ import (
 )
 
 // runSend: `parley send ROOM TEXT...`; text "-" reads it from stdin.
-func runSend(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("send", "ROOM TEXT...")
+func runSend(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	id := fs.String("id", "", "client message id: sending again with the same id stores nothing new (default: random)")
 	var attach stringList
 	fs.Var(&attach, "attach", "id of a file uploaded to the room to attach (repeatable)")
-	args, err := e.parse(fs, args)
+	args, err := e.parseN(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
-	if len(args) < 1 || len(args) < 2 && len(attach) == 0 {
+	if len(args) < 2 && len(attach) == 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -49,11 +49,7 @@ func runSend(ctx context.Context, e *cli, args []string) error {
 	if err != nil {
 		return e.explainRoom(err, args[0])
 	}
-	if e.g.json {
-		return e.printJSON(messageOut(msg))
-	}
-	_, err = fmt.Fprintln(e.stdout, messageLine(msg))
-	return err
+	return e.printMessage(msg)
 }
 
 // maxSendRetryWait is the longest rate-limit delay send waits out (once)
@@ -78,20 +74,11 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // runHistory: `parley history ROOM [--limit N] [--after SEQ | --before SEQ]`.
-func runHistory(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("history", "ROOM")
+func runHistory(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	limit := fs.Int("limit", 20, "how many messages, 1 to 500")
 	after := fs.Int64("after", -1, "read forward from this seq (exclusive); 0 from the first message")
 	before := fs.Int64("before", 0, "read the newest messages before this seq")
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, room, err := e.roomClient(ctx, args[0])
+	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -104,14 +91,15 @@ func runHistory(ctx context.Context, e *cli, args []string) error {
 		return e.explainRoom(err, args[0])
 	}
 	for _, m := range msgs {
-		if e.g.json {
-			err = e.printJSON(messageOut(m))
-		} else {
-			_, err = fmt.Fprintln(e.stdout, messageLine(m))
-		}
-		if err != nil {
+		if err := e.printMessage(m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// printMessage prints a message: as JSON with --json, else as the lines
+// history shows.
+func (e *cli) printMessage(msg parley.Message) error {
+	return e.show(messageOut(msg), messageLine(msg))
 }

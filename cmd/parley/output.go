@@ -142,6 +142,16 @@ func eventOut(ev *parley.Event) eventJSON {
 	return out
 }
 
+// show prints a command's result: v as one line of JSON with --json,
+// else text and a newline.
+func (e *cli) show(v any, text string) error {
+	if e.g.json {
+		return e.printJSON(v)
+	}
+	_, err := fmt.Fprintln(e.stdout, text)
+	return err
+}
+
 // printJSON writes v as one line of JSON to stdout.
 func (e *cli) printJSON(v any) error { return e.printJSONTo(e.stdout, v) }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley/internal/testserver"
 )
 
 // binDir holds parleyd and parley built for the tests that run them as
@@ -82,29 +83,15 @@ func (p *parleyd) start() {
 	for {
 		cmd := exec.Command(binary(p.t, "parleyd"), append([]string{"--addr", p.addr, "--admin-addr", "none", "--data-dir", p.dataDir, "--log-level", "warn", "--heartbeat", "1s"}, p.args...)...)
 		cmd.Env = append(os.Environ(), "PARLEY_DB=") // SQLite in --data-dir, whatever the environment says
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			p.t.Fatal(err)
-		}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			p.t.Fatal(err)
+		_, err := testserver.StartProcess(cmd, 20*time.Second, nil)
+		if err == nil {
+			p.cmd = cmd
+			return
 		}
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "parleyd listening on ") {
-				go func() {
-					for sc.Scan() {
-					}
-				}()
-				p.cmd = cmd
-				return
-			}
-		}
-		_ = cmd.Wait()
 		if time.Now().After(deadline) { // the port may linger a moment after a stop
-			p.t.Fatalf("parleyd did not start: %s", stderr.String())
+			p.t.Fatalf("parleyd did not start: %v: %s", err, stderr.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"text/tabwriter"
 
@@ -10,8 +11,8 @@ import (
 )
 
 // runRooms: `parley rooms list|create|join|add|leave|members`.
-func runRooms(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("rooms", "list | create NAME [--private] | join ROOM | add ROOM USERNAME | leave ROOM | members ROOM")
+func runRooms(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
+	e.setUsage(fs, "rooms", "list | create NAME [--private] | join ROOM | add ROOM USERNAME | leave ROOM | members ROOM")
 	private := fs.Bool("private", false, "create: make the room private (members add others)")
 	args, err := e.parse(fs, args)
 	if err != nil {
@@ -21,8 +22,7 @@ func runRooms(ctx context.Context, e *cli, args []string) error {
 	if len(args) == 0 {
 		args = []string{"list"}
 	}
-	n, ok := want[args[0]]
-	if !ok || len(args)-1 != n {
+	if n, ok := want[args[0]]; !ok || len(args)-1 != n {
 		fs.Usage()
 		return errUsage
 	}
@@ -76,11 +76,7 @@ func runRooms(ctx context.Context, e *cli, args []string) error {
 		default:
 			return e.explainRoom(err, rest[0])
 		}
-		if e.g.json {
-			return e.printJSON(memberOut(m))
-		}
-		_, err = fmt.Fprintf(e.stdout, "Added %s to %s.\n", m.User.Username, room.Name)
-		return err
+		return e.show(memberOut(m), fmt.Sprintf("Added %s to %s.", m.User.Username, room.Name))
 	case "leave":
 		room, err := e.resolveRoom(ctx, c, rest[0])
 		if err != nil {
@@ -102,16 +98,8 @@ func runRooms(ctx context.Context, e *cli, args []string) error {
 		if err != nil {
 			return e.explainRoom(err, rest[0])
 		}
-		if e.g.json {
-			for _, m := range members {
-				if err := e.printJSON(memberOut(m)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
 		for _, m := range members {
-			if _, err := fmt.Fprintln(e.stdout, m.User.Username); err != nil {
+			if err := e.show(memberOut(m), m.User.Username); err != nil {
 				return err
 			}
 		}
@@ -137,11 +125,7 @@ func (e *cli) printRooms(rooms []parley.Room) error {
 }
 
 func (e *cli) printRoom(verb string, r parley.Room) error {
-	if e.g.json {
-		return e.printJSON(roomOut(r))
-	}
-	_, err := fmt.Fprintf(e.stdout, "%s %s room %s (%s).\n", verb, roomOut(r).Visibility, r.Name, r.ID)
-	return err
+	return e.show(roomOut(r), fmt.Sprintf("%s %s room %s (%s).", verb, roomOut(r).Visibility, r.Name, r.ID))
 }
 
 // roomClient returns a client for the chosen server and the room named by
@@ -156,6 +140,17 @@ func (e *cli) roomClient(ctx context.Context, nameOrID string) (*client.Client, 
 		return nil, parley.Room{}, err
 	}
 	return c, room, nil
+}
+
+// roomArgs is parseN, then roomClient for the room the first argument
+// names (minArgs is at least 1).
+func (e *cli) roomArgs(ctx context.Context, fs *flag.FlagSet, args []string, minArgs, maxArgs int) (*client.Client, parley.Room, []string, error) {
+	args, err := e.parseN(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, parley.Room{}, nil, err
+	}
+	c, room, err := e.roomClient(ctx, args[0])
+	return c, room, args, err
 }
 
 // resolveRoom finds a room by name or id among the rooms the caller can

@@ -20,12 +20,14 @@ const defaultServer = "http://localhost:8080"
 // errUsage is returned after the usage was printed: main prints nothing more.
 var errUsage = errors.New("usage")
 
-// command is one `parley NAME` command.
+// command is one `parley NAME` command. run gets the command's flag set
+// (see commandFlags), to add its own flags to, and the arguments after the
+// name.
 type command struct {
 	name    string
 	args    string // shown in the usage after the name
 	summary string
-	run     func(ctx context.Context, e *cli, args []string) error
+	run     func(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error
 }
 
 func commands() []command {
@@ -87,7 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	name, rest := fs.Arg(0), fs.Args()[1:]
 	for _, cmd := range commands() {
 		if cmd.name == name {
-			return cmd.run(ctx, e, rest)
+			return cmd.run(ctx, e, e.commandFlags(name, cmd.args), rest)
 		}
 	}
 	fmt.Fprintf(stderr, "parley: unknown command %q\n", name)
@@ -117,11 +119,16 @@ func (e *cli) flagSet(name, args string) *flag.FlagSet {
 	fs.BoolVar(&e.g.http1, "http1", false, "use HTTP/1.1 instead of HTTP/2 (h2c for http://); chat needs HTTP/2")
 	fs.StringVar(&e.g.cacert, "cacert", "", "PEM file of the CA to trust for an https:// server")
 	fs.BoolVar(&e.g.json, "json", false, "print JSON (one object per line) instead of text")
+	e.setUsage(fs, name, args)
+	return fs
+}
+
+// setUsage makes fs print "usage: parley NAME ARGS" and its flags.
+func (e *cli) setUsage(fs *flag.FlagSet, name, args string) {
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "usage: parley %s %s\n\nflags:\n", strings.TrimPrefix(name, "parley "), args)
 		fs.PrintDefaults()
 	}
-	return fs
 }
 
 // commandFlags returns a command's flag set, with the global flags again
@@ -153,6 +160,32 @@ func (e *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// parseN is parse for a command that takes from minArgs to maxArgs
+// arguments (maxArgs < 0: no upper limit): with any other number it
+// prints the command's usage and returns errUsage.
+func (e *cli) parseN(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
+	args, err := e.parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < minArgs || maxArgs >= 0 && len(args) > maxArgs {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return args, nil
+}
+
+// clientArgs is parseN, then a client for --server: the start of every
+// command that is not about one room.
+func (e *cli) clientArgs(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (*client.Client, []string, error) {
+	args, err := e.parseN(fs, args, minArgs, maxArgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := e.client()
+	return c, args, err
 }
 
 func (e *cli) usage(fs *flag.FlagSet) {

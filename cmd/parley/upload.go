@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -20,18 +21,13 @@ import (
 // the config directory, by server, room, path, size and SHA-256) until the
 // upload completes, so running the same command again after an
 // interruption continues where the server stopped.
-func runUpload(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("upload", "ROOM FILE")
+func runUpload(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	contentType := fs.String("type", "", "MIME type (default: from the file name's extension)")
 	message := fs.String("message", "", "post a message with the file attached")
 	rate := fs.String("limit-rate", "", "send at most this many bytes a second, e.g. 500k or 2m")
-	args, err := e.parse(fs, args)
+	args, err := e.parseN(fs, args, 2, 2)
 	if err != nil {
 		return err
-	}
-	if len(args) != 2 {
-		fs.Usage()
-		return errUsage
 	}
 	limit, err := parseRate(*rate)
 	if err != nil {
@@ -99,17 +95,9 @@ func runUpload(ctx context.Context, e *cli, args []string) error {
 		if err != nil {
 			return e.explainRoom(err, args[0])
 		}
-		if e.g.json {
-			return e.printJSON(messageOut(msg))
-		}
-		_, err = fmt.Fprintln(e.stdout, messageLine(msg))
-		return err
+		return e.printMessage(msg)
 	}
-	if e.g.json {
-		return e.printJSON(fileOut(file))
-	}
-	_, err = fmt.Fprintf(e.stdout, "Uploaded %s (%s) to %s as file %s.\n", file.Name, byteSize(file.Size), room.Name, file.ID)
-	return err
+	return e.show(fileOut(file), fmt.Sprintf("Uploaded %s (%s) to %s as file %s.", file.Name, byteSize(file.Size), room.Name, file.ID))
 }
 
 // resumableUpload returns the saved upload id for key if the server still

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 )
 
@@ -12,19 +13,10 @@ import (
 // sessions), until interrupted. When the connection breaks or the server
 // restarts it reconnects by itself and resumes after the last event
 // printed, so every event of the log is printed exactly once.
-func runWatch(ctx context.Context, e *cli, args []string) error {
-	fs := e.commandFlags("watch", "ROOM")
+func runWatch(ctx context.Context, e *cli, fs *flag.FlagSet, args []string) error {
 	since := fs.Int64("since", -1, "print the stored log after this seq first (0: all); by default only new events")
 	count := fs.Int("n", 0, "exit after this many messages, edits and deletions (0: never)")
-	args, err := e.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(args) != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, room, err := e.roomClient(ctx, args[0])
+	c, room, args, err := e.roomArgs(ctx, fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -40,12 +32,7 @@ func runWatch(ctx context.Context, e *cli, args []string) error {
 	printed := 0
 	for sub.Receive() {
 		ev := sub.Event()
-		if e.g.json {
-			err = e.printJSON(eventOut(ev))
-		} else {
-			_, err = fmt.Fprintln(e.stdout, eventLine(ev))
-		}
-		if err != nil {
+		if err := e.show(eventOut(ev), eventLine(ev)); err != nil {
 			return err
 		}
 		if ev.Kind.IsMessage() {

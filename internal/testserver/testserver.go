@@ -46,11 +46,7 @@ func Start(tb testing.TB, opts ...server.Option) *Server {
 // StartWithBroker is Start with options for the in-process broker.
 func StartWithBroker(tb testing.TB, brokerOpts []inmem.Option, opts ...server.Option) *Server {
 	tb.Helper()
-	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "parley.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = store.Close() })
+	store := OpenStore(tb)
 	filesDir := filepath.Join(tb.TempDir(), "files")
 	blobs, err := disk.New(filesDir)
 	if err != nil {
@@ -87,6 +83,18 @@ func StartWithBroker(tb testing.TB, brokerOpts []inmem.Option, opts ...server.Op
 		TLSURL:    secure.URL,
 		tlsConfig: secure.Client().Transport.(*http.Transport).TLSClientConfig,
 	}
+}
+
+// OpenStore opens a SQLite store in a temporary directory, closed when the
+// test ends.
+func OpenStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "parley.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = store.Close() })
+	return store
 }
 
 // TLSConfig trusts the server's certificate.
