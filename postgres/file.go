@@ -134,18 +134,10 @@ func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `
+	return queryAll(ctx, s.pool, "select stale uploads", scanUpload, `
 		SELECT `+uploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < $1
 		ORDER BY create_time, id LIMIT $2`, createdBefore, limit)
-	if err != nil {
-		return nil, wrap("select stale uploads", err)
-	}
-	ups, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Upload, error) { return scanUpload(row) })
-	if err != nil {
-		return nil, wrap("select stale uploads", err)
-	}
-	return ups, nil
 }
 
 // StoredBytes returns the bytes a user has stored or announced: the sizes

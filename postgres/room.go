@@ -92,7 +92,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 	if limit <= 0 {
 		limit = parley.DefaultPageSize
 	}
-	rows, err := s.pool.Query(ctx, `
+	return queryAll(ctx, s.pool, "select rooms", scanRoom, `
 		SELECT `+roomColumns+` FROM rooms
 		WHERE name > $1
 		  AND (visibility = $2 OR EXISTS (
@@ -100,14 +100,6 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		ORDER BY name
 		LIMIT $4`,
 		afterName, parley.Public.String(), userID, limit)
-	if err != nil {
-		return nil, wrap("select rooms", err)
-	}
-	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Room, error) { return scanRoom(row) })
-	if err != nil {
-		return nil, wrap("select rooms", err)
-	}
-	return rooms, nil
 }
 
 // roomExists returns ENOTFOUND if there is no room with the id.

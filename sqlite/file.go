@@ -145,26 +145,10 @@ func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 // StaleUploads returns up to limit uploads that are not complete and were
 // created before createdBefore, oldest first.
 func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit int) ([]parley.Upload, error) {
-	rows, err := s.read.QueryContext(ctx, `
+	return queryAll(ctx, s.read, "select stale uploads", scanUpload, `
 		SELECT `+uploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < ?
 		ORDER BY create_time, id LIMIT ?`, nanos(createdBefore), limit)
-	if err != nil {
-		return nil, fmt.Errorf("select stale uploads: %w", err)
-	}
-	defer rows.Close()
-	var ups []parley.Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan stale upload: %w", err)
-		}
-		ups = append(ups, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select stale uploads: %w", err)
-	}
-	return ups, nil
 }
 
 // StoredBytes returns the sizes of the user's files plus the declared sizes

@@ -88,7 +88,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 	if limit <= 0 {
 		limit = parley.DefaultPageSize
 	}
-	rows, err := s.read.QueryContext(ctx, `
+	return queryAll(ctx, s.read, "select rooms", scanRoom, `
 		SELECT `+roomColumns+` FROM rooms
 		WHERE name > ?
 		  AND (visibility = ? OR EXISTS (
@@ -96,22 +96,6 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		ORDER BY name
 		LIMIT ?`,
 		afterName, parley.Public.String(), userID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select rooms: %w", err)
-	}
-	defer rows.Close()
-	var rooms []parley.Room
-	for rows.Next() {
-		r, err := scanRoom(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan room: %w", err)
-		}
-		rooms = append(rooms, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select rooms: %w", err)
-	}
-	return rooms, nil
 }
 
 // roomExists returns ENOTFOUND if there is no room with the id.
