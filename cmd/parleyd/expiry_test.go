@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,84 +102,4 @@ func TestAbandonedUploadsExpire(t *testing.T) {
 		t.Errorf("download of the finished file: %q, %v; want %q", got, err, finished)
 	}
 	second.stop(t)
-}
-
-// inProcess is parleyd run in this process (run), with its log.
-type inProcess struct {
-	url    string
-	cancel context.CancelFunc
-	done   chan error
-
-	mu   sync.Mutex
-	log  []string
-	more chan struct{} // closed and replaced at each line
-}
-
-// startInProcess runs parleyd with args, at log level info, until it
-// listens.
-func startInProcess(t *testing.T, args ...string) *inProcess {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &inProcess{cancel: cancel, done: make(chan error, 1), more: make(chan struct{})}
-	pr, pw := io.Pipe()
-	go func() {
-		p.done <- run(ctx, args, func(string) string { return "" }, pw)
-		_ = pw.Close()
-	}()
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
-				listening <- u
-			}
-			p.mu.Lock()
-			p.log = append(p.log, sc.Text())
-			close(p.more)
-			p.more = make(chan struct{})
-			p.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cancel() })
-	select {
-	case p.url = <-listening:
-		return p
-	case err := <-p.done:
-		t.Fatalf("parleyd exited before listening: %v", err)
-	case <-time.After(timeBound(30 * time.Second)):
-		t.Fatal("parleyd did not start")
-	}
-	return nil
-}
-
-// waitLog returns the first log line containing s, waiting up to within.
-func (p *inProcess) waitLog(t *testing.T, s string, within time.Duration) string {
-	t.Helper()
-	timeout := time.After(within)
-	for {
-		p.mu.Lock()
-		for _, line := range p.log {
-			if strings.Contains(line, s) {
-				p.mu.Unlock()
-				return line
-			}
-		}
-		more, log := p.more, strings.Join(p.log, "\n")
-		p.mu.Unlock()
-		select {
-		case <-more:
-		case <-timeout:
-			t.Fatalf("no log line with %q within %v:\n%s", s, within, log)
-		}
-	}
-}
-
-// stop shuts parleyd down as a signal would, and fails the test unless run
-// returns nil.
-func (p *inProcess) stop(t *testing.T) {
-	t.Helper()
-	p.cancel()
-	if err := <-p.done; err != nil {
-		t.Errorf("run: %v", err)
-	}
 }
