@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"connectrpc.com/connect"
 
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
-	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/internal/testserver"
 )
 
@@ -29,30 +26,14 @@ func TestAbandonedUploadsExpire(t *testing.T) {
 	dir := t.TempDir()
 	args := []string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dir}
 	ctx := t.Context()
-	hc := testserver.H2CClient()
 
 	first := startInProcess(t, args...)
-	auth := parleyv1connect.NewAuthServiceClient(hc, first.url)
-	signUp, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "leaver", Password: testserver.Password}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := testserver.WithToken(signUp.Msg.GetToken())
-	room, err := parleyv1connect.NewRoomServiceClient(hc, first.url, token).CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "uploads"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := parleyv1connect.NewFileServiceClient(hc, first.url, token)
+	u := testserver.SignUp(t, testserver.H2C(first.url), "leaver")
+	room := u.CreateRoom(t, "uploads", parleyv1.Visibility_VISIBILITY_UNSPECIFIED)
+	files := u.Files
 	create := func(name string, content []byte) string {
 		t.Helper()
-		sum := sha256.Sum256(content)
-		res, err := files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
-			RoomId: room.Msg.GetRoom().GetId(), Name: name, Size: int64(len(content)), Sha256: hex.EncodeToString(sum[:]),
-		}}))
-		if err != nil {
-			t.Fatalf("CreateUpload %s: %v", name, err)
-		}
-		return res.Msg.GetUpload().GetUploadId()
+		return createUpload(t, files, room.GetId(), name, content)
 	}
 	chunk := func(id string, data []byte) *parleyv1.UploadStatus {
 		t.Helper()
@@ -84,22 +65,14 @@ func TestAbandonedUploadsExpire(t *testing.T) {
 	if _, err := os.Stat(part); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("part file after the expiry: %v, want it gone", err)
 	}
-	files = parleyv1connect.NewFileServiceClient(hc, second.url, token)
-	_, err = files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: abandoned}))
+	files = u.Via(testserver.H2C(second.url)).Files
+	_, err := files.GetUpload(ctx, connect.NewRequest(&parleyv1.GetUploadRequest{UploadId: abandoned}))
 	t.Logf("GetUpload of the expired upload: %v", err)
 	if connect.CodeOf(err) != connect.CodeNotFound {
 		t.Errorf("GetUpload of the expired upload: %v, want not_found", err)
 	}
-	download, err := files.Download(ctx, connect.NewRequest(&parleyv1.DownloadRequest{FileId: fileID}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []byte
-	for download.Receive() {
-		got = append(got, download.Msg().GetData()...)
-	}
-	if err := download.Err(); err != nil || !bytes.Equal(got, finished) {
-		t.Errorf("download of the finished file: %q, %v; want %q", got, err, finished)
+	if got := downloadAll(t, files, fileID); !bytes.Equal(got, finished) {
+		t.Errorf("download of the finished file: %q; want %q", got, finished)
 	}
 	second.stop(t)
 }
