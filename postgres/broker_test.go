@@ -45,26 +45,14 @@ func TestBroker(t *testing.T) {
 	})
 }
 
-// subscribe subscribes to a room, closing the subscription when the test
-// ends, or fails the test.
-func subscribe(t *testing.T, b *postgres.Broker, roomID string) parley.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), roomID)
-	if err != nil {
-		t.Fatalf("Subscribe(%q): %v", roomID, err)
-	}
-	t.Cleanup(sub.Close)
-	return sub
-}
-
 // TestBrokerCrossReplica appends on one replica and expects the other's
 // subscribers to get every message, in order, through LISTEN/NOTIFY; the
 // appending replica's own Publish reaches its subscribers once.
 func TestBrokerCrossReplica(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
+	local := storetest.Subscribe(t, brokers[0], room.ID)
+	remote := storetest.Subscribe(t, brokers[1], room.ID)
 	for i := range 50 {
 		m, _, err := stores[0].AppendMessage(t.Context(), parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprint(i)}, nil)
 		if err != nil {
@@ -91,8 +79,8 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
 	waitListening(t, brokers[:]...)
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
+	local := storetest.Subscribe(t, brokers[0], room.ID)
+	remote := storetest.Subscribe(t, brokers[1], room.ID)
 	bob, err := stores[0].CreateUser(t.Context(), "bob", []byte("h"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +117,8 @@ func TestBrokerCrossReplicaTyping(t *testing.T) {
 	t.Parallel()
 	_, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
 	waitListening(t, brokers[:]...)
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
+	local := storetest.Subscribe(t, brokers[0], room.ID)
+	remote := storetest.Subscribe(t, brokers[1], room.ID)
 	brokers[0].Publish(&parley.Event{Kind: parley.EventTyping, RoomID: room.ID, User: alice, Time: time.Now()})
 	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
 		got := receiveOnce(t, name, sub)
@@ -164,7 +152,7 @@ func receiveOnce(t *testing.T, name string, sub parley.Subscription) []*parley.E
 func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 	t.Parallel()
 	schema, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(100*time.Millisecond))
-	sub := subscribe(t, brokers[1], room.ID)
+	sub := storetest.Subscribe(t, brokers[1], room.ID)
 	conn := pgtest.Connect(t)
 	// What AppendMessage does, minus pg_notify.
 	if _, err := conn.Exec(t.Context(), `
@@ -200,7 +188,7 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	followed := subscribe(t, broker, rooms[0].ID)
+	followed := storetest.Subscribe(t, broker, rooms[0].ID)
 
 	proxy.Cut()
 	start := time.Now()
@@ -215,7 +203,7 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 	if n := postgres.FollowedRooms(broker); n != 1 {
 		t.Errorf("rooms followed after a failed Subscribe: %d, want 1", n)
 	}
-	subscribe(t, broker, rooms[0].ID).Close()
+	storetest.Subscribe(t, broker, rooms[0].ID).Close()
 	followed.Close()
 	if n := postgres.FollowedRooms(broker); n != 0 {
 		t.Errorf("rooms followed after every subscription closed: %d", n)
@@ -231,7 +219,7 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 			t.Fatalf("AppendMessage after the database is back: %v", err)
 		}
 	}
-	sub = subscribe(t, broker, rooms[1].ID)
+	sub = storetest.Subscribe(t, broker, rooms[1].ID)
 	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Seq: m.Seq, Message: &m}) // at or before the head: already replayed
 	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
 	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Seq: next.Seq, Message: &next})

@@ -30,19 +30,12 @@ const receiveTimeout = 5 * time.Second
 // room's live subscriptions, is also checked to forget a subscriber once it
 // is closed or dropped, and never to register one whose Subscribe failed.
 func RunBroker(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker) {
-	for _, tc := range append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...) {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open)
-		})
-	}
+	runEach(t, append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...),
+		func(*testing.T) func(t *testing.T, queueSize int) parley.Broker { return open })
 }
 
-// brokerTest is one subtest of RunBroker, named for the outcome it checks.
-type brokerTest struct {
-	name string
-	run  func(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker)
-}
+// brokerTest is one subtest of RunBroker: it opens the brokers it needs.
+type brokerTest = suiteTest[func(t *testing.T, queueSize int) parley.Broker]
 
 // counter is what a broker implements for the suite to count subscribers.
 type counter interface {
@@ -52,8 +45,8 @@ type counter interface {
 var brokerTests = []brokerTest{
 	{"DrainTakesEverythingInOrder", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		sub := subscribe(t, b, "r")
-		other := subscribe(t, b, "other")
+		sub := Subscribe(t, b, "r")
+		other := Subscribe(t, b, "other")
 		for seq := int64(1); seq <= 100; seq++ {
 			b.Publish(messageEvent("r", seq))
 		}
@@ -71,7 +64,7 @@ var brokerTests = []brokerTest{
 	}},
 	{"SubscribersShareEvents", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		subs := []parley.Subscription{subscribe(t, b, "r"), subscribe(t, b, "r")}
+		subs := []parley.Subscription{Subscribe(t, b, "r"), Subscribe(t, b, "r")}
 		joined := &parley.Event{Kind: parley.EventMemberJoined, RoomID: "r", Seq: 2, User: parley.User{ID: "u_bob", Username: "bob"}, Time: baseTime}
 		sent := []*parley.Event{messageEvent("r", 1), joined, messageEvent("r", 3)}
 		for _, e := range sent {
@@ -98,7 +91,7 @@ var brokerTests = []brokerTest{
 		b := open(t, 1024)
 		subs := make([]parley.Subscription, rooms)
 		for i := range subs {
-			subs[i] = subscribe(t, b, fmt.Sprint("r", i))
+			subs[i] = Subscribe(t, b, fmt.Sprint("r", i))
 		}
 		var wg sync.WaitGroup
 		for i := range rooms {
@@ -115,7 +108,7 @@ var brokerTests = []brokerTest{
 	}},
 	{"OverflowDropsAtQueueSize", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		sub := subscribe(t, b, "r")
+		sub := Subscribe(t, b, "r")
 		for seq := int64(1); seq <= 4; seq++ {
 			b.Publish(messageEvent("r", seq))
 		}
@@ -147,8 +140,8 @@ var brokerTests = []brokerTest{
 	}},
 	{"PublishNeverBlocksOnAStalledReader", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		stalled := subscribe(t, b, "r")
-		live := subscribe(t, b, "r")
+		stalled := Subscribe(t, b, "r")
+		live := Subscribe(t, b, "r")
 		// live keeps up; stalled never drains. Publish must go on for live.
 		for seq := int64(1); seq <= 100; seq++ {
 			b.Publish(messageEvent("r", seq))
@@ -162,7 +155,7 @@ var brokerTests = []brokerTest{
 	}},
 	{"DrainedBatchCountsUntilNextDrain", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		sub := subscribe(t, b, "r")
+		sub := Subscribe(t, b, "r")
 		for seq := int64(1); seq <= 3; seq++ {
 			b.Publish(messageEvent("r", seq))
 		}
@@ -177,7 +170,7 @@ var brokerTests = []brokerTest{
 	}},
 	{"DrainThenClose", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		sub := subscribe(t, b, "r")
+		sub := Subscribe(t, b, "r")
 		for seq := int64(1); seq <= 50; seq++ {
 			b.Publish(messageEvent("r", seq))
 		}
@@ -223,7 +216,7 @@ var brokerTests = []brokerTest{
 			}
 		}
 		// The failed calls left nothing behind that a subscriber would see.
-		sub := subscribe(t, b, "r")
+		sub := Subscribe(t, b, "r")
 		b.Publish(messageEvent("r", 1))
 		WantSeqs(t, ReceiveSeqs(t, sub, 1), 1, 1)
 	}},
@@ -265,9 +258,9 @@ func WantSeqs(t *testing.T, got []int64, from, to int64) {
 	}
 }
 
-// subscribe subscribes to a room, closing the subscription when the test
+// Subscribe subscribes to a room, closing the subscription when the test
 // ends, or fails the test.
-func subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription {
+func Subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), roomID)
 	if err != nil {

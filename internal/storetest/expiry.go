@@ -26,19 +26,11 @@ type FileEngine struct {
 // relative to the create times the engine stamped: an upload is as old as
 // the suite says.
 func RunExpiry(t *testing.T, open func(t *testing.T) FileEngine) {
-	for _, tc := range expiryTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t))
-		})
-	}
+	runEach(t, expiryTests, open)
 }
 
 // expiryTest is one subtest of the expiry suite.
-type expiryTest struct {
-	name string
-	run  func(t *testing.T, e FileEngine)
-}
+type expiryTest = suiteTest[FileEngine]
 
 // expire runs ExpireUploads with no lock, or fails the test.
 func expire(t *testing.T, e FileEngine, createdBefore time.Time) parley.ExpiredUploads {

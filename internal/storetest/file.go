@@ -22,10 +22,7 @@ type fileStore interface {
 }
 
 // fileTest is one subtest of the FileStore group.
-type fileTest struct {
-	name string
-	run  func(t *testing.T, s fileStore)
-}
+type fileTest = suiteTest[fileStore]
 
 // runFiles runs the FileStore group, or skips it once when the engine does
 // not implement parley.FileStore.
@@ -33,12 +30,7 @@ func runFiles(t *testing.T, open func(t *testing.T) parley.Store) {
 	if _, ok := open(t).(parley.FileStore); !ok {
 		t.Skip("the engine keeps no file metadata (parley.FileStore)")
 	}
-	for _, tc := range fileTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t).(fileStore))
-		})
-	}
+	runEach(t, fileTests, func(t *testing.T) fileStore { return open(t).(fileStore) })
 }
 
 // uploadIn returns metadata for a file of content in room r.
@@ -415,19 +407,11 @@ var fileTests = []fileTest{
 // returns. Subtests run in parallel and each calls open once, so open must
 // return a new, empty store each time and clean it up with t.Cleanup.
 func RunBlobs(t *testing.T, open func(t *testing.T) parley.BlobStore) {
-	for _, tc := range blobTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t))
-		})
-	}
+	runEach(t, blobTests, open)
 }
 
 // blobTest is one subtest of the BlobStore suite.
-type blobTest struct {
-	name string
-	run  func(t *testing.T, b parley.BlobStore)
-}
+type blobTest = suiteTest[parley.BlobStore]
 
 // Upload ids as a FileStore makes them.
 const (

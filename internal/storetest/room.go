@@ -111,28 +111,40 @@ var roomTests = []storeTest{
 			createRoom(t, s, name, parley.Public, alice)
 		}
 		want := []string{"Bravo", "alpha", "charlie", "delta", "echo"} // byte order
-		var got []string
-		after := ""
-		for range len(want) {
-			page, err := s.ListRooms(t.Context(), alice.ID, after, 2)
-			if err != nil {
-				t.Fatalf("ListRooms(after %q): %v", after, err)
-			}
-			if len(page) > 2 {
-				t.Fatalf("ListRooms returned %d rooms, limit 2", len(page))
-			}
-			if len(page) == 0 {
-				break
-			}
-			for _, r := range page {
-				got = append(got, r.Name)
-			}
-			after = page[len(page)-1].Name
-		}
+		got := pageAll(t, "ListRooms", 2, len(want), func(after string, limit int) ([]parley.Room, error) {
+			return s.ListRooms(t.Context(), alice.ID, after, limit)
+		}, func(r parley.Room) string { return r.Name })
 		if !slices.Equal(got, want) {
 			t.Errorf("pages = %q, want %q", got, want)
 		}
 	}},
+}
+
+// pageAll reads a listing through list, limit items a page, each page
+// after the key of the last item of the one before, for at most pages pages
+// or until a page is empty, and returns the keys of the items in order. It
+// fails the test on an error or on a page of more than limit items.
+func pageAll[T any](t *testing.T, what string, limit, pages int, list func(after string, limit int) ([]T, error), key func(T) string) []string {
+	t.Helper()
+	var keys []string
+	after := ""
+	for range pages {
+		page, err := list(after, limit)
+		if err != nil {
+			t.Fatalf("%s(after %q): %v", what, after, err)
+		}
+		if len(page) > limit {
+			t.Fatalf("%s returned %d items, limit %d", what, len(page), limit)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, item := range page {
+			keys = append(keys, key(item))
+		}
+		after = key(page[len(page)-1])
+	}
+	return keys
 }
 
 // wantRooms fails the test unless ListRooms for userID returns exactly the
@@ -240,27 +252,15 @@ var memberTests = []storeTest{
 		}
 		createUser(t, s, "zed") // not a member
 		want := []string{"alice", "bob", "carol", "dave", "erin", "mallory"}
-		var got []string
-		after := ""
-		for range len(want) {
-			page, err := s.ListMembers(t.Context(), r.ID, after, 4)
-			if err != nil {
-				t.Fatalf("ListMembers(after %q): %v", after, err)
-			}
-			if len(page) > 4 {
-				t.Fatalf("ListMembers returned %d members, limit 4", len(page))
-			}
-			if len(page) == 0 {
-				break
-			}
+		got := pageAll(t, "ListMembers", 4, len(want), func(after string, limit int) ([]parley.Member, error) {
+			page, err := s.ListMembers(t.Context(), r.ID, after, limit)
 			for _, m := range page {
 				if m.RoomID != r.ID {
 					t.Errorf("member %s has RoomID %q, want %q", m.User.Username, m.RoomID, r.ID)
 				}
-				got = append(got, m.User.Username)
 			}
-			after = page[len(page)-1].User.Username
-		}
+			return page, err
+		}, func(m parley.Member) string { return m.User.Username })
 		if !slices.Equal(got, want) {
 			t.Errorf("pages = %q, want %q", got, want)
 		}

@@ -39,12 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			for _, tc := range g.tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, open(t))
-				})
-			}
+			runEach(t, g.tests, open)
 		})
 	}
 	t.Run("File", func(t *testing.T) {
@@ -53,11 +48,26 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 	})
 }
 
-// storeTest is one subtest, named for the outcome it checks.
-type storeTest struct {
+// suiteTest is one subtest of a suite over engines of type E, named for
+// the outcome it checks.
+type suiteTest[E any] struct {
 	name string
-	run  func(t *testing.T, s parley.Store)
+	run  func(t *testing.T, e E)
 }
+
+// runEach runs each of tests as a parallel subtest on an engine of its own
+// from open.
+func runEach[E any](t *testing.T, tests []suiteTest[E], open func(t *testing.T) E) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
+	}
+}
+
+// storeTest is one subtest of Run.
+type storeTest = suiteTest[parley.Store]
 
 var storeTests = []storeTest{
 	{"PingOK", func(t *testing.T, s parley.Store) {
