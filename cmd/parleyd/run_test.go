@@ -221,10 +221,7 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"PARLEY_ADDR": "0.0.0.0:9000", "PARLEY_CORS_ORIGINS": "none"}
-	cfg, err := parseConfig([]string{"--data-dir", "/tmp/x"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, []string{"--data-dir", "/tmp/x"}, env)
 	if cfg.addr != "0.0.0.0:9000" || cfg.dataDir != "/tmp/x" || len(cfg.corsOrigins) != 0 {
 		t.Errorf("cfg = %+v", cfg)
 	}
