@@ -73,11 +73,8 @@ func txErr(what string, err error) error {
 // RoomByID returns a room with its current head seq. ENOTFOUND if none.
 func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
 	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Room{}, parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return parley.Room{}, wrap("select room", err)
+	if err != nil {
+		return parley.Room{}, rowErr(err, "select room", "room not found")
 	}
 	return r, nil
 }
@@ -106,11 +103,8 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 func roomExists(ctx context.Context, q querier, id string) error {
 	var one int
 	err := q.QueryRow(ctx, `SELECT 1 FROM rooms WHERE id = $1`, id).Scan(&one)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return wrap("select room", err)
+	if err != nil {
+		return rowErr(err, "select room", "room not found")
 	}
 	return nil
 }

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -69,11 +67,8 @@ func (s *Store) CreateUpload(ctx context.Context, uploaderID string, meta parley
 // UploadByID returns an upload. ENOTFOUND if none.
 func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error) {
 	u, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.Upload{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
-	case err != nil:
-		return parley.Upload{}, fmt.Errorf("select upload: %w", err)
+	if err != nil {
+		return parley.Upload{}, rowErr(err, "select upload", "upload not found")
 	}
 	return u, nil
 }
@@ -87,11 +82,8 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string) (parley.Fil
 	}
 	defer tx.Rollback()
 	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, uploadID))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
-	case err != nil:
-		return parley.File{}, fmt.Errorf("select upload: %w", err)
+	if err != nil {
+		return parley.File{}, rowErr(err, "select upload", "upload not found")
 	}
 	if u.FileID != "" {
 		return fileByID(ctx, tx, u.FileID)
@@ -133,11 +125,8 @@ func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
 
 func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 	f, err := scanFile(q.QueryRowContext(ctx, fileSelect+` WHERE f.id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "file not found")
-	case err != nil:
-		return parley.File{}, fmt.Errorf("select file: %w", err)
+	if err != nil {
+		return parley.File{}, rowErr(err, "select file", "file not found")
 	}
 	return f, nil
 }
