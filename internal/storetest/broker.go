@@ -118,11 +118,7 @@ var brokerTests = []brokerTest{
 		default:
 		}
 		b.Publish(messageEvent("r", 5))
-		select {
-		case <-sub.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("not dropped past the queue size")
-		}
+		wantOverflowed(t, sub, "not dropped past the queue size")
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 4)
 		b.Publish(messageEvent("r", 6))
 		if got := sub.Drain(nil); len(got) != 0 {
@@ -147,11 +143,7 @@ var brokerTests = []brokerTest{
 			b.Publish(messageEvent("r", seq))
 			WantSeqs(t, ReceiveSeqs(t, live, 1), seq, seq)
 		}
-		select {
-		case <-stalled.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("a reader that never drained was not dropped")
-		}
+		wantOverflowed(t, stalled, "a reader that never drained was not dropped")
 	}},
 	{"DrainedBatchCountsUntilNextDrain", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
@@ -162,11 +154,7 @@ var brokerTests = []brokerTest{
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 3) // 3 handed out, being written
 		b.Publish(messageEvent("r", 4))
 		b.Publish(messageEvent("r", 5)) // 3 handed out + 2 queued > 4
-		select {
-		case <-sub.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("a reader still writing its last batch was not counted behind")
-		}
+		wantOverflowed(t, sub, "a reader still writing its last batch was not counted behind")
 	}},
 	{"DrainThenClose", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
@@ -268,6 +256,17 @@ func Subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription
 	}
 	t.Cleanup(sub.Close)
 	return sub
+}
+
+// wantOverflowed waits for sub to signal Overflowed, or fails the test
+// saying why it should have.
+func wantOverflowed(t *testing.T, sub parley.Subscription, failure string) {
+	t.Helper()
+	select {
+	case <-sub.Overflowed():
+	case <-time.After(receiveTimeout):
+		t.Fatal(failure)
+	}
 }
 
 // ready waits for sub to signal Ready or fails the test.

@@ -168,12 +168,7 @@ var fileTests = []fileTest{
 			t.Fatalf("CreateUpload = %+v, want an id, alice, the metadata, a create time and no file", up)
 		}
 		got, err := s.UploadByID(t.Context(), up.ID)
-		if err != nil {
-			t.Fatalf("UploadByID: %v", err)
-		}
-		if !sameUpload(got, up) {
-			t.Errorf("UploadByID = %+v, want %+v", got, up)
-		}
+		wantSame(t, "UploadByID", got, err, up, sameUpload)
 	}},
 	{"CreateUploadDistinctIDs", func(t *testing.T, s fileStore) {
 		alice := createUser(t, s, "alice")
@@ -242,12 +237,7 @@ var fileTests = []fileTest{
 			t.Errorf("UploadByID FileID = %q, want %q", linked.FileID, f.ID)
 		}
 		got, err := s.FileByID(t.Context(), f.ID)
-		if err != nil {
-			t.Fatalf("FileByID: %v", err)
-		}
-		if !sameFile(got, f) {
-			t.Errorf("FileByID = %+v, want %+v", got, f)
-		}
+		wantSame(t, "FileByID", got, err, f, sameFile)
 	}},
 	{"CompleteTwiceReturnsTheFile", func(t *testing.T, s fileStore) {
 		_, _, up := fileSetUp(t, s)

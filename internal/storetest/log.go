@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -274,4 +275,32 @@ var logTests = []storeTest{
 		_, err = s.MarkRead(t.Context(), "r_missing", bob.ID, 1)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
+}
+
+// WantMigratedLog checks a room an engine's migration to the room log has
+// carried over: its n messages are there in seq order, message i (from 1)
+// with id idPrefix+i and text "text i", neither edited nor deleted, each as
+// its own EventMessage at its seq, by its sender; the head is n. It is for
+// the engines' tests of their migrations, whose fixtures fill rooms so.
+func WantMigratedLog(t *testing.T, s parley.Store, roomID, idPrefix string, n int) {
+	t.Helper()
+	ctx := t.Context()
+	msgs, head, err := s.ListMessages(ctx, roomID, parley.HistoryQuery{Limit: parley.MaxHistoryLimit})
+	if err != nil || head != int64(n) || len(msgs) != n {
+		t.Fatalf("ListMessages: %d messages, head %d, %v; want %d and %d", len(msgs), head, err, n, n)
+	}
+	for i, m := range msgs {
+		if m.Seq != int64(i+1) || m.Text != fmt.Sprintf("text %d", i+1) || m.ID != fmt.Sprintf("%s%d", idPrefix, i+1) || !m.EditTime.IsZero() || m.Deleted() {
+			t.Fatalf("message %d after migration: %+v", i+1, m)
+		}
+	}
+	events, head, err := s.ListEvents(ctx, roomID, 0, parley.MaxHistoryLimit)
+	if err != nil || head != int64(n) || len(events) != n {
+		t.Fatalf("ListEvents: %d events, head %d, %v", len(events), head, err)
+	}
+	for i, e := range events {
+		if e.Kind != parley.EventMessage || e.Seq != int64(i+1) || e.Message.Seq != e.Seq || e.User.ID != e.Message.Sender.ID {
+			t.Fatalf("event %d after migration: %+v", i+1, e)
+		}
+	}
 }

@@ -32,6 +32,17 @@ func appendTexts(t *testing.T, s parley.Store, r parley.Room, sender parley.User
 	return msgs
 }
 
+// listMessages returns a room's newest messages, as many as a page may
+// hold, and its head, or fails the test.
+func listMessages(t *testing.T, s parley.Store, roomID string) ([]parley.Message, int64) {
+	t.Helper()
+	msgs, head, err := s.ListMessages(t.Context(), roomID, parley.HistoryQuery{Limit: parley.MaxHistoryLimit})
+	if err != nil {
+		t.Fatalf("ListMessages: %v", err)
+	}
+	return msgs, head
+}
+
 // seqs returns the seqs of msgs.
 func seqs(msgs []parley.Message) []int64 {
 	out := make([]int64, len(msgs))
@@ -88,10 +99,7 @@ var messageTests = []storeTest{
 			m.Text != "héllo, 世界" || m.ClientMessageID != "c1" || m.CreateTime.IsZero() {
 			t.Fatalf("AppendMessage = %+v, created %v", m, created)
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
+		msgs, head := listMessages(t, s, r.ID)
 		if head != 1 || len(msgs) != 1 || !sameMessage(msgs[0], m) {
 			t.Errorf("ListMessages = %+v, head %d; want [%+v], head 1", msgs, head, m)
 		}
@@ -139,10 +147,7 @@ var messageTests = []storeTest{
 		if created || !sameMessage(retry, first) {
 			t.Errorf("retry = %+v, created %v; want the original %+v, created false", retry, created, first)
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
+		msgs, head := listMessages(t, s, r.ID)
 		if head != 1 || len(msgs) != 1 {
 			t.Errorf("after a retry: %d messages, head %d; want 1, 1", len(msgs), head)
 		}
@@ -275,10 +280,7 @@ var messageTests = []storeTest{
 		if created != 1 || len(ids) != 1 {
 			t.Errorf("%d calls created, %d distinct ids; want 1 and 1", created, len(ids))
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 100})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
+		msgs, head := listMessages(t, s, r.ID)
 		if head != 1 || len(msgs) != 1 {
 			t.Errorf("%d messages stored, head %d; want 1, 1", len(msgs), head)
 		}

@@ -19,12 +19,7 @@ var roomTests = []storeTest{
 			t.Fatalf("CreateRoom = %+v", r)
 		}
 		got, err := s.RoomByID(t.Context(), r.ID)
-		if err != nil {
-			t.Fatalf("RoomByID: %v", err)
-		}
-		if !sameRoom(got, r) {
-			t.Errorf("RoomByID = %+v, want %+v", got, r)
-		}
+		wantSame(t, "RoomByID", got, err, r, sameRoom)
 	}},
 	{"CreatorIsMember", func(t *testing.T, s parley.Store) {
 		alice := createUser(t, s, "alice")

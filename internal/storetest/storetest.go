@@ -121,6 +121,18 @@ func createRoom(t *testing.T, s parley.Store, name string, v parley.Visibility, 
 	return r
 }
 
+// wantSame fails the test unless a call named what returned want (by
+// same) and no error.
+func wantSame[T any](t *testing.T, what string, got T, err error, want T, same func(a, b T) bool) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !same(got, want) {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
+}
+
 func sameUser(a, b parley.User) bool {
 	return a.ID == b.ID && a.Username == b.Username && a.CreateTime.Equal(b.CreateTime)
 }

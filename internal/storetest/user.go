@@ -25,12 +25,7 @@ var userTests = []storeTest{
 			t.Errorf("UserByUsername = %+v, %q; want %+v, %q", byName, hash, u, "secret hash")
 		}
 		byID, err := s.UserByID(t.Context(), u.ID)
-		if err != nil {
-			t.Fatalf("UserByID: %v", err)
-		}
-		if !sameUser(byID, u) {
-			t.Errorf("UserByID = %+v, want %+v", byID, u)
-		}
+		wantSame(t, "UserByID", byID, err, u, sameUser)
 	}},
 	{"DistinctIDs", func(t *testing.T, s parley.Store) {
 		a, b := createUser(t, s, "alice"), createUser(t, s, "bob")
