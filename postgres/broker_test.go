@@ -22,13 +22,8 @@ func replicaPair(t *testing.T, opts ...postgres.BrokerOption) (schema string, st
 		brokers[i] = postgres.NewBroker(stores[i], inmem.NewBroker(), opts...)
 		t.Cleanup(func() { _ = brokers[i].Close() })
 	}
-	var err error
-	if alice, err = stores[0].CreateUser(t.Context(), "alice", []byte("h")); err != nil {
-		t.Fatal(err)
-	}
-	if room, err = stores[0].CreateRoom(t.Context(), "general", parley.Public, alice.ID); err != nil {
-		t.Fatal(err)
-	}
+	alice = storetest.CreateUser(t, stores[0], "alice")
+	room = storetest.CreateRoom(t, stores[0], "general", parley.Public, alice)
 	return schema, stores, brokers, room, alice
 }
 
@@ -81,10 +76,7 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	waitListening(t, brokers[:]...)
 	local := storetest.Subscribe(t, brokers[0], room.ID)
 	remote := storetest.Subscribe(t, brokers[1], room.ID)
-	bob, err := stores[0].CreateUser(t.Context(), "bob", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob := storetest.CreateUser(t, stores[0], "bob")
 	if _, err := stores[0].AddMember(t.Context(), room.ID, bob.ID, bob.ID, brokers[0].Publish); err != nil {
 		t.Fatal(err)
 	}
@@ -178,15 +170,10 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 	store := open(t, viaProxy)
 	broker := postgres.NewBroker(store, inmem.NewBroker(), postgres.WithPollInterval(time.Hour))
 	t.Cleanup(func() { _ = broker.Close() })
-	alice, err := store.CreateUser(t.Context(), "alice", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := storetest.CreateUser(t, store, "alice")
 	var rooms [2]parley.Room
 	for i := range rooms {
-		if rooms[i], err = store.CreateRoom(t.Context(), fmt.Sprint("room", i), parley.Public, alice.ID); err != nil {
-			t.Fatal(err)
-		}
+		rooms[i] = storetest.CreateRoom(t, store, fmt.Sprint("room", i), parley.Public, alice)
 	}
 	followed := storetest.Subscribe(t, broker, rooms[0].ID)
 

@@ -61,8 +61,8 @@ func completeUpload(t *testing.T, s fileStore, up parley.Upload) parley.File {
 // fileSetUp is a user, a room of theirs and an upload in it.
 func fileSetUp(t *testing.T, s fileStore) (parley.User, parley.Room, parley.Upload) {
 	t.Helper()
-	alice := createUser(t, s, "alice")
-	r := createRoom(t, s, "general", parley.Public, alice)
+	alice := CreateUser(t, s, "alice")
+	r := CreateRoom(t, s, "general", parley.Public, alice)
 	return alice, r, createUpload(t, s, alice, uploadIn(r, "notes.txt", []byte("hello, files")))
 }
 
@@ -157,8 +157,8 @@ func sha256Hex(b []byte) string {
 
 var fileTests = []fileTest{
 	{"CreateUploadOK", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		up, err := s.CreateUpload(t.Context(), alice.ID, meta)
 		if err != nil {
@@ -171,8 +171,8 @@ var fileTests = []fileTest{
 		wantSame(t, "UploadByID", got, err, up, sameUpload)
 	}},
 	{"CreateUploadDistinctIDs", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		if a, b := createUpload(t, s, alice, meta), createUpload(t, s, alice, meta); a.ID == b.ID {
 			t.Errorf("two uploads of the same metadata share id %q", a.ID)
@@ -182,8 +182,8 @@ var fileTests = []fileTest{
 		// The store keeps metadata at the domain's limits exactly; checking
 		// them is the caller's job (ValidateUploadMeta, the server's size
 		// limit), so a size far beyond DefaultMaxFileBytes is stored too.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := parley.UploadMeta{
 			RoomID:      r.ID,
 			Name:        strings.Repeat("é", parley.FileNameMaxLen/2) + "x", // 255 bytes
@@ -205,13 +205,13 @@ var fileTests = []fileTest{
 		}
 	}},
 	{"CreateUploadErrRoomNotFound", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, err := s.CreateUpload(t.Context(), alice.ID, uploadIn(parley.Room{ID: "r_missing"}, "x.txt", []byte("x")))
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"CreateUploadErrUploaderNotFound", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.CreateUpload(t.Context(), "u_missing", uploadIn(r, "x.txt", []byte("x")))
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
@@ -272,9 +272,9 @@ var fileTests = []fileTest{
 		}
 	}},
 	{"CompleteSameContentDistinctFiles", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		content := []byte("shared content")
 		fa := completeUpload(t, s, createUpload(t, s, alice, uploadIn(a, "one.txt", content)))
 		fb := completeUpload(t, s, createUpload(t, s, alice, uploadIn(b, "two.txt", content)))
@@ -322,9 +322,9 @@ var fileTests = []fileTest{
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"StaleUploadsOldestFirst", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		bob := createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		bob := CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		var ups []parley.Upload
 		for _, u := range []parley.User{alice, bob, alice, bob} {
@@ -342,10 +342,10 @@ var fileTests = []fileTest{
 		wantStale(t, s, ups[3].CreateTime.Add(time.Microsecond), 1, ups[2])
 	}},
 	{"StoredBytesCountsFilesAndUnfinished", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		bob := createUser(t, s, "bob")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		bob := CreateUser(t, s, "bob")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		wantStoredBytes(t, s, alice, 0)
 		completeUpload(t, s, createUpload(t, s, alice, uploadIn(a, "one.txt", []byte("twelve bytes"))))
 		completeUpload(t, s, createUpload(t, s, alice, uploadIn(b, "two.txt", []byte("twelve bytes")))) // the same content counts again

@@ -63,8 +63,8 @@ func seqRange(from, to int64) []int64 {
 
 var messageTests = []storeTest{
 	{"AppendPublishesNewMessagesBeforeReturning", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var published []parley.Message
 		publish := func(m *parley.Message) { published = append(published, *m) }
 		m := parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: "c1"}
@@ -87,8 +87,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"AppendOK", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "héllo, 世界", ClientMessageID: "c1",
 		}, nil)
@@ -105,9 +105,9 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"SeqsContiguousPerRoom", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		got := map[string][]int64{}
 		for i := range 9 {
 			r, sender := a, alice
@@ -130,8 +130,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"RetryReturnsOriginal", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		first, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "once", ClientMessageID: "c1",
 		}, nil)
@@ -155,8 +155,8 @@ var messageTests = []storeTest{
 	{"AttachmentsKept", func(t *testing.T, s parley.Store) {
 		// The store keeps the attachments it is given, as they are: files
 		// never change, so a message shows them as they were when sent.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var files []parley.File
 		for i := range parley.MaxAttachments {
 			files = append(files, parley.File{
@@ -182,8 +182,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"ClientIDScopedToSender", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		for i, u := range []parley.User{alice, bob} {
 			m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 				RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "same",
@@ -195,8 +195,8 @@ var messageTests = []storeTest{
 	}},
 	{"ConcurrentAppendsGetEverySeqOnce", func(t *testing.T, s parley.Store) {
 		const writers, perWriter = 20, 25
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
@@ -251,8 +251,8 @@ var messageTests = []storeTest{
 	}},
 	{"ConcurrentRetriesStoreOnce", func(t *testing.T, s parley.Store) {
 		const racers = 10
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var (
 			wg      sync.WaitGroup
 			mu      sync.Mutex
@@ -286,8 +286,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"HistoryWindows", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		sent := appendTexts(t, s, r, alice, 10)
 		for _, tc := range []struct {
 			name string
@@ -326,8 +326,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"HistoryOfEmptyRoom", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
 		if err != nil || head != 0 || len(msgs) != 0 {
 			t.Errorf("ListMessages = %v, head %d, %v; want none, head 0", msgs, head, err)
@@ -336,8 +336,8 @@ var messageTests = []storeTest{
 	{"AppendErrCanceled", func(t *testing.T, s parley.Store) {
 		// A caller whose context has ended gets its error, and nothing is
 		// stored.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
@@ -349,7 +349,7 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"ErrRoomNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, _, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: "r_missing", SenderID: alice.ID, Text: "hi", ClientMessageID: "c1",
 		}, nil)

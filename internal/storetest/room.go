@@ -9,7 +9,7 @@ import (
 
 var roomTests = []storeTest{
 	{"CreateOK", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		r, err := s.CreateRoom(t.Context(), "general", parley.Private, alice.ID)
 		if err != nil {
 			t.Fatalf("CreateRoom: %v", err)
@@ -22,8 +22,8 @@ var roomTests = []storeTest{
 		wantSame(t, "RoomByID", got, err, r, sameRoom)
 	}},
 	{"CreatorIsMember", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		ok, err := s.IsMember(t.Context(), r.ID, alice.ID)
 		if err != nil || !ok {
 			t.Fatalf("IsMember(creator) = %v, %v; want true", ok, err)
@@ -37,8 +37,8 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"ErrNameTaken", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.CreateRoom(t.Context(), "general", parley.Private, bob.ID)
 		wantCode(t, err, parley.ECONFLICT)
 		rooms, err := s.ListRooms(t.Context(), bob.ID, "", 10)
@@ -50,7 +50,7 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"NamesCaseSensitive", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		for _, name := range []string{"go", "Go"} {
 			if _, err := s.CreateRoom(t.Context(), name, parley.Public, alice.ID); err != nil {
 				t.Errorf("CreateRoom(%q): %v", name, err)
@@ -62,8 +62,8 @@ var roomTests = []storeTest{
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"HeadSeqFollowsMessages", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		appendTexts(t, s, r, alice, 3)
 		got, err := s.RoomByID(t.Context(), r.ID)
 		if err != nil {
@@ -81,10 +81,10 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"ListVisibility", func(t *testing.T, s parley.Store) {
-		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
-		createRoom(t, s, "a-public", parley.Public, alice)
-		alicePrivate := createRoom(t, s, "b-alice", parley.Private, alice)
-		createRoom(t, s, "c-bob", parley.Private, bob)
+		alice, bob, carol := CreateUser(t, s, "alice"), CreateUser(t, s, "bob"), CreateUser(t, s, "carol")
+		CreateRoom(t, s, "a-public", parley.Public, alice)
+		alicePrivate := CreateRoom(t, s, "b-alice", parley.Private, alice)
+		CreateRoom(t, s, "c-bob", parley.Private, bob)
 
 		wantRooms(t, s, alice.ID, "a-public", "b-alice")
 		wantRooms(t, s, bob.ID, "a-public", "c-bob")
@@ -101,9 +101,9 @@ var roomTests = []storeTest{
 		wantRooms(t, s, carol.ID, "a-public")
 	}},
 	{"ListPagesByName", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		for _, name := range []string{"delta", "Bravo", "alpha", "echo", "charlie"} {
-			createRoom(t, s, name, parley.Public, alice)
+			CreateRoom(t, s, name, parley.Public, alice)
 		}
 		want := []string{"Bravo", "alpha", "charlie", "delta", "echo"} // byte order
 		got := pageAll(t, "ListRooms", 2, len(want), func(after string, limit int) ([]parley.Room, error) {
@@ -161,8 +161,8 @@ func wantRooms(t *testing.T, s parley.Store, userID string, names ...string) {
 
 var memberTests = []storeTest{
 	{"AddOK", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil)
 		if err != nil {
 			t.Fatalf("AddMember: %v", err)
@@ -183,25 +183,25 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ErrAlreadyMember", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.AddMember(t.Context(), r.ID, alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ECONFLICT)
 	}},
 	{"ErrAddRoomNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, err := s.AddMember(t.Context(), "r_missing", alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"ErrAddUserNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.AddMember(t.Context(), r.ID, "u_missing", "u_missing", nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"RemoveOK", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
@@ -217,14 +217,14 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ErrRemoveNotMember", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		wantCode(t, s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, nil), parley.ENOTFOUND)
 		wantCode(t, s.RemoveMember(t.Context(), "r_missing", alice.ID, alice.ID, nil), parley.ENOTFOUND)
 	}},
 	{"IsMemberFalse", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		for _, tc := range []struct{ room, user string }{
 			{r.ID, bob.ID},
 			{r.ID, "u_missing"},
@@ -237,15 +237,15 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ListPagesByUsername", func(t *testing.T, s parley.Store) {
-		creator := createUser(t, s, "mallory")
-		r := createRoom(t, s, "general", parley.Public, creator)
+		creator := CreateUser(t, s, "mallory")
+		r := CreateRoom(t, s, "general", parley.Public, creator)
 		for _, name := range []string{"dave", "bob", "erin", "alice", "carol"} {
-			u := createUser(t, s, name)
+			u := CreateUser(t, s, name)
 			if _, err := s.AddMember(t.Context(), r.ID, u.ID, u.ID, nil); err != nil {
 				t.Fatalf("AddMember(%s): %v", name, err)
 			}
 		}
-		createUser(t, s, "zed") // not a member
+		CreateUser(t, s, "zed") // not a member
 		want := []string{"alice", "bob", "carol", "dave", "erin", "mallory"}
 		got := pageAll(t, "ListMembers", 4, len(want), func(after string, limit int) ([]parley.Member, error) {
 			page, err := s.ListMembers(t.Context(), r.ID, after, limit)

@@ -101,8 +101,8 @@ func wantCode(t *testing.T, err error, code parley.ErrorCode) {
 	}
 }
 
-// createUser stores a user or fails the test.
-func createUser(t *testing.T, s parley.Store, username string) parley.User {
+// CreateUser stores a user or fails the test.
+func CreateUser(t *testing.T, s parley.Store, username string) parley.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), username, []byte("hash of "+username))
 	if err != nil {
@@ -111,8 +111,8 @@ func createUser(t *testing.T, s parley.Store, username string) parley.User {
 	return u
 }
 
-// createRoom stores a room or fails the test.
-func createRoom(t *testing.T, s parley.Store, name string, v parley.Visibility, creator parley.User) parley.Room {
+// CreateRoom stores a room or fails the test.
+func CreateRoom(t *testing.T, s parley.Store, name string, v parley.Visibility, creator parley.User) parley.Room {
 	t.Helper()
 	r, err := s.CreateRoom(t.Context(), name, v, creator.ID)
 	if err != nil {
