@@ -73,9 +73,7 @@ func TestBrokerCrossReplica(t *testing.T) {
 func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	waitListening(t, brokers[:]...)
-	local := storetest.Subscribe(t, brokers[0], room.ID)
-	remote := storetest.Subscribe(t, brokers[1], room.ID)
+	local, remote := listenBoth(t, brokers, room.ID)
 	bob := storetest.CreateUser(t, stores[0], "bob")
 	if _, err := stores[0].AddMember(t.Context(), room.ID, bob.ID, bob.ID, brokers[0].Publish); err != nil {
 		t.Fatal(err)
@@ -108,9 +106,7 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 func TestBrokerCrossReplicaTyping(t *testing.T) {
 	t.Parallel()
 	_, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	waitListening(t, brokers[:]...)
-	local := storetest.Subscribe(t, brokers[0], room.ID)
-	remote := storetest.Subscribe(t, brokers[1], room.ID)
+	local, remote := listenBoth(t, brokers, room.ID)
 	brokers[0].Publish(&parley.Event{Kind: parley.EventTyping, RoomID: room.ID, User: alice, Time: time.Now()})
 	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
 		got := receiveOnce(t, name, sub)
@@ -211,6 +207,14 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
 	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Seq: next.Seq, Message: &next})
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), next.Seq, next.Seq)
+}
+
+// listenBoth waits until both brokers LISTEN and subscribes to roomID on
+// each: local on the first, remote on the second.
+func listenBoth(t *testing.T, brokers [2]*postgres.Broker, roomID string) (local, remote parley.Subscription) {
+	t.Helper()
+	waitListening(t, brokers[:]...)
+	return storetest.Subscribe(t, brokers[0], roomID), storetest.Subscribe(t, brokers[1], roomID)
 }
 
 // waitListening waits until every broker LISTENs, so that a revocation,
