@@ -47,9 +47,7 @@ var brokerTests = []brokerTest{
 		b := open(t, 1024)
 		sub := Subscribe(t, b, "r")
 		other := Subscribe(t, b, "other")
-		for seq := int64(1); seq <= 100; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		publishSeqs(b, "r", 100)
 		ready(t, sub)
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 100)
 		if got := sub.Drain(nil); len(got) != 0 {
@@ -96,9 +94,7 @@ var brokerTests = []brokerTest{
 		var wg sync.WaitGroup
 		for i := range rooms {
 			wg.Go(func() {
-				for seq := int64(1); seq <= perRoom; seq++ {
-					b.Publish(messageEvent(fmt.Sprint("r", i), seq))
-				}
+				publishSeqs(b, fmt.Sprint("r", i), perRoom)
 			})
 		}
 		for _, sub := range subs {
@@ -109,9 +105,7 @@ var brokerTests = []brokerTest{
 	{"OverflowDropsAtQueueSize", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
 		sub := Subscribe(t, b, "r")
-		for seq := int64(1); seq <= 4; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		publishSeqs(b, "r", 4)
 		select {
 		case <-sub.Overflowed():
 			t.Fatal("overflowed at the queue size")
@@ -148,9 +142,7 @@ var brokerTests = []brokerTest{
 	{"DrainedBatchCountsUntilNextDrain", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
 		sub := Subscribe(t, b, "r")
-		for seq := int64(1); seq <= 3; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		publishSeqs(b, "r", 3)
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 3) // 3 handed out, being written
 		b.Publish(messageEvent("r", 4))
 		b.Publish(messageEvent("r", 5)) // 3 handed out + 2 queued > 4
@@ -159,9 +151,7 @@ var brokerTests = []brokerTest{
 	{"DrainThenClose", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
 		sub := Subscribe(t, b, "r")
-		for seq := int64(1); seq <= 50; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		publishSeqs(b, "r", 50)
 		WantSeqs(t, ReceiveSeqs(t, sub, 50), 1, 50)
 		sub.Close()
 		sub.Close() // twice is fine
@@ -276,6 +266,13 @@ func ready(t *testing.T, sub parley.Subscription) {
 	case <-sub.Ready():
 	case <-time.After(receiveTimeout):
 		t.Fatal("Ready not signalled")
+	}
+}
+
+// publishSeqs publishes message events 1 to last in roomID on b.
+func publishSeqs(b parley.Broker, roomID string, last int64) {
+	for seq := int64(1); seq <= last; seq++ {
+		b.Publish(messageEvent(roomID, seq))
 	}
 }
 
