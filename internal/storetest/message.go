@@ -32,15 +32,18 @@ func appendTexts(t *testing.T, s parley.Store, r parley.Room, sender parley.User
 	return msgs
 }
 
-// listMessages returns a room's newest messages, as many as a page may
-// hold, and its head, or fails the test.
-func listMessages(t *testing.T, s parley.Store, roomID string) ([]parley.Message, int64) {
+// wantOneMessage returns the one message of a room, whose head is 1, or
+// fails the test saying when.
+func wantOneMessage(t *testing.T, s parley.Store, roomID, when string) parley.Message {
 	t.Helper()
 	msgs, head, err := s.ListMessages(t.Context(), roomID, parley.HistoryQuery{Limit: parley.MaxHistoryLimit})
 	if err != nil {
 		t.Fatalf("ListMessages: %v", err)
 	}
-	return msgs, head
+	if head != 1 || len(msgs) != 1 {
+		t.Fatalf("%s: %d messages, head %d; want 1, 1", when, len(msgs), head)
+	}
+	return msgs[0]
 }
 
 // seqs returns the seqs of msgs.
@@ -99,9 +102,8 @@ var messageTests = []storeTest{
 			m.Text != "héllo, 世界" || m.ClientMessageID != "c1" || m.CreateTime.IsZero() {
 			t.Fatalf("AppendMessage = %+v, created %v", m, created)
 		}
-		msgs, head := listMessages(t, s, r.ID)
-		if head != 1 || len(msgs) != 1 || !sameMessage(msgs[0], m) {
-			t.Errorf("ListMessages = %+v, head %d; want [%+v], head 1", msgs, head, m)
+		if got := wantOneMessage(t, s, r.ID, "ListMessages"); !sameMessage(got, m) {
+			t.Errorf("ListMessages = [%+v]; want [%+v]", got, m)
 		}
 	}},
 	{"SeqsContiguousPerRoom", func(t *testing.T, s parley.Store) {
@@ -147,10 +149,7 @@ var messageTests = []storeTest{
 		if created || !sameMessage(retry, first) {
 			t.Errorf("retry = %+v, created %v; want the original %+v, created false", retry, created, first)
 		}
-		msgs, head := listMessages(t, s, r.ID)
-		if head != 1 || len(msgs) != 1 {
-			t.Errorf("after a retry: %d messages, head %d; want 1, 1", len(msgs), head)
-		}
+		wantOneMessage(t, s, r.ID, "after a retry")
 	}},
 	{"AttachmentsKept", func(t *testing.T, s parley.Store) {
 		// The store keeps the attachments it is given, as they are: files
@@ -280,10 +279,7 @@ var messageTests = []storeTest{
 		if created != 1 || len(ids) != 1 {
 			t.Errorf("%d calls created, %d distinct ids; want 1 and 1", created, len(ids))
 		}
-		msgs, head := listMessages(t, s, r.ID)
-		if head != 1 || len(msgs) != 1 {
-			t.Errorf("%d messages stored, head %d; want 1, 1", len(msgs), head)
-		}
+		wantOneMessage(t, s, r.ID, "stored")
 	}},
 	{"HistoryWindows", func(t *testing.T, s parley.Store) {
 		alice := CreateUser(t, s, "alice")
