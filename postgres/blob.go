@@ -128,11 +128,8 @@ func (b *Blobs) Commit(uploadID, sum string) error {
 func commitContent(ctx context.Context, tx pgx.Tx, uploadID, sum string) error {
 	var id int64
 	err := tx.QueryRow(ctx, `SELECT id FROM blob_contents WHERE upload_id = $1 FOR UPDATE`, uploadID).Scan(&id)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Errorf(parley.ENOTFOUND, "upload has no content")
-	case err != nil:
-		return wrap("lock upload content", err)
+	if err != nil {
+		return rowErr(err, "lock upload content", "upload has no content")
 	}
 	got, err := hashContent(ctx, tx, id)
 	if err != nil {

@@ -22,13 +22,8 @@ func replicaPair(t *testing.T, opts ...postgres.BrokerOption) (schema string, st
 		brokers[i] = postgres.NewBroker(stores[i], inmem.NewBroker(), opts...)
 		t.Cleanup(func() { _ = brokers[i].Close() })
 	}
-	var err error
-	if alice, err = stores[0].CreateUser(t.Context(), "alice", []byte("h")); err != nil {
-		t.Fatal(err)
-	}
-	if room, err = stores[0].CreateRoom(t.Context(), "general", parley.Public, alice.ID); err != nil {
-		t.Fatal(err)
-	}
+	alice = storetest.CreateUser(t, stores[0], "alice")
+	room = storetest.CreateRoom(t, stores[0], "general", parley.Public, alice)
 	return schema, stores, brokers, room, alice
 }
 
@@ -45,26 +40,14 @@ func TestBroker(t *testing.T) {
 	})
 }
 
-// subscribe subscribes to a room, closing the subscription when the test
-// ends, or fails the test.
-func subscribe(t *testing.T, b *postgres.Broker, roomID string) parley.Subscription {
-	t.Helper()
-	sub, err := b.Subscribe(t.Context(), roomID)
-	if err != nil {
-		t.Fatalf("Subscribe(%q): %v", roomID, err)
-	}
-	t.Cleanup(sub.Close)
-	return sub
-}
-
 // TestBrokerCrossReplica appends on one replica and expects the other's
 // subscribers to get every message, in order, through LISTEN/NOTIFY; the
 // appending replica's own Publish reaches its subscribers once.
 func TestBrokerCrossReplica(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
+	local := storetest.Subscribe(t, brokers[0], room.ID)
+	remote := storetest.Subscribe(t, brokers[1], room.ID)
 	for i := range 50 {
 		m, _, err := stores[0].AppendMessage(t.Context(), parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: fmt.Sprint(i)}, nil)
 		if err != nil {
@@ -90,13 +73,8 @@ func TestBrokerCrossReplica(t *testing.T) {
 func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 	t.Parallel()
 	_, stores, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	waitListening(t, brokers[:]...)
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
-	bob, err := stores[0].CreateUser(t.Context(), "bob", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	local, remote := listenBoth(t, brokers, room.ID)
+	bob := storetest.CreateUser(t, stores[0], "bob")
 	if _, err := stores[0].AddMember(t.Context(), room.ID, bob.ID, bob.ID, brokers[0].Publish); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +106,7 @@ func TestBrokerCrossReplicaMembersAndReadMarkers(t *testing.T) {
 func TestBrokerCrossReplicaTyping(t *testing.T) {
 	t.Parallel()
 	_, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(time.Hour))
-	waitListening(t, brokers[:]...)
-	local := subscribe(t, brokers[0], room.ID)
-	remote := subscribe(t, brokers[1], room.ID)
+	local, remote := listenBoth(t, brokers, room.ID)
 	brokers[0].Publish(&parley.Event{Kind: parley.EventTyping, RoomID: room.ID, User: alice, Time: time.Now()})
 	for name, sub := range map[string]parley.Subscription{"remote": remote, "local": local} {
 		got := receiveOnce(t, name, sub)
@@ -164,7 +140,7 @@ func receiveOnce(t *testing.T, name string, sub parley.Subscription) []*parley.E
 func TestBrokerLostNotificationOnlyDelays(t *testing.T) {
 	t.Parallel()
 	schema, _, brokers, room, alice := replicaPair(t, postgres.WithPollInterval(100*time.Millisecond))
-	sub := subscribe(t, brokers[1], room.ID)
+	sub := storetest.Subscribe(t, brokers[1], room.ID)
 	conn := pgtest.Connect(t)
 	// What AppendMessage does, minus pg_notify.
 	if _, err := conn.Exec(t.Context(), `
@@ -190,17 +166,12 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 	store := open(t, viaProxy)
 	broker := postgres.NewBroker(store, inmem.NewBroker(), postgres.WithPollInterval(time.Hour))
 	t.Cleanup(func() { _ = broker.Close() })
-	alice, err := store.CreateUser(t.Context(), "alice", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := storetest.CreateUser(t, store, "alice")
 	var rooms [2]parley.Room
 	for i := range rooms {
-		if rooms[i], err = store.CreateRoom(t.Context(), fmt.Sprint("room", i), parley.Public, alice.ID); err != nil {
-			t.Fatal(err)
-		}
+		rooms[i] = storetest.CreateRoom(t, store, fmt.Sprint("room", i), parley.Public, alice)
 	}
-	followed := subscribe(t, broker, rooms[0].ID)
+	followed := storetest.Subscribe(t, broker, rooms[0].ID)
 
 	proxy.Cut()
 	start := time.Now()
@@ -215,7 +186,7 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 	if n := postgres.FollowedRooms(broker); n != 1 {
 		t.Errorf("rooms followed after a failed Subscribe: %d, want 1", n)
 	}
-	subscribe(t, broker, rooms[0].ID).Close()
+	storetest.Subscribe(t, broker, rooms[0].ID).Close()
 	followed.Close()
 	if n := postgres.FollowedRooms(broker); n != 0 {
 		t.Errorf("rooms followed after every subscription closed: %d", n)
@@ -231,11 +202,19 @@ func TestBrokerSubscribeUnreachable(t *testing.T) {
 			t.Fatalf("AppendMessage after the database is back: %v", err)
 		}
 	}
-	sub = subscribe(t, broker, rooms[1].ID)
+	sub = storetest.Subscribe(t, broker, rooms[1].ID)
 	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: m.RoomID, Seq: m.Seq, Message: &m}) // at or before the head: already replayed
 	next := parley.Message{RoomID: m.RoomID, Seq: m.Seq + 1}
 	broker.Publish(&parley.Event{Kind: parley.EventMessage, RoomID: next.RoomID, Seq: next.Seq, Message: &next})
 	storetest.WantSeqs(t, storetest.ReceiveSeqs(t, sub, 1), next.Seq, next.Seq)
+}
+
+// listenBoth waits until both brokers LISTEN and subscribes to roomID on
+// each: local on the first, remote on the second.
+func listenBoth(t *testing.T, brokers [2]*postgres.Broker, roomID string) (local, remote parley.Subscription) {
+	t.Helper()
+	waitListening(t, brokers[:]...)
+	return storetest.Subscribe(t, brokers[0], roomID), storetest.Subscribe(t, brokers[1], roomID)
 }
 
 // waitListening waits until every broker LISTENs, so that a revocation,

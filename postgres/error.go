@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-chat/parley"
@@ -73,4 +74,14 @@ func wrap(what string, err error) error {
 		return fmt.Errorf("%s: %w: %w", what, errUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// rowErr is the error of a query for one row that failed with err:
+// ENOTFOUND saying missing when there was no row, else err wrapped in the
+// context what.
+func rowErr(err error, what, missing string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return parley.Errorf(parley.ENOTFOUND, "%s", missing)
+	}
+	return wrap(what, err)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,11 +59,8 @@ func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error
 // uploadByID reads an upload; lock is appended to the query (FOR UPDATE).
 func uploadByID(ctx context.Context, q querier, id, lock string) (parley.Upload, error) {
 	u, err := scanUpload(q.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`+lock, id))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Upload{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
-	case err != nil:
-		return parley.Upload{}, wrap("select upload", err)
+	if err != nil {
+		return parley.Upload{}, rowErr(err, "select upload", "upload not found")
 	}
 	return u, nil
 }
@@ -118,11 +114,8 @@ func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
 
 func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 	f, err := scanFile(q.QueryRow(ctx, fileSelect+` WHERE f.id = $1`, id))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "file not found")
-	case err != nil:
-		return parley.File{}, wrap("select file", err)
+	if err != nil {
+		return parley.File{}, rowErr(err, "select file", "file not found")
 	}
 	return f, nil
 }
@@ -134,18 +127,10 @@ func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `
+	return queryAll(ctx, s.pool, "select stale uploads", scanUpload, `
 		SELECT `+uploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < $1
 		ORDER BY create_time, id LIMIT $2`, createdBefore, limit)
-	if err != nil {
-		return nil, wrap("select stale uploads", err)
-	}
-	ups, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Upload, error) { return scanUpload(row) })
-	if err != nil {
-		return nil, wrap("select stale uploads", err)
-	}
-	return ups, nil
 }
 
 // StoredBytes returns the bytes a user has stored or announced: the sizes

@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/storetest"
 	"github.com/parley-chat/parley/postgres"
 )
 
@@ -43,18 +44,8 @@ func TestStaleUploadsAndStoredBytes(t *testing.T) {
 		now = now.Add(time.Minute)
 	}
 	ctx := t.Context()
-	alice, err := s.CreateUser(ctx, "alice", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, err := s.CreateUser(ctx, "bob", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := s.CreateRoom(ctx, "general", parley.Public, alice.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, bob := storetest.CreateUser(t, s, "alice"), storetest.CreateUser(t, s, "bob")
+	room := storetest.CreateRoom(t, s, "general", parley.Public, alice)
 	create := func(uploader parley.User, size int64) parley.Upload {
 		t.Helper()
 		tick()

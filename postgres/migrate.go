@@ -3,14 +3,11 @@ package postgres
 import (
 	"context"
 	"embed"
-	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/parley-chat/parley/internal/migration"
 )
 
 // migrations holds the schema changes, applied in order. A file is named
@@ -24,15 +21,15 @@ var migrations embed.FS
 // serialises migrations, so replicas starting together apply each one once.
 const migrationLock = 0x7061726c6579 // "parley"
 
+// dialect is PostgreSQL's schema_version.
+var dialect = migration.Dialect{
+	CreateTable: `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY)`,
+	Record:      `INSERT INTO schema_version (version) VALUES ($1)`,
+}
+
 // migrate applies the migrations newer than the schema's schema_version, all
 // in one transaction, in the first schema of the search_path.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(files)
-
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return wrap("begin migration", err)
@@ -42,31 +39,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 		return wrap("lock migrations", err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY)`); err != nil {
-		return wrap("create schema_version", err)
-	}
-	var current int
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return wrap("read schema_version", err)
-	}
-	for _, name := range files {
-		version, err := migrationVersion(name)
-		if err != nil {
-			return err
-		}
-		if version <= current {
-			continue
-		}
-		script, err := migrations.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("read migration %s: %w", name, err)
-		}
-		if _, err := tx.Exec(ctx, string(script)); err != nil {
-			return wrap("apply migration "+name, err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, version); err != nil {
-			return wrap("record migration "+name, err)
-		}
+	if err := migration.Apply(ctx, migrationTx{tx}, migrations, dialect); err != nil {
+		return wrap("migrate", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return wrap("commit migration", err)
@@ -74,12 +48,14 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return nil
 }
 
-// migrationVersion returns the number that prefixes a migration file name.
-func migrationVersion(name string) (int, error) {
-	prefix, _, _ := strings.Cut(path.Base(name), "_")
-	version, err := strconv.Atoi(prefix)
-	if err != nil || version <= 0 {
-		return 0, fmt.Errorf("migration %s: name must start with a positive version number", name)
-	}
-	return version, nil
+// migrationTx is a pgx transaction as migration.Apply uses it.
+type migrationTx struct{ tx pgx.Tx }
+
+func (m migrationTx) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := m.tx.Exec(ctx, query, args...)
+	return err
+}
+
+func (m migrationTx) QueryInt(ctx context.Context, query string) (n int, err error) {
+	return n, m.tx.QueryRow(ctx, query).Scan(&n)
 }

@@ -1,11 +1,10 @@
 package postgres_test
 
 import (
-	"fmt"
 	"testing"
 
-	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/pgtest"
+	"github.com/parley-chat/parley/internal/storetest"
 )
 
 // schemaV1 is the schema main shipped before the room log (migration 1):
@@ -38,26 +37,8 @@ func TestMigrateKeepsMessageSeqs(t *testing.T) {
 		t.Fatalf("old schema: %v", err)
 	}
 	s := open(t, u)
-	ctx := t.Context()
-	msgs, head, err := s.ListMessages(ctx, "r_a", parley.HistoryQuery{Limit: 100})
-	if err != nil || head != 30 || len(msgs) != 30 {
-		t.Fatalf("ListMessages: %d messages, head %d, %v; want 30 and 30", len(msgs), head, err)
-	}
-	for i, m := range msgs {
-		if m.Seq != int64(i+1) || m.Text != fmt.Sprintf("text %d", i+1) || m.ID != fmt.Sprintf("m_a%d", i+1) || !m.EditTime.IsZero() || m.Deleted() {
-			t.Fatalf("message %d after migration: %+v", i+1, m)
-		}
-	}
-	events, head, err := s.ListEvents(ctx, "r_a", 0, 100)
-	if err != nil || head != 30 || len(events) != 30 {
-		t.Fatalf("ListEvents: %d events, head %d, %v", len(events), head, err)
-	}
-	for i, e := range events {
-		if e.Kind != parley.EventMessage || e.Seq != int64(i+1) || e.Message.Seq != e.Seq {
-			t.Fatalf("event %d after migration: %+v", i+1, e)
-		}
-	}
-	ev, _, err := s.DeleteMessage(ctx, "r_a", 5, "u_alice", nil)
+	storetest.WantMigratedLog(t, s, "r_a", "m_a", 30)
+	ev, _, err := s.DeleteMessage(t.Context(), "r_a", 5, "u_alice", nil)
 	if err != nil || ev.Seq != 31 {
 		t.Fatalf("first delete after migration: %+v, %v; want seq 31", ev, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-chat/parley"
@@ -134,6 +135,20 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// queryAll runs query on db and returns its rows as scan reads them; what
+// names the query in the error.
+func queryAll[T any](ctx context.Context, db *pgxpool.Pool, what string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	return all, nil
 }
 
 // newID returns a random opaque id: prefix followed by 26 lowercase base32

@@ -64,14 +64,8 @@ func TestReplicasShareSeqs(t *testing.T) {
 		t.Cleanup(func() { _ = s.Close() })
 	}
 	ctx := t.Context()
-	alice, err := stores[0].CreateUser(ctx, "alice", []byte("h"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := stores[1].CreateRoom(ctx, "general", parley.Public, alice.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := storetest.CreateUser(t, stores[0], "alice")
+	room := storetest.CreateRoom(t, stores[1], "general", parley.Public, alice)
 	const perStore = 40
 	var (
 		mu      sync.Mutex
@@ -171,14 +165,8 @@ func TestWithNowStampsExactly(t *testing.T) {
 	now := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("X", 3600))
 	s := open(t, u, postgres.WithNow(func() time.Time { return now }))
 	ctx := t.Context()
-	usr, err := s.CreateUser(ctx, "alice", []byte("hash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.CreateRoom(ctx, "general", parley.Public, usr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	usr := storetest.CreateUser(t, s, "alice")
+	r := storetest.CreateRoom(t, s, "general", parley.Public, usr)
 	m, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: usr.ID, Text: "hi", ClientMessageID: "c1"}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -73,11 +73,8 @@ func txErr(what string, err error) error {
 // RoomByID returns a room with its current head seq. ENOTFOUND if none.
 func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
 	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Room{}, parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return parley.Room{}, wrap("select room", err)
+	if err != nil {
+		return parley.Room{}, rowErr(err, "select room", "room not found")
 	}
 	return r, nil
 }
@@ -92,7 +89,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 	if limit <= 0 {
 		limit = parley.DefaultPageSize
 	}
-	rows, err := s.pool.Query(ctx, `
+	return queryAll(ctx, s.pool, "select rooms", scanRoom, `
 		SELECT `+roomColumns+` FROM rooms
 		WHERE name > $1
 		  AND (visibility = $2 OR EXISTS (
@@ -100,25 +97,14 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		ORDER BY name
 		LIMIT $4`,
 		afterName, parley.Public.String(), userID, limit)
-	if err != nil {
-		return nil, wrap("select rooms", err)
-	}
-	rooms, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (parley.Room, error) { return scanRoom(row) })
-	if err != nil {
-		return nil, wrap("select rooms", err)
-	}
-	return rooms, nil
 }
 
 // roomExists returns ENOTFOUND if there is no room with the id.
 func roomExists(ctx context.Context, q querier, id string) error {
 	var one int
 	err := q.QueryRow(ctx, `SELECT 1 FROM rooms WHERE id = $1`, id).Scan(&one)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return wrap("select room", err)
+	if err != nil {
+		return rowErr(err, "select room", "room not found")
 	}
 	return nil
 }

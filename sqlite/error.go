@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -40,4 +41,14 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", parley.ErrStorageFull, err)
 	}
 	return err
+}
+
+// rowErr is the error of a query for one row that failed with err:
+// ENOTFOUND saying missing when there was no row, else err in the context
+// what.
+func rowErr(err error, what, missing string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return parley.Errorf(parley.ENOTFOUND, "%s", missing)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -69,11 +67,8 @@ func (s *Store) CreateUpload(ctx context.Context, uploaderID string, meta parley
 // UploadByID returns an upload. ENOTFOUND if none.
 func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error) {
 	u, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.Upload{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
-	case err != nil:
-		return parley.Upload{}, fmt.Errorf("select upload: %w", err)
+	if err != nil {
+		return parley.Upload{}, rowErr(err, "select upload", "upload not found")
 	}
 	return u, nil
 }
@@ -87,11 +82,8 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string) (parley.Fil
 	}
 	defer tx.Rollback()
 	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, uploadID))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "upload not found")
-	case err != nil:
-		return parley.File{}, fmt.Errorf("select upload: %w", err)
+	if err != nil {
+		return parley.File{}, rowErr(err, "select upload", "upload not found")
 	}
 	if u.FileID != "" {
 		return fileByID(ctx, tx, u.FileID)
@@ -133,11 +125,8 @@ func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
 
 func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 	f, err := scanFile(q.QueryRowContext(ctx, fileSelect+` WHERE f.id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.File{}, parley.Errorf(parley.ENOTFOUND, "file not found")
-	case err != nil:
-		return parley.File{}, fmt.Errorf("select file: %w", err)
+	if err != nil {
+		return parley.File{}, rowErr(err, "select file", "file not found")
 	}
 	return f, nil
 }
@@ -145,26 +134,10 @@ func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 // StaleUploads returns up to limit uploads that are not complete and were
 // created before createdBefore, oldest first.
 func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit int) ([]parley.Upload, error) {
-	rows, err := s.read.QueryContext(ctx, `
+	return queryAll(ctx, s.read, "select stale uploads", scanUpload, `
 		SELECT `+uploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < ?
 		ORDER BY create_time, id LIMIT ?`, nanos(createdBefore), limit)
-	if err != nil {
-		return nil, fmt.Errorf("select stale uploads: %w", err)
-	}
-	defer rows.Close()
-	var ups []parley.Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan stale upload: %w", err)
-		}
-		ups = append(ups, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select stale uploads: %w", err)
-	}
-	return ups, nil
 }
 
 // StoredBytes returns the sizes of the user's files plus the declared sizes

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storetest"
 )
 
 // TestStorageFull makes SQLite run out of room (PRAGMA max_page_count on
@@ -24,14 +25,8 @@ func TestStorageFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	u, err := s.CreateUser(ctx, "filler", []byte("hash"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	room, err := s.CreateRoom(ctx, "full", parley.Public, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := storetest.CreateUser(t, s, "filler")
+	room := storetest.CreateRoom(t, s, "full", parley.Public, u)
 	var pages int
 	if err := s.write.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 		t.Fatal(err)

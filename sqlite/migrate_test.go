@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storetest"
 )
 
 // schemaV2 is the schema main shipped before the room log (migrations 1
@@ -57,24 +58,7 @@ func TestMigrateKeepsMessageSeqs(t *testing.T) {
 
 	s := open(t, path)
 	ctx := t.Context()
-	msgs, head, err := s.ListMessages(ctx, "r_a", parley.HistoryQuery{Limit: 100})
-	if err != nil || head != 30 || len(msgs) != 30 {
-		t.Fatalf("ListMessages: %d messages, head %d, %v; want 30 and 30", len(msgs), head, err)
-	}
-	for i, m := range msgs {
-		if m.Seq != int64(i+1) || m.Text != fmt.Sprintf("text %d", i+1) || m.ID != fmt.Sprintf("m_a%d", i+1) || !m.EditTime.IsZero() || m.Deleted() {
-			t.Fatalf("message %d after migration: %+v", i+1, m)
-		}
-	}
-	events, head, err := s.ListEvents(ctx, "r_a", 0, 100)
-	if err != nil || head != 30 || len(events) != 30 {
-		t.Fatalf("ListEvents: %d events, head %d, %v", len(events), head, err)
-	}
-	for i, e := range events {
-		if e.Kind != parley.EventMessage || e.Seq != int64(i+1) || e.Message.Seq != e.Seq || e.User.ID != e.Message.Sender.ID {
-			t.Fatalf("event %d after migration: %+v", i+1, e)
-		}
-	}
+	storetest.WantMigratedLog(t, s, "r_a", "m_a", 30)
 	if _, err := s.MessageBySeq(ctx, "r_b", 2); err != nil {
 		t.Fatalf("MessageBySeq(r_b, 2): %v", err)
 	}

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/parley-chat/parley"
@@ -69,11 +67,8 @@ func (s *Store) CreateRoom(ctx context.Context, name string, v parley.Visibility
 // RoomByID returns a room with its current head seq. ENOTFOUND if none.
 func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
 	r, err := scanRoom(s.read.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.Room{}, parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return parley.Room{}, fmt.Errorf("select room: %w", err)
+	if err != nil {
+		return parley.Room{}, rowErr(err, "select room", "room not found")
 	}
 	return r, nil
 }
@@ -88,7 +83,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 	if limit <= 0 {
 		limit = parley.DefaultPageSize
 	}
-	rows, err := s.read.QueryContext(ctx, `
+	return queryAll(ctx, s.read, "select rooms", scanRoom, `
 		SELECT `+roomColumns+` FROM rooms
 		WHERE name > ?
 		  AND (visibility = ? OR EXISTS (
@@ -96,33 +91,14 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		ORDER BY name
 		LIMIT ?`,
 		afterName, parley.Public.String(), userID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select rooms: %w", err)
-	}
-	defer rows.Close()
-	var rooms []parley.Room
-	for rows.Next() {
-		r, err := scanRoom(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan room: %w", err)
-		}
-		rooms = append(rooms, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("select rooms: %w", err)
-	}
-	return rooms, nil
 }
 
 // roomExists returns ENOTFOUND if there is no room with the id.
 func roomExists(ctx context.Context, q querier, id string) error {
 	var one int
 	err := q.QueryRowContext(ctx, `SELECT 1 FROM rooms WHERE id = ?`, id).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return fmt.Errorf("select room: %w", err)
+	if err != nil {
+		return rowErr(err, "select room", "room not found")
 	}
 	return nil
 }

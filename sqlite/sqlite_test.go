@@ -32,17 +32,10 @@ func open(t *testing.T, path string, opts ...sqlite.Option) *sqlite.Store {
 // fails the test.
 func aliceIn(t *testing.T, s *sqlite.Store, v parley.Visibility, rooms ...string) (parley.User, []parley.Room) {
 	t.Helper()
-	alice, err := s.CreateUser(t.Context(), "alice", []byte("hash"))
-	if err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
+	alice := storetest.CreateUser(t, s, "alice")
 	var out []parley.Room
 	for _, name := range rooms {
-		r, err := s.CreateRoom(t.Context(), name, v, alice.ID)
-		if err != nil {
-			t.Fatalf("CreateRoom(%q): %v", name, err)
-		}
-		out = append(out, r)
+		out = append(out, storetest.CreateRoom(t, s, name, v, alice))
 	}
 	return alice, out
 }

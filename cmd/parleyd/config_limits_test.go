@@ -22,11 +22,7 @@ func TestLimitFlags(t *testing.T) {
 		"PARLEY_LIMIT_SIGNIN_FAILURES_PER_IP": "off",
 		"PARLEY_LIMIT_STORED_BYTES_PER_USER":  "10485760",
 	}
-	cfg, err := parseConfig([]string{"--limit-rooms-per-user", "2/h,4", "--limit-sends-per-user", "1/1m30s,1"},
-		func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, []string{"--limit-rooms-per-user", "2/h,4", "--limit-sends-per-user", "1/1m30s,1"}, env)
 	want := server.DefaultLimits()
 	want.SendsPerUser = server.Rate{Events: 1, Per: 90 * time.Second, Burst: 1} // the flag wins
 	want.SignUpsPerIP = server.Rate{Events: 1, Per: 10 * time.Minute, Burst: 3}

@@ -22,11 +22,7 @@ func TestNetworkFlags(t *testing.T) {
 		"PARLEY_BODY_TIMEOUT":           "3s",
 		"PARLEY_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.7,fd00::1:2/64",
 	}
-	cfg, err := parseConfig([]string{"--stalled-write-timeout", "5s", "--max-connections-per-ip", "16"},
-		func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, []string{"--stalled-write-timeout", "5s", "--max-connections-per-ip", "16"}, env)
 	want := network{
 		connections: server.ConnectionLimits{Total: 0, PerAddress: 16, TrustedProxies: []netip.Prefix{
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("fd00::/64"),

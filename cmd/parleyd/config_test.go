@@ -90,6 +90,17 @@ func TestRunRejectsBadSettings(t *testing.T) {
 	}
 }
 
+// mustParse returns the config of args and the variables in env, failing
+// the test if parseConfig refuses them.
+func mustParse(t *testing.T, args []string, env map[string]string) config {
+	t.Helper()
+	cfg, err := parseConfig(args, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestParseConfigFromEnvironment: each kind of value is taken from its
 // variable, a flag wins over it, and the limits' edges are accepted.
 func TestParseConfigFromEnvironment(t *testing.T) {
@@ -110,10 +121,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		"PARLEY_ADMIN_PUBLIC":       "true",
 		"PARLEY_SUBSCRIBER_QUEUE":   "64",
 	}
-	cfg, err := parseConfig([]string{"--heartbeat", "2s"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, []string{"--heartbeat", "2s"}, env)
 	want := config{
 		addr: "localhost:8080", dataDir: "./parley-data", db: "postgresql://db/parley",
 		maxMessageBytes: 1, maxFileBytes: 1 << 20, uploadExpiry: 2 * time.Hour, maxUnaryDuration: 90 * time.Second,

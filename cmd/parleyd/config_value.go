@@ -53,15 +53,7 @@ type positiveDuration time.Duration
 func (d *positiveDuration) String() string { return time.Duration(*d).String() }
 
 func (d *positiveDuration) Set(s string) error {
-	v, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v <= 0 {
-		return errors.New("not a positive duration")
-	}
-	*d = positiveDuration(v)
-	return nil
+	return setDuration((*time.Duration)(d), s, 1, "not a positive duration")
 }
 
 // gracePeriod is a duration of zero or more.
@@ -70,23 +62,21 @@ type gracePeriod time.Duration
 func (d *gracePeriod) String() string { return time.Duration(*d).String() }
 
 func (d *gracePeriod) Set(s string) error {
-	v, err := parseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return errors.New("negative")
-	}
-	*d = gracePeriod(v)
-	return nil
+	return setDuration((*time.Duration)(d), s, 0, "negative")
 }
 
-func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, errors.New("not a duration with a unit, such as 30s or 2m")
+// setDuration sets *d to s, a duration with a unit, unless it is shorter
+// than least: then it returns the error shorter.
+func setDuration(d *time.Duration, s string, least time.Duration, shorter string) error {
+	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return errors.New("not a duration with a unit, such as 30s or 2m")
+	case v < least:
+		return errors.New(shorter)
 	}
-	return d, nil
+	*d = v
+	return nil
 }
 
 // logLevel points to a level that is debug, info, warn or error, in any

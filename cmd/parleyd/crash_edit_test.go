@@ -44,8 +44,10 @@ func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 	)
 	changed := func() { // with mu held
 		if changes++; changes == 300 {
-			_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
+			// killed first: the other calls fail as soon as the signal
+			// lands.
 			close(killed)
+			_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
 		}
 	}
 	ack := func(seq int64, s crashState) {
@@ -120,18 +122,8 @@ func TestCrashKeepsAcknowledgedEditsAndDeletions(t *testing.T) {
 	_, url = startChild(t, dataDir)
 	messages = u.Via(testserver.H2C(url)).Messages
 	stored := map[int64]crashState{}
-	for after := int64(0); ; {
-		res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{RoomId: roomID, AfterSeq: &after, Limit: 500}))
-		if err != nil {
-			t.Fatalf("after restart: %v", err)
-		}
-		if len(res.Msg.GetMessages()) == 0 {
-			break
-		}
-		for _, m := range res.Msg.GetMessages() {
-			stored[m.GetSeq()] = crashState{text: m.GetText(), deleted: m.GetDeleteTime() != nil}
-			after = m.GetSeq()
-		}
+	for _, m := range listAll(t, messages, roomID) {
+		stored[m.GetSeq()] = crashState{text: m.GetText(), deleted: m.GetDeleteTime() != nil}
 	}
 	var deletes int
 	for seq, want := range acked {

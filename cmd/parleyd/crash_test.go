@@ -37,15 +37,39 @@ func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string
 }
 
 // startChildLogging is startChild with the variables env added to the
-// child's environment and the lines it writes to stdout once it listens
-// copied to logs, unless logs is nil.
+// child's environment and the other lines it writes to stdout copied to
+// logs, unless logs is nil.
 func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Writer, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd, listening := execChild(t, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...), env,
+		func(line string) {
+			if logs != nil {
+				fmt.Fprintln(logs, line)
+			}
+		})
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	u, ok := <-listening
+	if !ok {
+		t.Fatal("child parleyd did not start")
+	}
+	return cmd, u
+}
+
+// execChild starts this test binary as parleyd (see TestMain) with args
+// and the variables env added to its environment. It returns the process
+// and a channel that receives the URL parleyd says it listens on, and is
+// closed when its stdout ends; every other line of its stdout goes to
+// line.
+func execChild(t *testing.T, args, env []string, line func(string)) (*exec.Cmd, <-chan string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...)...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(append(os.Environ(), "PARLEYD_CHILD=1"), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -55,25 +79,19 @@ func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Write
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
-			go func() {
-				for sc.Scan() {
-					if logs != nil {
-						fmt.Fprintln(logs, sc.Text())
-					}
-				}
-			}()
-			return cmd, u
+	listening := make(chan string, 1)
+	go func() {
+		defer close(listening)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
+				listening <- u
+				continue
+			}
+			line(sc.Text())
 		}
-	}
-	t.Fatal("child parleyd did not start")
-	return nil, ""
+	}()
+	return cmd, listening
 }
 
 // TestCrashKeepsAcknowledgedMessages kills parleyd with SIGKILL while four
@@ -115,8 +133,10 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 				n := len(acked)
 				mu.Unlock()
 				if n == 300 {
-					_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
+					// killed first: the other senders' calls fail as soon
+					// as the signal lands.
 					close(killed)
+					_ = cmd.Process.Signal(syscall.SIGKILL) // right after an ack
 				}
 			}
 		})
@@ -126,20 +146,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 
 	_, url = startChild(t, dataDir)
 	messages = u.Via(testserver.H2C(url)).Messages
-	var stored []*parleyv1.Message
-	for after := int64(0); ; {
-		res, err := messages.ListMessages(context.Background(), connect.NewRequest(&parleyv1.ListMessagesRequest{
-			RoomId: roomID, AfterSeq: &after, Limit: 500,
-		}))
-		if err != nil {
-			t.Fatalf("after restart: %v", err)
-		}
-		if len(res.Msg.GetMessages()) == 0 {
-			break
-		}
-		stored = append(stored, res.Msg.GetMessages()...)
-		after = stored[len(stored)-1].GetSeq()
-	}
+	stored := listAll(t, messages, roomID)
 	for i, m := range stored {
 		if m.GetSeq() != int64(i+1) {
 			t.Fatalf("stored seq %d at position %d: not contiguous", m.GetSeq(), i)

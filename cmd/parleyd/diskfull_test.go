@@ -115,20 +115,10 @@ func TestDiskFull(t *testing.T) {
 	cmd, url := startChild(t, dir, "--limit-sends-per-user", "off") // fills the disk fast: not a test of the send limit
 	ctx := context.Background()
 	hc := testserver.H2CClient()
-	auth := parleyv1connect.NewAuthServiceClient(hc, url)
-	up, err := auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "filler", Password: "parley-test-pass"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := testserver.WithToken(up.Msg.GetToken())
-	rooms := parleyv1connect.NewRoomServiceClient(hc, url, token)
-	room, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "full"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roomID := room.Msg.GetRoom().GetId()
-	messages := parleyv1connect.NewMessageServiceClient(hc, url, token)
-	files := parleyv1connect.NewFileServiceClient(hc, url, token)
+	u := testserver.SignUp(t, testserver.H2C(url), "filler")
+	token := testserver.WithToken(u.Token)
+	rooms, messages, files := u.Rooms, u.Messages, u.Files
+	roomID := u.CreateRoom(t, "full", parleyv1.Visibility_VISIBILITY_UNSPECIFIED).GetId()
 	health := grpchealth.NewClient(hc, url, connect.WithGRPC())
 
 	acked := map[int64]string{} // seq -> client message id
@@ -151,14 +141,7 @@ func TestDiskFull(t *testing.T) {
 	// A file uploaded before the disk fills, to download while it is full.
 	small := make([]byte, 100<<10)
 	_, _ = rand.Read(small)
-	smallSum := sha256.Sum256(small)
-	smallUp, err := files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
-		RoomId: roomID, Name: "before.bin", Size: int64(len(small)), Sha256: hex.EncodeToString(smallSum[:]),
-	}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	smallRes, err := files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: smallUp.Msg.GetUpload().GetUploadId(), Data: small}))
+	smallRes, err := files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: createUpload(t, files, roomID, "before.bin", small), Data: small}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +154,7 @@ func TestDiskFull(t *testing.T) {
 	// Fill the rest through the API: a 2 MiB upload in 64 KiB chunks.
 	big := make([]byte, 2<<20)
 	_, _ = rand.Read(big)
-	bigSum := sha256.Sum256(big)
-	bigUp, err := files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
-		RoomId: roomID, Name: "during.bin", Size: int64(len(big)), Sha256: hex.EncodeToString(bigSum[:]),
-	}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bigID := bigUp.Msg.GetUpload().GetUploadId()
+	bigID := createUpload(t, files, roomID, "during.bin", big)
 	var offset int64
 	var fullAt time.Time
 	for offset < int64(len(big)) {
@@ -330,6 +306,20 @@ func TestDiskFull(t *testing.T) {
 	_, url = startChild(t, dir, "--limit-sends-per-user", "off")
 	messages = parleyv1connect.NewMessageServiceClient(hc, url, token)
 	checkLedger("after a restart")
+}
+
+// createUpload creates an upload of content, named name, in roomID and
+// returns its id.
+func createUpload(t *testing.T, files parleyv1connect.FileServiceClient, roomID, name string, content []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(content)
+	res, err := files.CreateUpload(context.Background(), connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
+		RoomId: roomID, Name: name, Size: int64(len(content)), Sha256: hex.EncodeToString(sum[:]),
+	}}))
+	if err != nil {
+		t.Fatalf("CreateUpload %s: %v", name, err)
+	}
+	return res.Msg.GetUpload().GetUploadId()
 }
 
 // listAll reads a room's whole history.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -50,21 +49,22 @@ type replica struct {
 	done chan struct{}
 }
 
-// startReplica starts parleyd on a free port with --db dbURL.
 // startReplicas starts n replicas on one database, named for prefix, the
-// process and their index.
-func startReplicas(t *testing.T, prefix string, n int, dbURL string) []*replica {
+// process and their index, with any further flags in args.
+func startReplicas(t *testing.T, prefix string, n int, dbURL string, args ...string) []*replica {
 	t.Helper()
 	var replicas []*replica
 	for i := range n {
-		replicas = append(replicas, startReplica(t, fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), i), dbURL))
+		replicas = append(replicas, startReplica(t, fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), i), dbURL, args...))
 	}
 	return replicas
 }
 
-func startReplica(t *testing.T, name, dbURL string) *replica {
+// startReplica starts parleyd on a free port with --db dbURL and any
+// further flags in args.
+func startReplica(t *testing.T, name, dbURL string, args ...string) *replica {
 	t.Helper()
-	r := &replica{t: t, name: name, db: dbURL + "&application_name=" + name, addr: "127.0.0.1:0"}
+	r := &replica{t: t, name: name, db: dbURL + "&application_name=" + name, addr: "127.0.0.1:0", args: args}
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -81,43 +81,24 @@ func (r *replica) address() string {
 
 func (r *replica) start() {
 	r.t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		r.t.Fatal(err)
-	}
 	// One user sends 100 messages a second: not a test of the send limit.
 	args := append([]string{"--addr", r.address(), "--admin-addr", "none", "--db", r.db, "--data-dir", r.t.TempDir(),
 		"--log-level", "warn", "--shutdown-timeout", "5s", "--limit-sends-per-user", "off"}, r.args...)
-	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "PARLEYD_CHILD=1") // see TestMain
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
+	cmd, listening := execChild(r.t, args, nil, func(line string) {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", r.name, line) // warnings
+	})
 	done := make(chan struct{})
-	listening := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on http://"); ok {
-				listening <- u
-				continue
-			}
-			fmt.Fprintf(os.Stderr, "%s: %s\n", r.name, sc.Text()) // warnings
-		}
-	}()
 	go func() {
 		_ = cmd.Wait()
 		close(done)
 	}()
 	select {
-	case addr := <-listening:
+	case u, ok := <-listening:
+		if !ok {
+			r.t.Fatalf("%s exited before listening", r.name)
+		}
 		r.mu.Lock()
-		r.addr, r.cmd, r.done = addr, cmd, done
+		r.addr, r.cmd, r.done = strings.TrimPrefix(u, "http://"), cmd, done
 		r.mu.Unlock()
 	case <-done:
 		r.t.Fatalf("%s exited before listening", r.name)

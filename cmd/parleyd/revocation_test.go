@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -68,7 +67,7 @@ func testRevocation(t *testing.T, a, b, c string) {
 		t.Fatalf("SignOut: %v", err)
 	}
 	for _, s := range streams {
-		s.wantEnd(t, start, connect.CodeUnauthenticated)
+		s.wantEnd(t, start, "the revocation", connect.CodeUnauthenticated)
 	}
 
 	start = time.Now()
@@ -76,7 +75,7 @@ func testRevocation(t *testing.T, a, b, c string) {
 		t.Fatalf("LeaveRoom: %v", err)
 	}
 	for _, s := range bobs {
-		s.wantEnd(t, start, connect.CodePermissionDenied)
+		s.wantEnd(t, start, "the revocation", connect.CodePermissionDenied)
 	}
 }
 
@@ -154,20 +153,23 @@ func (s *revocable) waitMessage(t *testing.T) {
 	}
 }
 
-func (s *revocable) wantEnd(t *testing.T, start time.Time, want connect.Code) {
+// wantEnd waits for s to end with want, not before at (what happened
+// then: the revocation, or the token's expiry time) nor more than
+// revocationBound after.
+func (s *revocable) wantEnd(t *testing.T, at time.Time, what string, want connect.Code) {
 	t.Helper()
 	select {
 	case err := <-s.ended:
-		took := time.Since(start)
-		t.Logf("%s ended %v after the revocation: %v", s.name, took.Round(time.Microsecond), err)
+		late := time.Since(at)
+		t.Logf("%s ended %v after %s: %v", s.name, late.Round(time.Microsecond), what, err)
 		if got := connect.CodeOf(err); got != want {
 			t.Errorf("%s ended with %v (%v), want %v", s.name, got, err, want)
 		}
-		if took > revocationBound {
-			t.Errorf("%s ended after %v, want within %v", s.name, took, revocationBound)
+		if late < -10*time.Millisecond || late > revocationBound {
+			t.Errorf("%s ended %v after %s, want within [0, %v]", s.name, late, what, revocationBound)
 		}
-	case <-time.After(10 * time.Second):
-		t.Errorf("%s still open 10 s after the revocation", s.name)
+	case <-time.After(time.Until(at) + 10*time.Second):
+		t.Errorf("%s still open 10 s after %s", s.name, what)
 	}
 }
 
@@ -178,13 +180,7 @@ func (s *revocable) wantEnd(t *testing.T, start time.Time, want connect.Code) {
 func TestTokenExpiryEndsStreamsOnEveryReplica(t *testing.T) {
 	t.Parallel()
 	_, db := pgtest.Schema(t, 8)
-	var replicas []*replica
-	for i := range 3 {
-		r := &replica{t: t, name: fmt.Sprintf("expiry-%d-%d", os.Getpid(), i), db: db + "&application_name=expiry", addr: "127.0.0.1:0", args: []string{"--token-ttl", "4s"}}
-		r.start()
-		t.Cleanup(r.kill)
-		replicas = append(replicas, r)
-	}
+	replicas := startReplicas(t, "expiry", 3, db, "--token-ttl", "4s")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	res, err := testserver.H2C(replicas[0].url()).Services("").Auth.SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "ephemeral", Password: testserver.Password}))
@@ -203,25 +199,6 @@ func TestTokenExpiryEndsStreamsOnEveryReplica(t *testing.T) {
 		t.Skipf("setting up took too long: the token expires in %v", time.Until(expires))
 	}
 	for _, s := range streams {
-		s.wantEndAt(t, expires, connect.CodeUnauthenticated)
-	}
-}
-
-// wantEndAt is wantEnd for an end due at a given time: the stream must
-// not end before it, nor more than revocationBound after.
-func (s *revocable) wantEndAt(t *testing.T, due time.Time, want connect.Code) {
-	t.Helper()
-	select {
-	case err := <-s.ended:
-		late := time.Since(due)
-		t.Logf("%s ended %v after the token's expiry time: %v", s.name, late.Round(time.Microsecond), err)
-		if got := connect.CodeOf(err); got != want {
-			t.Errorf("%s ended with %v (%v), want %v", s.name, got, err, want)
-		}
-		if late < -10*time.Millisecond || late > revocationBound {
-			t.Errorf("%s ended %v after the expiry time, want within [0, %v]", s.name, late, revocationBound)
-		}
-	case <-time.After(time.Until(due) + 10*time.Second):
-		t.Errorf("%s still open 10 s after the token expired", s.name)
+		s.wantEnd(t, expires, "the token's expiry time", connect.CodeUnauthenticated)
 	}
 }

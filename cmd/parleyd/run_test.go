@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,13 +32,36 @@ func startParleyd(t *testing.T, args ...string) (string, func() (time.Duration, 
 // listener's URL (on a free loopback port unless args say otherwise).
 func startParleydAdmin(t *testing.T, args ...string) (url, adminURL string, stop func() (time.Duration, error)) {
 	t.Helper()
+	p := startInProcess(t, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)...)
+	return p.url, p.adminURL, p.shutdown
+}
+
+// inProcess is parleyd run in this process (run), with its log.
+type inProcess struct {
+	url      string
+	adminURL string // "" unless it serves an admin listener
+	cancel   context.CancelFunc
+	done     chan error
+
+	stopOnce sync.Once
+	took     time.Duration // how long run took to return once canceled
+	err      error         // run's
+
+	mu   sync.Mutex
+	log  []string
+	more chan struct{} // closed and replaced at each line
+}
+
+// startInProcess runs parleyd with args, and no others, until it listens.
+// It is stopped when the test ends, if it has not been.
+func startInProcess(t *testing.T, args ...string) *inProcess {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProcess{cancel: cancel, done: make(chan error, 1), more: make(chan struct{})}
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	args = append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, args...)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, pw)
-		pw.Close()
+		p.done <- run(ctx, args, func(string) string { return "" }, pw)
+		_ = pw.Close()
 	}()
 	urls, admins := make(chan string, 1), make(chan string, 1)
 	go func() {
@@ -49,33 +73,70 @@ func startParleydAdmin(t *testing.T, args ...string) (url, adminURL string, stop
 			if a, ok := strings.CutPrefix(sc.Text(), "parleyd admin on "); ok {
 				admins <- strings.Fields(a)[0]
 			}
+			p.mu.Lock()
+			p.log = append(p.log, sc.Text())
+			close(p.more)
+			p.more = make(chan struct{})
+			p.mu.Unlock()
 		}
 	}()
+	t.Cleanup(func() { _, _ = p.shutdown() })
 	select {
-	case url = <-urls:
+	case p.url = <-urls:
 		select {
-		case adminURL = <-admins: // printed before the public URL
+		case p.adminURL = <-admins: // printed before the public URL
 		default:
 		}
-	case err := <-done:
-		t.Fatalf("parleyd exited: %v", err)
-	case <-time.After(10 * time.Second):
+		return p
+	case err := <-p.done:
+		p.stopOnce.Do(func() { cancel(); p.err = err })
+		t.Fatalf("parleyd exited before listening: %v", err)
+	case <-time.After(timeBound(30 * time.Second)):
 		t.Fatal("parleyd did not start")
 	}
-	stopped := false
-	stop = func() (time.Duration, error) {
-		stopped = true
+	return nil
+}
+
+// shutdown stops parleyd as a signal would and returns how long run took
+// to return, and its error; later calls return the same.
+func (p *inProcess) shutdown() (time.Duration, error) {
+	p.stopOnce.Do(func() {
 		start := time.Now()
-		cancel()
-		err := <-done
-		return time.Since(start), err
-	}
-	t.Cleanup(func() {
-		if !stopped {
-			_, _ = stop()
-		}
+		p.cancel()
+		p.err = <-p.done
+		p.took = time.Since(start)
 	})
-	return url, adminURL, stop
+	return p.took, p.err
+}
+
+// stop is shutdown that fails the test unless run returns nil.
+func (p *inProcess) stop(t *testing.T) {
+	t.Helper()
+	if _, err := p.shutdown(); err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
+
+// waitLog returns the first log line containing s, waiting up to within.
+func (p *inProcess) waitLog(t *testing.T, s string, within time.Duration) string {
+	t.Helper()
+	timeout := time.After(within)
+	for {
+		p.mu.Lock()
+		for _, line := range p.log {
+			if strings.Contains(line, s) {
+				p.mu.Unlock()
+				return line
+			}
+		}
+		more, log := p.more, strings.Join(p.log, "\n")
+		p.mu.Unlock()
+		select {
+		case <-more:
+		case <-timeout:
+			t.Fatalf("no log line with %q within %v:\n%s", s, within, log)
+		}
+	}
 }
 
 // TestShutdownEndsStreamsWithUnavailable opens a Subscribe stream on every
@@ -160,10 +221,7 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"PARLEY_ADDR": "0.0.0.0:9000", "PARLEY_CORS_ORIGINS": "none"}
-	cfg, err := parseConfig([]string{"--data-dir", "/tmp/x"}, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustParse(t, []string{"--data-dir", "/tmp/x"}, env)
 	if cfg.addr != "0.0.0.0:9000" || cfg.dataDir != "/tmp/x" || len(cfg.corsOrigins) != 0 {
 		t.Errorf("cfg = %+v", cfg)
 	}

@@ -61,13 +61,9 @@ func TestShutdownEndsIdleStreams(t *testing.T) {
 	cmd, url := startChild(t, t.TempDir(), "--shutdown-timeout", shutdownTimeout.String())
 	ctx := context.Background()
 	hc := testserver.H2CClient()
-	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "stopper", Password: "parley-test-pass"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := testserver.WithToken(up.Msg.GetToken())
-	rooms := parleyv1connect.NewRoomServiceClient(hc, url, token)
-	messages := parleyv1connect.NewMessageServiceClient(hc, url, token)
+	u := testserver.SignUp(t, testserver.H2C(url), "stopper")
+	token := testserver.WithToken(u.Token)
+	rooms, messages := u.Rooms, u.Messages
 	var roomIDs []string
 	for i, n := range []int{3, 5} { // room i has n messages
 		room, err := rooms.CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: fmt.Sprintf("stop-%d", i)}))
@@ -262,29 +258,15 @@ func TestShutdownEndsStalledDownload(t *testing.T) {
 	const shutdownTimeout = 10 * time.Second
 	cmd, url := startChild(t, t.TempDir(), "--shutdown-timeout", shutdownTimeout.String())
 	ctx := context.Background()
-	hc := testserver.H2CClient()
-	up, err := parleyv1connect.NewAuthServiceClient(hc, url).SignUp(ctx, connect.NewRequest(&parleyv1.SignUpRequest{Username: "staller", Password: "parley-test-pass"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := testserver.WithToken(up.Msg.GetToken())
-	room, err := parleyv1connect.NewRoomServiceClient(hc, url, token).CreateRoom(ctx, connect.NewRequest(&parleyv1.CreateRoomRequest{Name: "stall"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := parleyv1connect.NewFileServiceClient(hc, url, token, connect.WithGRPC())
+	u := testserver.SignUp(t, testserver.H2C(url), "staller")
+	room := u.CreateRoom(t, "stall", parleyv1.Visibility_VISIBILITY_UNSPECIFIED)
+	files := parleyv1connect.NewFileServiceClient(testserver.H2CClient(), url, testserver.WithToken(u.Token), connect.WithGRPC())
 	data := make([]byte, 12<<20) // more than the 4 MiB a Go client's stream window takes
 	_, _ = rand.Read(data)
-	sum := sha256.Sum256(data)
-	created, err := files.CreateUpload(ctx, connect.NewRequest(&parleyv1.CreateUploadRequest{Metadata: &parleyv1.UploadMetadata{
-		RoomId: room.Msg.GetRoom().GetId(), Name: "big.bin", Size: int64(len(data)), Sha256: hex.EncodeToString(sum[:]),
-	}}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	uploadID := createUpload(t, files, room.GetId(), "big.bin", data)
 	var fileID string
 	for off := 0; off < len(data); off += 1 << 20 {
-		res, err := files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: created.Msg.GetUpload().GetUploadId(), Offset: int64(off), Data: data[off : off+1<<20]}))
+		res, err := files.UploadChunk(ctx, connect.NewRequest(&parleyv1.UploadChunkRequest{UploadId: uploadID, Offset: int64(off), Data: data[off : off+1<<20]}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,19 +30,12 @@ const receiveTimeout = 5 * time.Second
 // room's live subscriptions, is also checked to forget a subscriber once it
 // is closed or dropped, and never to register one whose Subscribe failed.
 func RunBroker(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker) {
-	for _, tc := range append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...) {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open)
-		})
-	}
+	runEach(t, append(brokerTests[:len(brokerTests):len(brokerTests)], revocationTests...),
+		func(*testing.T) func(t *testing.T, queueSize int) parley.Broker { return open })
 }
 
-// brokerTest is one subtest of RunBroker, named for the outcome it checks.
-type brokerTest struct {
-	name string
-	run  func(t *testing.T, open func(t *testing.T, queueSize int) parley.Broker)
-}
+// brokerTest is one subtest of RunBroker: it opens the brokers it needs.
+type brokerTest = suiteTest[func(t *testing.T, queueSize int) parley.Broker]
 
 // counter is what a broker implements for the suite to count subscribers.
 type counter interface {
@@ -52,11 +45,9 @@ type counter interface {
 var brokerTests = []brokerTest{
 	{"DrainTakesEverythingInOrder", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		sub := subscribe(t, b, "r")
-		other := subscribe(t, b, "other")
-		for seq := int64(1); seq <= 100; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		sub := Subscribe(t, b, "r")
+		other := Subscribe(t, b, "other")
+		publishSeqs(b, "r", 100)
 		ready(t, sub)
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 100)
 		if got := sub.Drain(nil); len(got) != 0 {
@@ -71,7 +62,7 @@ var brokerTests = []brokerTest{
 	}},
 	{"SubscribersShareEvents", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		subs := []parley.Subscription{subscribe(t, b, "r"), subscribe(t, b, "r")}
+		subs := []parley.Subscription{Subscribe(t, b, "r"), Subscribe(t, b, "r")}
 		joined := &parley.Event{Kind: parley.EventMemberJoined, RoomID: "r", Seq: 2, User: parley.User{ID: "u_bob", Username: "bob"}, Time: baseTime}
 		sent := []*parley.Event{messageEvent("r", 1), joined, messageEvent("r", 3)}
 		for _, e := range sent {
@@ -98,14 +89,12 @@ var brokerTests = []brokerTest{
 		b := open(t, 1024)
 		subs := make([]parley.Subscription, rooms)
 		for i := range subs {
-			subs[i] = subscribe(t, b, fmt.Sprint("r", i))
+			subs[i] = Subscribe(t, b, fmt.Sprint("r", i))
 		}
 		var wg sync.WaitGroup
 		for i := range rooms {
 			wg.Go(func() {
-				for seq := int64(1); seq <= perRoom; seq++ {
-					b.Publish(messageEvent(fmt.Sprint("r", i), seq))
-				}
+				publishSeqs(b, fmt.Sprint("r", i), perRoom)
 			})
 		}
 		for _, sub := range subs {
@@ -115,21 +104,15 @@ var brokerTests = []brokerTest{
 	}},
 	{"OverflowDropsAtQueueSize", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		sub := subscribe(t, b, "r")
-		for seq := int64(1); seq <= 4; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		sub := Subscribe(t, b, "r")
+		publishSeqs(b, "r", 4)
 		select {
 		case <-sub.Overflowed():
 			t.Fatal("overflowed at the queue size")
 		default:
 		}
 		b.Publish(messageEvent("r", 5))
-		select {
-		case <-sub.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("not dropped past the queue size")
-		}
+		wantOverflowed(t, sub, "not dropped past the queue size")
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 4)
 		b.Publish(messageEvent("r", 6))
 		if got := sub.Drain(nil); len(got) != 0 {
@@ -147,40 +130,28 @@ var brokerTests = []brokerTest{
 	}},
 	{"PublishNeverBlocksOnAStalledReader", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		stalled := subscribe(t, b, "r")
-		live := subscribe(t, b, "r")
+		stalled := Subscribe(t, b, "r")
+		live := Subscribe(t, b, "r")
 		// live keeps up; stalled never drains. Publish must go on for live.
 		for seq := int64(1); seq <= 100; seq++ {
 			b.Publish(messageEvent("r", seq))
 			WantSeqs(t, ReceiveSeqs(t, live, 1), seq, seq)
 		}
-		select {
-		case <-stalled.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("a reader that never drained was not dropped")
-		}
+		wantOverflowed(t, stalled, "a reader that never drained was not dropped")
 	}},
 	{"DrainedBatchCountsUntilNextDrain", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 4)
-		sub := subscribe(t, b, "r")
-		for seq := int64(1); seq <= 3; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		sub := Subscribe(t, b, "r")
+		publishSeqs(b, "r", 3)
 		WantSeqs(t, eventSeqs(sub.Drain(nil)), 1, 3) // 3 handed out, being written
 		b.Publish(messageEvent("r", 4))
 		b.Publish(messageEvent("r", 5)) // 3 handed out + 2 queued > 4
-		select {
-		case <-sub.Overflowed():
-		case <-time.After(receiveTimeout):
-			t.Fatal("a reader still writing its last batch was not counted behind")
-		}
+		wantOverflowed(t, sub, "a reader still writing its last batch was not counted behind")
 	}},
 	{"DrainThenClose", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := open(t, 1024)
-		sub := subscribe(t, b, "r")
-		for seq := int64(1); seq <= 50; seq++ {
-			b.Publish(messageEvent("r", seq))
-		}
+		sub := Subscribe(t, b, "r")
+		publishSeqs(b, "r", 50)
 		WantSeqs(t, ReceiveSeqs(t, sub, 50), 1, 50)
 		sub.Close()
 		sub.Close() // twice is fine
@@ -223,7 +194,7 @@ var brokerTests = []brokerTest{
 			}
 		}
 		// The failed calls left nothing behind that a subscriber would see.
-		sub := subscribe(t, b, "r")
+		sub := Subscribe(t, b, "r")
 		b.Publish(messageEvent("r", 1))
 		WantSeqs(t, ReceiveSeqs(t, sub, 1), 1, 1)
 	}},
@@ -265,9 +236,9 @@ func WantSeqs(t *testing.T, got []int64, from, to int64) {
 	}
 }
 
-// subscribe subscribes to a room, closing the subscription when the test
+// Subscribe subscribes to a room, closing the subscription when the test
 // ends, or fails the test.
-func subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription {
+func Subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription {
 	t.Helper()
 	sub, err := b.Subscribe(t.Context(), roomID)
 	if err != nil {
@@ -277,6 +248,17 @@ func subscribe(t *testing.T, b parley.Broker, roomID string) parley.Subscription
 	return sub
 }
 
+// wantOverflowed waits for sub to signal Overflowed, or fails the test
+// saying why it should have.
+func wantOverflowed(t *testing.T, sub parley.Subscription, failure string) {
+	t.Helper()
+	select {
+	case <-sub.Overflowed():
+	case <-time.After(receiveTimeout):
+		t.Fatal(failure)
+	}
+}
+
 // ready waits for sub to signal Ready or fails the test.
 func ready(t *testing.T, sub parley.Subscription) {
 	t.Helper()
@@ -284,6 +266,13 @@ func ready(t *testing.T, sub parley.Subscription) {
 	case <-sub.Ready():
 	case <-time.After(receiveTimeout):
 		t.Fatal("Ready not signalled")
+	}
+}
+
+// publishSeqs publishes message events 1 to last in roomID on b.
+func publishSeqs(b parley.Broker, roomID string, last int64) {
+	for seq := int64(1); seq <= last; seq++ {
+		b.Publish(messageEvent(roomID, seq))
 	}
 }
 

@@ -26,19 +26,11 @@ type FileEngine struct {
 // relative to the create times the engine stamped: an upload is as old as
 // the suite says.
 func RunExpiry(t *testing.T, open func(t *testing.T) FileEngine) {
-	for _, tc := range expiryTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t))
-		})
-	}
+	runEach(t, expiryTests, open)
 }
 
 // expiryTest is one subtest of the expiry suite.
-type expiryTest struct {
-	name string
-	run  func(t *testing.T, e FileEngine)
-}
+type expiryTest = suiteTest[FileEngine]
 
 // expire runs ExpireUploads with no lock, or fails the test.
 func expire(t *testing.T, e FileEngine, createdBefore time.Time) parley.ExpiredUploads {
@@ -75,8 +67,8 @@ func wantUnfinished(t *testing.T, e FileEngine, up parley.Upload, size int64) {
 // content, and then one created after them all, with none.
 func staleAndFresh(t *testing.T, e FileEngine, n, sent int) (stale []parley.Upload, fresh parley.Upload) {
 	t.Helper()
-	alice := createUser(t, e.Store, "alice")
-	r := createRoom(t, e.Store, "general", parley.Public, alice)
+	alice := CreateUser(t, e.Store, "alice")
+	r := CreateRoom(t, e.Store, "general", parley.Public, alice)
 	meta := uploadIn(r, "x.bin", blobContent(10))
 	for range n {
 		up, err := e.Files.CreateUpload(t.Context(), alice.ID, meta)
@@ -91,8 +83,8 @@ func staleAndFresh(t *testing.T, e FileEngine, n, sent int) (stale []parley.Uplo
 
 var expiryTests = []expiryTest{
 	{"ReclaimsAbandoned", func(t *testing.T, e FileEngine) {
-		alice := createUser(t, e.Store, "alice")
-		r := createRoom(t, e.Store, "general", parley.Public, alice)
+		alice := CreateUser(t, e.Store, "alice")
+		r := CreateRoom(t, e.Store, "general", parley.Public, alice)
 		whole := blobContent(3000) // every byte sent, but not verified (a crash before Commit)
 		half := blobContent(5000)
 		doneContent := []byte("a finished file")
@@ -145,8 +137,8 @@ var expiryTests = []expiryTest{
 		}
 	}},
 	{"NothingStale", func(t *testing.T, e FileEngine) {
-		alice := createUser(t, e.Store, "alice")
-		r := createRoom(t, e.Store, "general", parley.Public, alice)
+		alice := CreateUser(t, e.Store, "alice")
+		r := CreateRoom(t, e.Store, "general", parley.Public, alice)
 		up := createUploadAfter(t, e.Files, parley.Upload{}, alice, uploadIn(r, "fresh.bin", blobContent(10)))
 		appendAll(t, e.Blobs, up.ID, blobContent(10)[:4], 4)
 		if got := expire(t, e, up.CreateTime); got != (parley.ExpiredUploads{}) {
@@ -169,8 +161,8 @@ var expiryTests = []expiryTest{
 	{"AfterCrashBetweenSteps", func(t *testing.T, e FileEngine) {
 		// A crash after discarding the content and before deleting the
 		// upload: the next run finds the upload and deletes it.
-		alice := createUser(t, e.Store, "alice")
-		r := createRoom(t, e.Store, "general", parley.Public, alice)
+		alice := CreateUser(t, e.Store, "alice")
+		r := CreateRoom(t, e.Store, "general", parley.Public, alice)
 		meta := uploadIn(r, "x.bin", blobContent(10))
 		ups := []parley.Upload{createUploadAfter(t, e.Files, parley.Upload{}, alice, meta)}
 		ups = append(ups, createUploadAfter(t, e.Files, ups[0], alice, meta))

@@ -22,10 +22,7 @@ type fileStore interface {
 }
 
 // fileTest is one subtest of the FileStore group.
-type fileTest struct {
-	name string
-	run  func(t *testing.T, s fileStore)
-}
+type fileTest = suiteTest[fileStore]
 
 // runFiles runs the FileStore group, or skips it once when the engine does
 // not implement parley.FileStore.
@@ -33,12 +30,7 @@ func runFiles(t *testing.T, open func(t *testing.T) parley.Store) {
 	if _, ok := open(t).(parley.FileStore); !ok {
 		t.Skip("the engine keeps no file metadata (parley.FileStore)")
 	}
-	for _, tc := range fileTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t).(fileStore))
-		})
-	}
+	runEach(t, fileTests, func(t *testing.T) fileStore { return open(t).(fileStore) })
 }
 
 // uploadIn returns metadata for a file of content in room r.
@@ -69,8 +61,8 @@ func completeUpload(t *testing.T, s fileStore, up parley.Upload) parley.File {
 // fileSetUp is a user, a room of theirs and an upload in it.
 func fileSetUp(t *testing.T, s fileStore) (parley.User, parley.Room, parley.Upload) {
 	t.Helper()
-	alice := createUser(t, s, "alice")
-	r := createRoom(t, s, "general", parley.Public, alice)
+	alice := CreateUser(t, s, "alice")
+	r := CreateRoom(t, s, "general", parley.Public, alice)
 	return alice, r, createUpload(t, s, alice, uploadIn(r, "notes.txt", []byte("hello, files")))
 }
 
@@ -165,8 +157,8 @@ func sha256Hex(b []byte) string {
 
 var fileTests = []fileTest{
 	{"CreateUploadOK", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		up, err := s.CreateUpload(t.Context(), alice.ID, meta)
 		if err != nil {
@@ -176,16 +168,11 @@ var fileTests = []fileTest{
 			t.Fatalf("CreateUpload = %+v, want an id, alice, the metadata, a create time and no file", up)
 		}
 		got, err := s.UploadByID(t.Context(), up.ID)
-		if err != nil {
-			t.Fatalf("UploadByID: %v", err)
-		}
-		if !sameUpload(got, up) {
-			t.Errorf("UploadByID = %+v, want %+v", got, up)
-		}
+		wantSame(t, "UploadByID", got, err, up, sameUpload)
 	}},
 	{"CreateUploadDistinctIDs", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		if a, b := createUpload(t, s, alice, meta), createUpload(t, s, alice, meta); a.ID == b.ID {
 			t.Errorf("two uploads of the same metadata share id %q", a.ID)
@@ -195,8 +182,8 @@ var fileTests = []fileTest{
 		// The store keeps metadata at the domain's limits exactly; checking
 		// them is the caller's job (ValidateUploadMeta, the server's size
 		// limit), so a size far beyond DefaultMaxFileBytes is stored too.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := parley.UploadMeta{
 			RoomID:      r.ID,
 			Name:        strings.Repeat("é", parley.FileNameMaxLen/2) + "x", // 255 bytes
@@ -218,13 +205,13 @@ var fileTests = []fileTest{
 		}
 	}},
 	{"CreateUploadErrRoomNotFound", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, err := s.CreateUpload(t.Context(), alice.ID, uploadIn(parley.Room{ID: "r_missing"}, "x.txt", []byte("x")))
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"CreateUploadErrUploaderNotFound", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.CreateUpload(t.Context(), "u_missing", uploadIn(r, "x.txt", []byte("x")))
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
@@ -250,12 +237,7 @@ var fileTests = []fileTest{
 			t.Errorf("UploadByID FileID = %q, want %q", linked.FileID, f.ID)
 		}
 		got, err := s.FileByID(t.Context(), f.ID)
-		if err != nil {
-			t.Fatalf("FileByID: %v", err)
-		}
-		if !sameFile(got, f) {
-			t.Errorf("FileByID = %+v, want %+v", got, f)
-		}
+		wantSame(t, "FileByID", got, err, f, sameFile)
 	}},
 	{"CompleteTwiceReturnsTheFile", func(t *testing.T, s fileStore) {
 		_, _, up := fileSetUp(t, s)
@@ -290,9 +272,9 @@ var fileTests = []fileTest{
 		}
 	}},
 	{"CompleteSameContentDistinctFiles", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		content := []byte("shared content")
 		fa := completeUpload(t, s, createUpload(t, s, alice, uploadIn(a, "one.txt", content)))
 		fb := completeUpload(t, s, createUpload(t, s, alice, uploadIn(b, "two.txt", content)))
@@ -340,9 +322,9 @@ var fileTests = []fileTest{
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"StaleUploadsOldestFirst", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		bob := createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		bob := CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		meta := uploadIn(r, "notes.txt", []byte("hello, files"))
 		var ups []parley.Upload
 		for _, u := range []parley.User{alice, bob, alice, bob} {
@@ -360,10 +342,10 @@ var fileTests = []fileTest{
 		wantStale(t, s, ups[3].CreateTime.Add(time.Microsecond), 1, ups[2])
 	}},
 	{"StoredBytesCountsFilesAndUnfinished", func(t *testing.T, s fileStore) {
-		alice := createUser(t, s, "alice")
-		bob := createUser(t, s, "bob")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		bob := CreateUser(t, s, "bob")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		wantStoredBytes(t, s, alice, 0)
 		completeUpload(t, s, createUpload(t, s, alice, uploadIn(a, "one.txt", []byte("twelve bytes"))))
 		completeUpload(t, s, createUpload(t, s, alice, uploadIn(b, "two.txt", []byte("twelve bytes")))) // the same content counts again
@@ -415,19 +397,11 @@ var fileTests = []fileTest{
 // returns. Subtests run in parallel and each calls open once, so open must
 // return a new, empty store each time and clean it up with t.Cleanup.
 func RunBlobs(t *testing.T, open func(t *testing.T) parley.BlobStore) {
-	for _, tc := range blobTests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.run(t, open(t))
-		})
-	}
+	runEach(t, blobTests, open)
 }
 
 // blobTest is one subtest of the BlobStore suite.
-type blobTest struct {
-	name string
-	run  func(t *testing.T, b parley.BlobStore)
-}
+type blobTest = suiteTest[parley.BlobStore]
 
 // Upload ids as a FileStore makes them.
 const (

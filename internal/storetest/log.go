@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -36,8 +37,8 @@ func logSeqs(events []*parley.Event) []int64 {
 
 var logTests = []storeTest{
 	{"SeqsContiguousAcrossKinds", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var published []*parley.Event
 		publish := func(e *parley.Event) { published = append(published, e) }
 		msgs := appendTexts(t, s, r, alice, 2)                                                                                                                                     // seqs 1, 2
@@ -75,8 +76,8 @@ var logTests = []storeTest{
 		}
 	}},
 	{"MemberChangesAreLoggedAndReplay", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var published []*parley.Event
 		publish := func(e *parley.Event) { published = append(published, e) }
 		steps := []func() error{
@@ -127,8 +128,8 @@ var logTests = []storeTest{
 		}
 	}},
 	{"SeqsContiguousAcrossMessagesAndMembers", func(t *testing.T, s parley.Store) {
-		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob, carol := CreateUser(t, s, "alice"), CreateUser(t, s, "bob"), CreateUser(t, s, "carol")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var published []*parley.Event
 		publish := func(e *parley.Event) { published = append(published, e) }
 		publishMessage := func(m *parley.Message) {
@@ -182,8 +183,8 @@ var logTests = []storeTest{
 		}
 	}},
 	{"EditAndDeleteAreOneEventEach", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m := appendTexts(t, s, r, alice, 1)[0]
 		edit := parley.MessageEdit{RoomID: r.ID, Seq: m.Seq, EditorID: alice.ID, Text: "second"}
 		ev, created, err := s.EditMessage(t.Context(), edit, nil)
@@ -217,8 +218,8 @@ var logTests = []storeTest{
 		}
 	}},
 	{"EditErrors", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m := appendTexts(t, s, r, alice, 1)[0]
 		_, _, err := s.EditMessage(t.Context(), parley.MessageEdit{RoomID: r.ID, Seq: 99, EditorID: alice.ID, Text: "x"}, nil)
 		wantCode(t, err, parley.ENOTFOUND)
@@ -234,8 +235,8 @@ var logTests = []storeTest{
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"ListEventsPages", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		appendTexts(t, s, r, alice, 5)
 		events, head, err := s.ListEvents(t.Context(), r.ID, 2, 2)
 		if err != nil || head != 5 {
@@ -244,13 +245,13 @@ var logTests = []storeTest{
 		WantSeqs(t, logSeqs(events), 3, 4)
 	}},
 	{"ReadMarkersMonotonicAndUnreadCounts", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
 		msgs := appendTexts(t, s, r, alice, 4) // 1..4
-		appendTexts(t, s, createRoom(t, s, "other", parley.Public, bob), bob, 1)
+		appendTexts(t, s, CreateRoom(t, s, "other", parley.Public, bob), bob, 1)
 		if _, _, err := s.AppendMessage(t.Context(), parley.NewMessage{RoomID: r.ID, SenderID: bob.ID, Text: "mine", ClientMessageID: "b1"}, nil); err != nil { // 5
 			t.Fatalf("AppendMessage: %v", err)
 		}
@@ -274,4 +275,32 @@ var logTests = []storeTest{
 		_, err = s.MarkRead(t.Context(), "r_missing", bob.ID, 1)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
+}
+
+// WantMigratedLog checks a room an engine's migration to the room log has
+// carried over: its n messages are there in seq order, message i (from 1)
+// with id idPrefix+i and text "text i", neither edited nor deleted, each as
+// its own EventMessage at its seq, by its sender; the head is n. It is for
+// the engines' tests of their migrations, whose fixtures fill rooms so.
+func WantMigratedLog(t *testing.T, s parley.Store, roomID, idPrefix string, n int) {
+	t.Helper()
+	ctx := t.Context()
+	msgs, head, err := s.ListMessages(ctx, roomID, parley.HistoryQuery{Limit: parley.MaxHistoryLimit})
+	if err != nil || head != int64(n) || len(msgs) != n {
+		t.Fatalf("ListMessages: %d messages, head %d, %v; want %d and %d", len(msgs), head, err, n, n)
+	}
+	for i, m := range msgs {
+		if m.Seq != int64(i+1) || m.Text != fmt.Sprintf("text %d", i+1) || m.ID != fmt.Sprintf("%s%d", idPrefix, i+1) || !m.EditTime.IsZero() || m.Deleted() {
+			t.Fatalf("message %d after migration: %+v", i+1, m)
+		}
+	}
+	events, head, err := s.ListEvents(ctx, roomID, 0, parley.MaxHistoryLimit)
+	if err != nil || head != int64(n) || len(events) != n {
+		t.Fatalf("ListEvents: %d events, head %d, %v", len(events), head, err)
+	}
+	for i, e := range events {
+		if e.Kind != parley.EventMessage || e.Seq != int64(i+1) || e.Message.Seq != e.Seq || e.User.ID != e.Message.Sender.ID {
+			t.Fatalf("event %d after migration: %+v", i+1, e)
+		}
+	}
 }

@@ -32,6 +32,20 @@ func appendTexts(t *testing.T, s parley.Store, r parley.Room, sender parley.User
 	return msgs
 }
 
+// wantOneMessage returns the one message of a room, whose head is 1, or
+// fails the test saying when.
+func wantOneMessage(t *testing.T, s parley.Store, roomID, when string) parley.Message {
+	t.Helper()
+	msgs, head, err := s.ListMessages(t.Context(), roomID, parley.HistoryQuery{Limit: parley.MaxHistoryLimit})
+	if err != nil {
+		t.Fatalf("ListMessages: %v", err)
+	}
+	if head != 1 || len(msgs) != 1 {
+		t.Fatalf("%s: %d messages, head %d; want 1, 1", when, len(msgs), head)
+	}
+	return msgs[0]
+}
+
 // seqs returns the seqs of msgs.
 func seqs(msgs []parley.Message) []int64 {
 	out := make([]int64, len(msgs))
@@ -52,8 +66,8 @@ func seqRange(from, to int64) []int64 {
 
 var messageTests = []storeTest{
 	{"AppendPublishesNewMessagesBeforeReturning", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var published []parley.Message
 		publish := func(m *parley.Message) { published = append(published, *m) }
 		m := parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "hi", ClientMessageID: "c1"}
@@ -76,8 +90,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"AppendOK", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "héllo, 世界", ClientMessageID: "c1",
 		}, nil)
@@ -88,18 +102,14 @@ var messageTests = []storeTest{
 			m.Text != "héllo, 世界" || m.ClientMessageID != "c1" || m.CreateTime.IsZero() {
 			t.Fatalf("AppendMessage = %+v, created %v", m, created)
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
-		if head != 1 || len(msgs) != 1 || !sameMessage(msgs[0], m) {
-			t.Errorf("ListMessages = %+v, head %d; want [%+v], head 1", msgs, head, m)
+		if got := wantOneMessage(t, s, r.ID, "ListMessages"); !sameMessage(got, m) {
+			t.Errorf("ListMessages = [%+v]; want [%+v]", got, m)
 		}
 	}},
 	{"SeqsContiguousPerRoom", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		a := createRoom(t, s, "a", parley.Public, alice)
-		b := createRoom(t, s, "b", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		a := CreateRoom(t, s, "a", parley.Public, alice)
+		b := CreateRoom(t, s, "b", parley.Public, alice)
 		got := map[string][]int64{}
 		for i := range 9 {
 			r, sender := a, alice
@@ -122,8 +132,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"RetryReturnsOriginal", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		first, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: r.ID, SenderID: alice.ID, Text: "once", ClientMessageID: "c1",
 		}, nil)
@@ -139,19 +149,13 @@ var messageTests = []storeTest{
 		if created || !sameMessage(retry, first) {
 			t.Errorf("retry = %+v, created %v; want the original %+v, created false", retry, created, first)
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
-		if head != 1 || len(msgs) != 1 {
-			t.Errorf("after a retry: %d messages, head %d; want 1, 1", len(msgs), head)
-		}
+		wantOneMessage(t, s, r.ID, "after a retry")
 	}},
 	{"AttachmentsKept", func(t *testing.T, s parley.Store) {
 		// The store keeps the attachments it is given, as they are: files
 		// never change, so a message shows them as they were when sent.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var files []parley.File
 		for i := range parley.MaxAttachments {
 			files = append(files, parley.File{
@@ -177,8 +181,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"ClientIDScopedToSender", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		for i, u := range []parley.User{alice, bob} {
 			m, created, err := s.AppendMessage(t.Context(), parley.NewMessage{
 				RoomID: r.ID, SenderID: u.ID, Text: "hi", ClientMessageID: "same",
@@ -190,8 +194,8 @@ var messageTests = []storeTest{
 	}},
 	{"ConcurrentAppendsGetEverySeqOnce", func(t *testing.T, s parley.Store) {
 		const writers, perWriter = 20, 25
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
@@ -246,8 +250,8 @@ var messageTests = []storeTest{
 	}},
 	{"ConcurrentRetriesStoreOnce", func(t *testing.T, s parley.Store) {
 		const racers = 10
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		var (
 			wg      sync.WaitGroup
 			mu      sync.Mutex
@@ -275,17 +279,11 @@ var messageTests = []storeTest{
 		if created != 1 || len(ids) != 1 {
 			t.Errorf("%d calls created, %d distinct ids; want 1 and 1", created, len(ids))
 		}
-		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 100})
-		if err != nil {
-			t.Fatalf("ListMessages: %v", err)
-		}
-		if head != 1 || len(msgs) != 1 {
-			t.Errorf("%d messages stored, head %d; want 1, 1", len(msgs), head)
-		}
+		wantOneMessage(t, s, r.ID, "stored")
 	}},
 	{"HistoryWindows", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		sent := appendTexts(t, s, r, alice, 10)
 		for _, tc := range []struct {
 			name string
@@ -324,8 +322,8 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"HistoryOfEmptyRoom", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		msgs, head, err := s.ListMessages(t.Context(), r.ID, parley.HistoryQuery{Limit: 10})
 		if err != nil || head != 0 || len(msgs) != 0 {
 			t.Errorf("ListMessages = %v, head %d, %v; want none, head 0", msgs, head, err)
@@ -334,8 +332,8 @@ var messageTests = []storeTest{
 	{"AppendErrCanceled", func(t *testing.T, s parley.Store) {
 		// A caller whose context has ended gets its error, and nothing is
 		// stored.
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: r.ID, SenderID: alice.ID, Text: "gone", ClientMessageID: "c1"}, nil)
@@ -347,7 +345,7 @@ var messageTests = []storeTest{
 		}
 	}},
 	{"ErrRoomNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, _, err := s.AppendMessage(t.Context(), parley.NewMessage{
 			RoomID: "r_missing", SenderID: alice.ID, Text: "hi", ClientMessageID: "c1",
 		}, nil)

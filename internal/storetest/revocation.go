@@ -90,7 +90,7 @@ var revocationTests = []brokerTest{
 	{"RevocationIsNoRoomEvent", func(t *testing.T, open func(*testing.T, int) parley.Broker) {
 		b := revocationBroker(t, open)
 		r := membershipRevocation()
-		sub := subscribe(t, b, r.RoomID)
+		sub := Subscribe(t, b, r.RoomID)
 		if err := b.Revoke(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,7 @@ import (
 
 var roomTests = []storeTest{
 	{"CreateOK", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		r, err := s.CreateRoom(t.Context(), "general", parley.Private, alice.ID)
 		if err != nil {
 			t.Fatalf("CreateRoom: %v", err)
@@ -19,16 +19,11 @@ var roomTests = []storeTest{
 			t.Fatalf("CreateRoom = %+v", r)
 		}
 		got, err := s.RoomByID(t.Context(), r.ID)
-		if err != nil {
-			t.Fatalf("RoomByID: %v", err)
-		}
-		if !sameRoom(got, r) {
-			t.Errorf("RoomByID = %+v, want %+v", got, r)
-		}
+		wantSame(t, "RoomByID", got, err, r, sameRoom)
 	}},
 	{"CreatorIsMember", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		ok, err := s.IsMember(t.Context(), r.ID, alice.ID)
 		if err != nil || !ok {
 			t.Fatalf("IsMember(creator) = %v, %v; want true", ok, err)
@@ -42,8 +37,8 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"ErrNameTaken", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.CreateRoom(t.Context(), "general", parley.Private, bob.ID)
 		wantCode(t, err, parley.ECONFLICT)
 		rooms, err := s.ListRooms(t.Context(), bob.ID, "", 10)
@@ -55,7 +50,7 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"NamesCaseSensitive", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		for _, name := range []string{"go", "Go"} {
 			if _, err := s.CreateRoom(t.Context(), name, parley.Public, alice.ID); err != nil {
 				t.Errorf("CreateRoom(%q): %v", name, err)
@@ -67,8 +62,8 @@ var roomTests = []storeTest{
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"HeadSeqFollowsMessages", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		appendTexts(t, s, r, alice, 3)
 		got, err := s.RoomByID(t.Context(), r.ID)
 		if err != nil {
@@ -86,10 +81,10 @@ var roomTests = []storeTest{
 		}
 	}},
 	{"ListVisibility", func(t *testing.T, s parley.Store) {
-		alice, bob, carol := createUser(t, s, "alice"), createUser(t, s, "bob"), createUser(t, s, "carol")
-		createRoom(t, s, "a-public", parley.Public, alice)
-		alicePrivate := createRoom(t, s, "b-alice", parley.Private, alice)
-		createRoom(t, s, "c-bob", parley.Private, bob)
+		alice, bob, carol := CreateUser(t, s, "alice"), CreateUser(t, s, "bob"), CreateUser(t, s, "carol")
+		CreateRoom(t, s, "a-public", parley.Public, alice)
+		alicePrivate := CreateRoom(t, s, "b-alice", parley.Private, alice)
+		CreateRoom(t, s, "c-bob", parley.Private, bob)
 
 		wantRooms(t, s, alice.ID, "a-public", "b-alice")
 		wantRooms(t, s, bob.ID, "a-public", "c-bob")
@@ -106,33 +101,45 @@ var roomTests = []storeTest{
 		wantRooms(t, s, carol.ID, "a-public")
 	}},
 	{"ListPagesByName", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		for _, name := range []string{"delta", "Bravo", "alpha", "echo", "charlie"} {
-			createRoom(t, s, name, parley.Public, alice)
+			CreateRoom(t, s, name, parley.Public, alice)
 		}
 		want := []string{"Bravo", "alpha", "charlie", "delta", "echo"} // byte order
-		var got []string
-		after := ""
-		for range len(want) {
-			page, err := s.ListRooms(t.Context(), alice.ID, after, 2)
-			if err != nil {
-				t.Fatalf("ListRooms(after %q): %v", after, err)
-			}
-			if len(page) > 2 {
-				t.Fatalf("ListRooms returned %d rooms, limit 2", len(page))
-			}
-			if len(page) == 0 {
-				break
-			}
-			for _, r := range page {
-				got = append(got, r.Name)
-			}
-			after = page[len(page)-1].Name
-		}
+		got := pageAll(t, "ListRooms", 2, len(want), func(after string, limit int) ([]parley.Room, error) {
+			return s.ListRooms(t.Context(), alice.ID, after, limit)
+		}, func(r parley.Room) string { return r.Name })
 		if !slices.Equal(got, want) {
 			t.Errorf("pages = %q, want %q", got, want)
 		}
 	}},
+}
+
+// pageAll reads a listing through list, limit items a page, each page
+// after the key of the last item of the one before, for at most pages pages
+// or until a page is empty, and returns the keys of the items in order. It
+// fails the test on an error or on a page of more than limit items.
+func pageAll[T any](t *testing.T, what string, limit, pages int, list func(after string, limit int) ([]T, error), key func(T) string) []string {
+	t.Helper()
+	var keys []string
+	after := ""
+	for range pages {
+		page, err := list(after, limit)
+		if err != nil {
+			t.Fatalf("%s(after %q): %v", what, after, err)
+		}
+		if len(page) > limit {
+			t.Fatalf("%s returned %d items, limit %d", what, len(page), limit)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, item := range page {
+			keys = append(keys, key(item))
+		}
+		after = key(page[len(page)-1])
+	}
+	return keys
 }
 
 // wantRooms fails the test unless ListRooms for userID returns exactly the
@@ -154,8 +161,8 @@ func wantRooms(t *testing.T, s parley.Store, userID string, names ...string) {
 
 var memberTests = []storeTest{
 	{"AddOK", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		m, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil)
 		if err != nil {
 			t.Fatalf("AddMember: %v", err)
@@ -176,25 +183,25 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ErrAlreadyMember", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.AddMember(t.Context(), r.ID, alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ECONFLICT)
 	}},
 	{"ErrAddRoomNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
+		alice := CreateUser(t, s, "alice")
 		_, err := s.AddMember(t.Context(), "r_missing", alice.ID, alice.ID, nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"ErrAddUserNotFound", func(t *testing.T, s parley.Store) {
-		alice := createUser(t, s, "alice")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice := CreateUser(t, s, "alice")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		_, err := s.AddMember(t.Context(), r.ID, "u_missing", "u_missing", nil)
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
 	{"RemoveOK", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		if _, err := s.AddMember(t.Context(), r.ID, bob.ID, bob.ID, nil); err != nil {
 			t.Fatalf("AddMember: %v", err)
 		}
@@ -210,14 +217,14 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ErrRemoveNotMember", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		wantCode(t, s.RemoveMember(t.Context(), r.ID, bob.ID, bob.ID, nil), parley.ENOTFOUND)
 		wantCode(t, s.RemoveMember(t.Context(), "r_missing", alice.ID, alice.ID, nil), parley.ENOTFOUND)
 	}},
 	{"IsMemberFalse", func(t *testing.T, s parley.Store) {
-		alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
-		r := createRoom(t, s, "general", parley.Public, alice)
+		alice, bob := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
+		r := CreateRoom(t, s, "general", parley.Public, alice)
 		for _, tc := range []struct{ room, user string }{
 			{r.ID, bob.ID},
 			{r.ID, "u_missing"},
@@ -230,37 +237,25 @@ var memberTests = []storeTest{
 		}
 	}},
 	{"ListPagesByUsername", func(t *testing.T, s parley.Store) {
-		creator := createUser(t, s, "mallory")
-		r := createRoom(t, s, "general", parley.Public, creator)
+		creator := CreateUser(t, s, "mallory")
+		r := CreateRoom(t, s, "general", parley.Public, creator)
 		for _, name := range []string{"dave", "bob", "erin", "alice", "carol"} {
-			u := createUser(t, s, name)
+			u := CreateUser(t, s, name)
 			if _, err := s.AddMember(t.Context(), r.ID, u.ID, u.ID, nil); err != nil {
 				t.Fatalf("AddMember(%s): %v", name, err)
 			}
 		}
-		createUser(t, s, "zed") // not a member
+		CreateUser(t, s, "zed") // not a member
 		want := []string{"alice", "bob", "carol", "dave", "erin", "mallory"}
-		var got []string
-		after := ""
-		for range len(want) {
-			page, err := s.ListMembers(t.Context(), r.ID, after, 4)
-			if err != nil {
-				t.Fatalf("ListMembers(after %q): %v", after, err)
-			}
-			if len(page) > 4 {
-				t.Fatalf("ListMembers returned %d members, limit 4", len(page))
-			}
-			if len(page) == 0 {
-				break
-			}
+		got := pageAll(t, "ListMembers", 4, len(want), func(after string, limit int) ([]parley.Member, error) {
+			page, err := s.ListMembers(t.Context(), r.ID, after, limit)
 			for _, m := range page {
 				if m.RoomID != r.ID {
 					t.Errorf("member %s has RoomID %q, want %q", m.User.Username, m.RoomID, r.ID)
 				}
-				got = append(got, m.User.Username)
 			}
-			after = page[len(page)-1].User.Username
-		}
+			return page, err
+		}, func(m parley.Member) string { return m.User.Username })
 		if !slices.Equal(got, want) {
 			t.Errorf("pages = %q, want %q", got, want)
 		}

@@ -39,12 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			for _, tc := range g.tests {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.run(t, open(t))
-				})
-			}
+			runEach(t, g.tests, open)
 		})
 	}
 	t.Run("File", func(t *testing.T) {
@@ -53,11 +48,26 @@ func Run(t *testing.T, open func(t *testing.T) parley.Store) {
 	})
 }
 
-// storeTest is one subtest, named for the outcome it checks.
-type storeTest struct {
+// suiteTest is one subtest of a suite over engines of type E, named for
+// the outcome it checks.
+type suiteTest[E any] struct {
 	name string
-	run  func(t *testing.T, s parley.Store)
+	run  func(t *testing.T, e E)
 }
+
+// runEach runs each of tests as a parallel subtest on an engine of its own
+// from open.
+func runEach[E any](t *testing.T, tests []suiteTest[E], open func(t *testing.T) E) {
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.run(t, open(t))
+		})
+	}
+}
+
+// storeTest is one subtest of Run.
+type storeTest = suiteTest[parley.Store]
 
 var storeTests = []storeTest{
 	{"PingOK", func(t *testing.T, s parley.Store) {
@@ -91,8 +101,8 @@ func wantCode(t *testing.T, err error, code parley.ErrorCode) {
 	}
 }
 
-// createUser stores a user or fails the test.
-func createUser(t *testing.T, s parley.Store, username string) parley.User {
+// CreateUser stores a user or fails the test.
+func CreateUser(t *testing.T, s parley.Store, username string) parley.User {
 	t.Helper()
 	u, err := s.CreateUser(t.Context(), username, []byte("hash of "+username))
 	if err != nil {
@@ -101,14 +111,26 @@ func createUser(t *testing.T, s parley.Store, username string) parley.User {
 	return u
 }
 
-// createRoom stores a room or fails the test.
-func createRoom(t *testing.T, s parley.Store, name string, v parley.Visibility, creator parley.User) parley.Room {
+// CreateRoom stores a room or fails the test.
+func CreateRoom(t *testing.T, s parley.Store, name string, v parley.Visibility, creator parley.User) parley.Room {
 	t.Helper()
 	r, err := s.CreateRoom(t.Context(), name, v, creator.ID)
 	if err != nil {
 		t.Fatalf("CreateRoom(%q): %v", name, err)
 	}
 	return r
+}
+
+// wantSame fails the test unless a call named what returned want (by
+// same) and no error.
+func wantSame[T any](t *testing.T, what string, got T, err error, want T, same func(a, b T) bool) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !same(got, want) {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
 }
 
 func sameUser(a, b parley.User) bool {

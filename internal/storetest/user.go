@@ -25,26 +25,21 @@ var userTests = []storeTest{
 			t.Errorf("UserByUsername = %+v, %q; want %+v, %q", byName, hash, u, "secret hash")
 		}
 		byID, err := s.UserByID(t.Context(), u.ID)
-		if err != nil {
-			t.Fatalf("UserByID: %v", err)
-		}
-		if !sameUser(byID, u) {
-			t.Errorf("UserByID = %+v, want %+v", byID, u)
-		}
+		wantSame(t, "UserByID", byID, err, u, sameUser)
 	}},
 	{"DistinctIDs", func(t *testing.T, s parley.Store) {
-		a, b := createUser(t, s, "alice"), createUser(t, s, "bob")
+		a, b := CreateUser(t, s, "alice"), CreateUser(t, s, "bob")
 		if a.ID == b.ID {
 			t.Errorf("two users share id %q", a.ID)
 		}
 	}},
 	{"ErrUsernameTaken", func(t *testing.T, s parley.Store) {
-		createUser(t, s, "alice")
+		CreateUser(t, s, "alice")
 		_, err := s.CreateUser(t.Context(), "alice", []byte("other"))
 		wantCode(t, err, parley.ECONFLICT)
 	}},
 	{"ErrUsernameNotFound", func(t *testing.T, s parley.Store) {
-		createUser(t, s, "alice")
+		CreateUser(t, s, "alice")
 		_, _, err := s.UserByUsername(t.Context(), "bob")
 		wantCode(t, err, parley.ENOTFOUND)
 	}},
@@ -56,7 +51,7 @@ var userTests = []storeTest{
 
 var sessionTests = []storeTest{
 	{"LookupOK", func(t *testing.T, s parley.Store) {
-		u := createUser(t, s, "alice")
+		u := CreateUser(t, s, "alice")
 		want := parley.Session{
 			TokenHash:  []byte{1, 2, 3, 0, 255},
 			UserID:     u.ID,
@@ -79,7 +74,7 @@ var sessionTests = []storeTest{
 		}
 	}},
 	{"ExpiresAtExpireTime", func(t *testing.T, s parley.Store) {
-		u := createUser(t, s, "alice")
+		u := CreateUser(t, s, "alice")
 		expire := baseTime.Add(time.Hour)
 		hash := []byte("token")
 		if err := s.CreateSession(t.Context(), parley.Session{TokenHash: hash, UserID: u.ID, CreateTime: baseTime, ExpireTime: expire}); err != nil {
@@ -98,7 +93,7 @@ var sessionTests = []storeTest{
 		wantCode(t, err, parley.EUNAUTHORIZED)
 	}},
 	{"ExtendMovesExpiry", func(t *testing.T, s parley.Store) {
-		u := createUser(t, s, "alice")
+		u := CreateUser(t, s, "alice")
 		hash := []byte("token")
 		if err := s.CreateSession(t.Context(), parley.Session{TokenHash: hash, UserID: u.ID, CreateTime: baseTime, ExpireTime: baseTime.Add(time.Minute)}); err != nil {
 			t.Fatalf("CreateSession: %v", err)
@@ -119,7 +114,7 @@ var sessionTests = []storeTest{
 		wantCode(t, s.ExtendSession(t.Context(), []byte("nope"), later), parley.ENOTFOUND)
 	}},
 	{"DeleteRevokes", func(t *testing.T, s parley.Store) {
-		u := createUser(t, s, "alice")
+		u := CreateUser(t, s, "alice")
 		hash := []byte("token")
 		if err := s.CreateSession(t.Context(), parley.Session{TokenHash: hash, UserID: u.ID, CreateTime: baseTime, ExpireTime: baseTime.Add(time.Hour)}); err != nil {
 			t.Fatalf("CreateSession: %v", err)
@@ -134,7 +129,7 @@ var sessionTests = []storeTest{
 		}
 	}},
 	{"DeleteLeavesOthers", func(t *testing.T, s parley.Store) {
-		u := createUser(t, s, "alice")
+		u := CreateUser(t, s, "alice")
 		for _, h := range []string{"one", "two"} {
 			if err := s.CreateSession(t.Context(), parley.Session{TokenHash: []byte(h), UserID: u.ID, CreateTime: baseTime, ExpireTime: baseTime.Add(time.Hour)}); err != nil {
 				t.Fatalf("CreateSession: %v", err)
