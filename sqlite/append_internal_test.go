@@ -61,7 +61,7 @@ func BenchmarkCommitter(b *testing.B) {
 
 // benchMessage is the message the server asks to store for a send.
 func benchMessage(sender parley.User, roomID, clientMessageID string) parley.NewMessage {
-	return parley.NewMessage{RoomID: roomID, SenderID: sender.ID, Text: "durable message body", ClientMessageID: clientMessageID}
+	return parley.NewMessage{RoomID: roomID, SenderID: sender.ID, Sender: sender, Text: "durable message body", ClientMessageID: clientMessageID}
 }
 
 // cpuTime is the user and system CPU time the process has used.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/sqlite"
 )
 
 // TestGroupCommitPublishesInSeqOrder sends concurrently to two rooms,
@@ -90,5 +91,50 @@ func TestAppendAfterCloseFails(t *testing.T) {
 	_, _, err := s.AppendMessage(ctx, parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Text: "late", ClientMessageID: "c1"}, nil)
 	if err == nil {
 		t.Fatal("AppendMessage after Close succeeded")
+	}
+}
+
+// TestAppendsFromTwoStoresOnOneFile: two Stores on one file (as two
+// processes would be) take turns appending to a room and logging member
+// changes in it. Each Store's committer keeps the room's head in memory;
+// a head the other wrote must not make it reuse or skip a seq.
+func TestAppendsFromTwoStoresOnOneFile(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "parley.db")
+	a := open(t, path)
+	b := open(t, path)
+	alice, rooms := aliceIn(t, a, parley.Public, "shared")
+	room := rooms[0]
+	bob, err := b.CreateUser(ctx, "bob", []byte("hash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := room.HeadSeq
+	for i := range 6 {
+		for j, s := range []*sqlite.Store{a, b, b, a} {
+			m := parley.NewMessage{RoomID: room.ID, SenderID: alice.ID, Sender: alice, Text: "hi", ClientMessageID: fmt.Sprintf("c-%d-%d", i, j)}
+			msg, created, err := s.AppendMessage(ctx, m, nil)
+			if want++; err != nil || !created || msg.Seq != want {
+				t.Fatalf("append %d.%d: seq %d, created %v, %v; want seq %d", i, j, msg.Seq, created, err, want)
+			}
+		}
+		if i%2 == 0 {
+			_, err = b.AddMember(ctx, room.ID, bob.ID, bob.ID, nil)
+		} else {
+			err = a.RemoveMember(ctx, room.ID, bob.ID, bob.ID, nil)
+		}
+		if want++; err != nil {
+			t.Fatalf("member change %d: %v", i, err)
+		}
+	}
+	events, head, err := b.ListEvents(ctx, room.ID, room.HeadSeq, 1000)
+	if err != nil || head != want || len(events) != int(want-room.HeadSeq) {
+		t.Fatalf("ListEvents: %d events, head %d, %v; want head %d", len(events), head, err, want)
+	}
+	for i, ev := range events {
+		if ev.Seq != room.HeadSeq+int64(i+1) {
+			t.Fatalf("event %d has seq %d", i, ev.Seq)
+		}
 	}
 }
