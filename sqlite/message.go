@@ -68,6 +68,9 @@ func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewM
 	}
 	seq, err := heads.next(ctx, tx, &s.heads, m.RoomID)
 	if err != nil {
+		if existing, ferr := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID); ferr == nil {
+			return appendResult{msg: existing} // a retry still finds the original
+		}
 		return appendResult{err: err}
 	}
 	msg := parley.Message{
