@@ -28,11 +28,13 @@ func BenchmarkCommitter(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() { _ = s.Close() }()
-			u, err := s.CreateUser(ctx, "sender", []byte("hash"))
-			if err != nil {
-				b.Fatal(err)
+			var (
+				u    parley.User
+				room parley.Room
+			)
+			if u, err = s.CreateUser(ctx, "sender", []byte("hash")); err == nil {
+				room, err = s.CreateRoom(ctx, "durable", parley.Public, u.ID)
 			}
-			room, err := s.CreateRoom(ctx, "durable", parley.Public, u.ID)
 			if err != nil {
 				b.Fatal(err)
 			}
