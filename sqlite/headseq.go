@@ -18,10 +18,16 @@ import (
 // other writer of a head (nextSeq) forgets the room. A failed commit
 // forgets them all, as does the first sign of a stale entry (a head
 // written by another process), so the next batch reads them again.
+//
+// It holds up to 65,536 rooms (a few MiB); past that it starts again from
+// empty, as forgetting is always safe.
 type headSeqs struct {
 	mu    sync.Mutex
 	heads map[string]int64
 }
+
+// maxHeadSeqs is the most rooms headSeqs holds.
+const maxHeadSeqs = 1 << 16
 
 func (h *headSeqs) get(roomID string) (int64, bool) {
 	h.mu.Lock()
@@ -35,6 +41,9 @@ func (h *headSeqs) set(roomID string, head int64) {
 	defer h.mu.Unlock()
 	if h.heads == nil {
 		h.heads = map[string]int64{}
+	}
+	if _, ok := h.heads[roomID]; !ok && len(h.heads) >= maxHeadSeqs {
+		clear(h.heads)
 	}
 	h.heads[roomID] = head
 }
