@@ -51,9 +51,15 @@ type MessageEdit struct {
 
 // NewMessage is a message to store. Attachments are files of the same room,
 // already checked by the caller; the store keeps them with the message.
+//
+// Sender, if its ID is SenderID, is the sender as the caller already has
+// them (the server, from the session it checked): the store returns it as
+// the message's sender rather than reading the user. Users never change,
+// so the two agree. The store still fails if no user has SenderID.
 type NewMessage struct {
 	RoomID          string
 	SenderID        string
+	Sender          User
 	Text            string
 	ClientMessageID string
 	Attachments     []File

@@ -71,6 +71,7 @@ var errDuplicate = errors.New("duplicate client message id")
 // appends through other replicas interleave, and Broker fills what they
 // add from the table.
 //
+// m.Sender, if given, is the sender returned; otherwise the user is read.
 // ENOTFOUND if the room or the sender does not exist. It does not check that
 // the sender is a member: that is the caller's decision.
 func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish func(*parley.Message)) (parley.Message, bool, error) {
@@ -81,25 +82,23 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish 
 		created bool
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		msg, err = messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID)
-		switch {
-		case err == nil:
-			return nil
-		case !errors.Is(err, pgx.ErrNoRows):
-			return wrap("select message by client id", err)
-		}
-		sender, err := userByID(ctx, tx, m.SenderID)
-		if err != nil {
-			return err
+		sender := m.Sender
+		if sender.ID != m.SenderID {
+			var err error
+			if sender, err = userByID(ctx, tx, m.SenderID); err != nil {
+				return err
+			}
 		}
 		// The UPDATE row-locks the room until commit: concurrent appends to
 		// one room, from any replica, queue here and get contiguous seqs.
 		var seq int64
-		err = tx.QueryRow(ctx,
+		err := tx.QueryRow(ctx,
 			`UPDATE rooms SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq`, m.RoomID).Scan(&seq)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID); err == nil {
+				return errDuplicate // a retry still finds the original
+			}
 			return parley.Errorf(parley.ENOTFOUND, "room not found")
 		case err != nil:
 			return wrap("advance head seq", err)
@@ -119,15 +118,18 @@ func (s *Store) AppendMessage(ctx context.Context, m parley.NewMessage, publish 
 		if err != nil {
 			return err
 		}
-		// A concurrent send with the same client id that is not yet
-		// committed makes this INSERT wait for it; if it commits, the
-		// conflict clause turns our insert into nothing.
+		// A retry, or a concurrent send with the same client id, is
+		// found by the insert rather than a select first: a committed
+		// one turns it into nothing, one not yet committed makes it wait
+		// for the other's commit.
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time, attachments)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
 			msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, msg.CreateTime, attachments)
 		switch {
+		case isForeignKey(err): // the room exists: the UPDATE found it
+			return parley.Errorf(parley.ENOTFOUND, "user not found")
 		case err != nil:
 			return wrap("insert message", err)
 		case tag.RowsAffected() == 0:

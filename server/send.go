@@ -44,6 +44,7 @@ func (s *Server) sendMessage(ctx context.Context, p *principal, m outgoingMessag
 	return s.appendAndPublish(ctx, parley.NewMessage{
 		RoomID:          m.roomID,
 		SenderID:        p.user.ID,
+		Sender:          p.user,
 		Text:            m.text,
 		ClientMessageID: m.clientMessageID,
 		Attachments:     attachments,

@@ -36,8 +36,10 @@ type appendResult struct {
 // returns that one unchanged with created false.
 //
 // Appends are group-committed: one goroutine takes every append waiting
-// (up to 256) into one transaction, each in a savepoint so that one
-// failing append leaves the others alone, and commits them with one fsync.
+// (up to 256) into one transaction and commits them with one fsync; one
+// failing append leaves the others alone (see commitBatch). That goroutine
+// keeps each room's head seq in memory and writes it once per batch. m.Sender,
+// if given, is the sender returned; otherwise the user is read.
 // publish is called for each new message after the commit, from that
 // goroutine, in commit order, before any of the batch's callers return; it
 // must be quick and must not call the Store. ctx bounds the caller's wait;
@@ -109,24 +111,23 @@ func (s *Store) commitAppends() {
 // commitBatch appends the batch in one transaction and answers each
 // request. A failed commit fails every append of the batch; nothing of it
 // was published.
+//
+// The batch first runs without savepoints, trusting the committer's copy
+// of the rooms' heads. If any append fails, that transaction is rolled
+// back and the batch runs again with the heads read from the database and
+// each append in a savepoint, so that one failing append leaves the
+// others alone.
 func (s *Store) commitBatch(batch []*appendRequest) {
 	results := make([]appendResult, len(batch))
-	err := s.inBatchTx(func(tx *preparedTx) error {
-		for i, req := range batch {
-			if err := req.ctx.Err(); err != nil {
-				results[i].err = err // gave up before its turn: not stored
-				continue
-			}
-			results[i] = s.appendInSavepoint(tx, req.m)
-			if err := classify(results[i].err); err != nil && (parley.ErrorCodeOf(err) == parley.EINTERNAL || parley.ErrorCodeOf(err) == parley.ESTORAGEFULL) {
-				// Not the append's own fault (I/O, disk full, ...): SQLite
-				// may have rolled the whole transaction back already, so
-				// no later append may run outside it. Fail the batch.
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.inBatchTx(func(tx *preparedTx) error { return s.fillBatch(tx, batch, results, false) })
+	if errors.Is(err, errRetryCareful) {
+		s.heads.forgetAll()
+		clear(results)
+		err = s.inBatchTx(func(tx *preparedTx) error { return s.fillBatch(tx, batch, results, true) })
+	}
+	if err != nil {
+		s.heads.forgetAll() // the heads it set were never committed
+	}
 	if commit := s.obs.Commit; commit != nil {
 		commit(len(batch), err)
 	}
@@ -142,6 +143,43 @@ func (s *Store) commitBatch(batch []*appendRequest) {
 	for i, req := range batch {
 		req.done <- results[i]
 	}
+}
+
+// errRetryCareful says a batch run without savepoints met an error: run
+// it again with them.
+var errRetryCareful = errors.New("append failed: retry the batch with savepoints")
+
+// fillBatch appends the batch inside tx, each result in results, and
+// writes the rooms' new heads. Without careful, the first failing append
+// fails it with errRetryCareful; with careful, each append runs in a
+// savepoint and fails alone, unless the fault is not its own.
+func (s *Store) fillBatch(tx *preparedTx, batch []*appendRequest, results []appendResult, careful bool) error {
+	ctx := context.Background()
+	heads := batchHeads{}
+	for i, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = err // gave up before its turn: not stored
+			continue
+		}
+		if !careful {
+			if results[i] = s.appendMessage(ctx, tx, req.m, heads); results[i].err != nil {
+				return errRetryCareful
+			}
+			continue
+		}
+		results[i] = s.appendInSavepoint(ctx, tx, req.m, heads)
+		if err := classify(results[i].err); err != nil && (parley.ErrorCodeOf(err) == parley.EINTERNAL || parley.ErrorCodeOf(err) == parley.ESTORAGEFULL) {
+			// Not the append's own fault (I/O, disk full, ...): SQLite
+			// may have rolled the whole transaction back already, so
+			// no later append may run outside it. Fail the batch.
+			return err
+		}
+	}
+	err := heads.write(ctx, tx, &s.heads)
+	if err != nil && !careful {
+		return errRetryCareful // a stale head, most likely: read them again
+	}
+	return err
 }
 
 // inBatchTx runs fill in a write transaction and commits it, unless fill
@@ -164,19 +202,18 @@ func (s *Store) inBatchTx(fill func(*preparedTx) error) error {
 
 // appendInSavepoint appends m inside tx, undoing its own writes if it
 // fails so the rest of the batch can commit.
-func (s *Store) appendInSavepoint(tx *preparedTx, m parley.NewMessage) appendResult {
-	ctx := context.Background()
+func (s *Store) appendInSavepoint(ctx context.Context, tx *preparedTx, m parley.NewMessage, heads batchHeads) appendResult {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT append_message`); err != nil {
 		return appendResult{err: fmt.Errorf("savepoint: %w", err)}
 	}
-	msg, created, err := s.appendMessage(ctx, tx, m)
-	if err != nil {
+	r := s.appendMessage(ctx, tx, m, heads)
+	if r.err != nil {
 		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO append_message`); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+			r.err = errors.Join(r.err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
 	}
-	if _, rerr := tx.ExecContext(ctx, `RELEASE append_message`); rerr != nil && err == nil {
-		err = fmt.Errorf("release savepoint: %w", rerr)
+	if _, rerr := tx.ExecContext(ctx, `RELEASE append_message`); rerr != nil && r.err == nil {
+		r.err = fmt.Errorf("release savepoint: %w", rerr)
 	}
-	return appendResult{msg: msg, created: created, err: err}
+	return r
 }

@@ -31,7 +31,10 @@ func (s *Store) inWriteTx(ctx context.Context, what string, fill func(*preparedT
 }
 
 // nextSeq bumps the room's head seq and returns it. ENOTFOUND if no room.
-func nextSeq(ctx context.Context, tx *preparedTx, roomID string) (int64, error) {
+// The group committer forgets its copy of the head, in this transaction,
+// before it can run its next batch.
+func (s *Store) nextSeq(ctx context.Context, tx *preparedTx, roomID string) (int64, error) {
+	s.heads.forget(roomID)
 	var seq int64
 	err := tx.QueryRowContext(ctx,
 		`UPDATE rooms SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq`, roomID).Scan(&seq)
@@ -64,7 +67,7 @@ func insertEvent(ctx context.Context, tx *preparedTx, roomID string, seq int64, 
 
 // logMemberEvent stores a member change with the room's next seq and
 // returns its event, to publish after commit.
-func logMemberEvent(ctx context.Context, tx *preparedTx, roomID string, kind parley.EventKind, userID, actorID string, at time.Time, n int64) (*parley.Event, error) {
+func (s *Store) logMemberEvent(ctx context.Context, tx *preparedTx, roomID string, kind parley.EventKind, userID, actorID string, at time.Time, n int64) (*parley.Event, error) {
 	user, err := userByID(ctx, tx, userID)
 	if err != nil {
 		return nil, err
@@ -73,7 +76,7 @@ func logMemberEvent(ctx context.Context, tx *preparedTx, roomID string, kind par
 	if err != nil {
 		return nil, err
 	}
-	seq, err := nextSeq(ctx, tx, roomID)
+	seq, err := s.nextSeq(ctx, tx, roomID)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +127,7 @@ func (s *Store) EditMessage(ctx context.Context, e parley.MessageEdit, publish f
 		if err != nil {
 			return err
 		}
-		seq, err := nextSeq(ctx, tx, e.RoomID)
+		seq, err := s.nextSeq(ctx, tx, e.RoomID)
 		if err != nil {
 			return err
 		}
@@ -171,7 +174,7 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID string, seq int64, act
 		if err != nil {
 			return err
 		}
-		next, err := nextSeq(ctx, tx, roomID)
+		next, err := s.nextSeq(ctx, tx, roomID)
 		if err != nil {
 			return err
 		}

@@ -49,37 +49,30 @@ func messageByClientID(ctx context.Context, q querier, senderID, clientMessageID
 		senderID, clientMessageID))
 }
 
-// appendMessage stores m in tx with the room's next seq, or finds the
-// sender's message with the same ClientMessageID (created false). The
-// transaction holds SQLite's write lock from its start (BEGIN IMMEDIATE),
-// so no other writer, in this process or another, can slip in between
-// the check and the insert.
-func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewMessage) (parley.Message, bool, error) {
+// appendMessage stores m in tx with its room's next seq from heads, or
+// finds the sender's message with the same ClientMessageID (created
+// false). The transaction holds SQLite's write lock from its start (BEGIN
+// IMMEDIATE), so no other writer, in this process or another, can slip in
+// between the insert and the select of a duplicate. If it fails, its
+// writes, if any, are still in tx.
+func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewMessage, heads batchHeads) appendResult {
 	// Stamped while holding the write lock, so create times follow seqs.
 	created, n := s.stamp()
 
-	existing, err := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID)
-	switch {
-	case err == nil:
-		return existing, false, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return parley.Message{}, false, fmt.Errorf("select message by client id: %w", err)
+	sender := m.Sender
+	if sender.ID != m.SenderID {
+		var err error
+		if sender, err = userByID(ctx, tx, m.SenderID); err != nil {
+			return appendResult{err: err}
+		}
 	}
-
-	sender, err := userByID(ctx, tx, m.SenderID)
+	seq, err := heads.next(ctx, tx, &s.heads, m.RoomID)
 	if err != nil {
-		return parley.Message{}, false, err
+		if existing, ferr := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID); ferr == nil {
+			return appendResult{msg: existing} // a retry still finds the original
+		}
+		return appendResult{err: err}
 	}
-	var seq int64
-	err = tx.QueryRowContext(ctx,
-		`UPDATE rooms SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq`, m.RoomID).Scan(&seq)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return parley.Message{}, false, parley.Errorf(parley.ENOTFOUND, "room not found")
-	case err != nil:
-		return parley.Message{}, false, fmt.Errorf("advance head seq: %w", err)
-	}
-
 	msg := parley.Message{
 		ID:              newID("m_"),
 		RoomID:          m.RoomID,
@@ -92,18 +85,33 @@ func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewM
 	}
 	attachments, err := encodeAttachments(m.Attachments)
 	if err != nil {
-		return parley.Message{}, false, err
+		return appendResult{err: err}
 	}
-	if _, err := tx.ExecContext(ctx, `
+	res, err := tx.ExecContext(ctx, `
 		INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time, attachments)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, n, attachments); err != nil {
-		return parley.Message{}, false, fmt.Errorf("insert message: %w", err)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
+		msg.ID, msg.RoomID, msg.Seq, m.SenderID, msg.Text, msg.ClientMessageID, n, attachments)
+	switch {
+	case isForeignKey(err): // the room exists: heads found it
+		return appendResult{err: parley.Errorf(parley.ENOTFOUND, "user not found")}
+	case err != nil:
+		return appendResult{err: fmt.Errorf("insert message: %w", err)}
+	}
+	if k, err := res.RowsAffected(); err != nil {
+		return appendResult{err: fmt.Errorf("insert message: %w", err)}
+	} else if k == 0 {
+		existing, err := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID)
+		if err != nil {
+			return appendResult{err: fmt.Errorf("select message by client id: %w", err)}
+		}
+		return appendResult{msg: existing}
 	}
 	if err := insertEvent(ctx, tx, msg.RoomID, seq, parley.EventMessage, m.SenderID, m.SenderID, msg.ID, "", n); err != nil {
-		return parley.Message{}, false, err
+		return appendResult{err: err}
 	}
-	return msg, true, nil
+	heads.advance(msg.RoomID, seq)
+	return appendResult{msg: msg, created: true}
 }
 
 // ListMessages returns messages of a room ascending by seq and the room's

@@ -107,12 +107,18 @@ func (d *preparedDB) Close() error {
 type preparedTx struct {
 	*sql.Tx
 	db     *preparedDB
-	missed []string // queries to prepare once the transaction has ended
+	stmts  map[string]*sql.Stmt // the transaction's handles, closed with it
+	missed []string             // queries to prepare once the transaction has ended
 }
 
 // stmt returns the transaction's handle on query's prepared statement, or
-// nil if it is not prepared yet.
+// nil if it is not prepared yet. A group commit runs the same few
+// statements for every message, so the handle is made once per
+// transaction.
 func (t *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := t.stmts[query]; st != nil {
+		return st
+	}
 	st := t.db.cached(query)
 	if st == nil {
 		if !slices.Contains(t.missed, query) {
@@ -120,7 +126,11 @@ func (t *preparedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 		}
 		return nil
 	}
-	return t.Tx.StmtContext(ctx, st)
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = t.Tx.StmtContext(ctx, st)
+	return t.stmts[query]
 }
 
 func (t *preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {

@@ -130,7 +130,7 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 		case err != nil:
 			return fmt.Errorf("insert member: %w", err)
 		}
-		ev, err = logMemberEvent(ctx, tx, roomID, kind, userID, actorID, joined, n)
+		ev, err = s.logMemberEvent(ctx, tx, roomID, kind, userID, actorID, joined, n)
 		return err
 	})
 	if err != nil {
@@ -163,7 +163,7 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string
 		} else if k == 0 {
 			return parley.Errorf(parley.ENOTFOUND, "not a member")
 		}
-		ev, err = logMemberEvent(ctx, tx, roomID, kind, userID, actorID, left, n)
+		ev, err = s.logMemberEvent(ctx, tx, roomID, kind, userID, actorID, left, n)
 		return err
 	})
 	if err != nil {

@@ -54,6 +54,7 @@ type Store struct {
 	obs   *parley.Observer
 
 	appends       chan *appendRequest // to the group committer (append.go)
+	heads         headSeqs            // the committer's copy of rooms.head_seq
 	closing       chan struct{}       // closed by Close
 	closeOnce     sync.Once
 	committerDone chan struct{} // closed when the committer has stopped
