@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -41,7 +41,7 @@ func startChild(t *testing.T, dataDir string, args ...string) (*exec.Cmd, string
 // logs, unless logs is nil.
 func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Writer, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd, listening := execChild(t, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...), env,
+	cmd, u := execChild(t, append([]string{"--addr", "127.0.0.1:0", "--admin-addr", "none", "--data-dir", dataDir, "--log-level", "warn"}, args...), env,
 		func(line string) {
 			if logs != nil {
 				fmt.Fprintln(logs, line)
@@ -51,19 +51,14 @@ func startChildLogging(t *testing.T, dataDir string, env []string, logs io.Write
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	u, ok := <-listening
-	if !ok {
-		t.Fatal("child parleyd did not start")
-	}
 	return cmd, u
 }
 
 // execChild starts this test binary as parleyd (see TestMain) with args
-// and the variables env added to its environment. It returns the process
-// and a channel that receives the URL parleyd says it listens on, and is
-// closed when its stdout ends; every other line of its stdout goes to
-// line.
-func execChild(t *testing.T, args, env []string, line func(string)) (*exec.Cmd, <-chan string) {
+// and the variables env added to its environment, and waits up to a minute
+// for it to listen. It returns the process and the URL parleyd says it
+// listens on; every other line of its stdout goes to line.
+func execChild(t *testing.T, args, env []string, line func(string)) (*exec.Cmd, string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -72,26 +67,15 @@ func execChild(t *testing.T, args, env []string, line func(string)) (*exec.Cmd, 
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(append(os.Environ(), "PARLEYD_CHILD=1"), env...)
 	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
+	u, err := testserver.StartProcess(cmd, time.Minute, func(l string) {
+		if !strings.HasPrefix(l, "parleyd listening on ") {
+			line(l)
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(listening)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "parleyd listening on "); ok {
-				listening <- u
-				continue
-			}
-			line(sc.Text())
-		}
-	}()
-	return cmd, listening
+	return cmd, u
 }
 
 // TestCrashKeepsAcknowledgedMessages kills parleyd with SIGKILL while four
