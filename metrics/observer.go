@@ -178,6 +178,11 @@ func (m *Metrics) Observer() *parley.Observer {
 		QueueDepth:      func(n int) { m.delivery.queueDepth.Observe(float64(n)) },
 		SlowConsumerCut: func(string) { m.delivery.slowCuts.Inc() },
 		StreamEnded: func(_ context.Context, procedure string, reason parley.StreamEnd, open time.Duration) {
+			if p, ok := m.procedures.load(procedure); ok && p.ended[reason] != nil {
+				p.ended[reason].Inc()
+				p.duration.Observe(open.Seconds())
+				return
+			}
 			m.stream.ended.WithLabelValues(procedure, string(reason)).Inc()
 			m.stream.duration.WithLabelValues(procedure).Observe(open.Seconds())
 		},
@@ -201,9 +206,5 @@ func (m *Metrics) Observer() *parley.Observer {
 
 // storeOp returns the latency histogram of a store operation.
 func (m *Metrics) storeOp(op string) prometheus.Observer {
-	if h, ok := m.storeOps.Load(op); ok {
-		return h.(prometheus.Observer)
-	}
-	h, _ := m.storeOps.LoadOrStore(op, m.store.duration.WithLabelValues(op))
-	return h.(prometheus.Observer)
+	return m.storeOps.loadOrMake(op, func() prometheus.Observer { return m.store.duration.WithLabelValues(op) })
 }

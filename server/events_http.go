@@ -67,7 +67,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, roomID stri
 	out := &eventStream{s: s, ctx: ctx, w: w, ndjson: prefersNDJSON(r.Header.Get("Accept"))}
 	if info := requestInfoFrom(ctx); info != nil {
 		rec := &info.call
-		rec.procedure, rec.protocol = parleyv1connect.MessageServiceSubscribeProcedure, protocolSSE
+		rec.procedure, rec.protocol, rec.codec = parleyv1connect.MessageServiceSubscribeProcedure, protocolSSE, "json"
 		if out.ndjson {
 			rec.protocol = protocolNDJSON
 		}
@@ -78,7 +78,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, roomID stri
 		ended(ctx, parleyv1connect.MessageServiceSubscribeProcedure, s.streamEnd(ctx, err), time.Since(start))
 	}
 	err = s.connectError(ctx, err)
-	s.record(ctx, err)
+	s.record(ctx, err, "", "") // named above
 	if !out.opened {
 		writeRESTStatus(w, err)
 		return
