@@ -177,14 +177,26 @@ func (m *Metrics) Observer() *parley.Observer {
 		},
 		QueueDepth:      func(n int) { m.delivery.queueDepth.Observe(float64(n)) },
 		SlowConsumerCut: func(string) { m.delivery.slowCuts.Inc() },
-		StreamEnded: func(_ context.Context, procedure string, reason parley.StreamEnd, open time.Duration) {
-			if p, ok := m.procedures.load(procedure); ok && p.ended[reason] != nil {
-				p.ended[reason].Inc()
-				p.duration.Observe(open.Seconds())
+		// A streaming procedure's series are made with it (procedure); no
+		// procedure is served both unary and streaming.
+		StreamStarted: func(_ context.Context, procedure, protocol string) {
+			p := m.procedure(procedure, false)
+			if p.unary {
 				return
 			}
-			m.stream.ended.WithLabelValues(procedure, string(reason)).Inc()
-			m.stream.duration.WithLabelValues(procedure).Observe(open.Seconds())
+			if i, ok := protocolIndex(protocol); ok {
+				m.series(p, i).started.Inc()
+			}
+			p.open.Inc()
+		},
+		StreamEnded: func(_ context.Context, procedure string, reason parley.StreamEnd, open time.Duration) {
+			p := m.procedure(procedure, false)
+			if p.unary {
+				return
+			}
+			p.open.Dec()
+			p.ended[reason].Inc()
+			p.duration.Observe(open.Seconds())
 		},
 		Commit: func(appends int, err error) {
 			m.store.batch.Observe(float64(appends))

@@ -31,7 +31,7 @@ func newRPCMetrics(reg prometheus.Registerer) rpcMetrics {
 	m := rpcMetrics{
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rpc_started_total",
-			Help: "RPCs that reached their handler, by procedure and protocol (connect, grpc, grpcweb, rest).",
+			Help: "RPCs that reached their handler, by procedure and protocol (connect, grpc, grpcweb, rest, sse, ndjson).",
 		}, []string{"procedure", "protocol"}),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rpc_handled_total",
@@ -180,8 +180,8 @@ func (m *Metrics) handled(p *procedureSeries, protocol, codec, code int) prometh
 	return c
 }
 
-// Interceptor returns the interceptor that counts the RPCs that reach
-// their handler, the streams open and the messages they carry.
+// Interceptor returns the interceptor that counts the unary RPCs that
+// reach their handler and the messages streams carry.
 func (m *Metrics) Interceptor() connect.Interceptor { return interceptor{m} }
 
 type interceptor struct{ m *Metrics }
@@ -219,12 +219,9 @@ func (i interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conne
 func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	var cache atomic.Pointer[procedureSeries]
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		// Started and open are counted by the Observer (StreamStarted),
+		// which the events route tells too.
 		p := i.procedureOf(&cache, conn.Spec(), false)
-		if protocol, ok := protocolIndex(server.CallProtocol(ctx, conn.Peer())); ok {
-			i.m.series(p, protocol).started.Inc()
-		}
-		p.open.Inc()
-		defer p.open.Dec()
 		return next(ctx, &countingConn{StreamingHandlerConn: conn, sent: p.sent, received: p.received})
 	}
 }

@@ -13,7 +13,7 @@ import (
 // rpcInterceptor caps unary calls at the configured duration, counts each
 // user's open streams (quota.go), turns domain errors into Connect errors
 // (error.go), records each call's code for the request log and tells the
-// Observer how each stream ended.
+// Observer when each stream started and how it ended.
 type rpcInterceptor struct{ s *Server }
 
 var _ connect.Interceptor = (*rpcInterceptor)(nil)
@@ -42,6 +42,9 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
+		if started := i.s.obs.StreamStarted; started != nil {
+			started(ctx, conn.Spec().Procedure, CallProtocol(ctx, conn.Peer()))
+		}
 		release, err := i.s.openStream(ctx)
 		if err == nil {
 			defer release()
