@@ -38,6 +38,11 @@ type Observer struct {
 	// SlowConsumerCut is told each subscription dropped because its reader
 	// fell too far behind.
 	SlowConsumerCut func(roomID string)
+	// StreamStarted is told each stream (a streaming RPC) that reached its
+	// handler, and the protocol it came in (as the request log names it:
+	// "connect", "grpc", "grpcweb", "sse", "ndjson"). StreamEnded follows
+	// it once the stream ended.
+	StreamStarted func(ctx context.Context, procedure, protocol string)
 	// StreamEnded is told how each stream (a streaming RPC) ended, as one of
 	// the StreamEnd reasons, and how long it was open.
 	StreamEnded func(ctx context.Context, procedure string, reason StreamEnd, open time.Duration)
@@ -135,6 +140,13 @@ func JoinObservers(observers ...*Observer) *Observer {
 		joined.SlowConsumerCut = func(roomID string) {
 			for _, f := range fs {
 				f(roomID)
+			}
+		}
+	}
+	if fs := fieldsOf(list, func(o *Observer) func(context.Context, string, string) { return o.StreamStarted }); fs != nil {
+		joined.StreamStarted = func(ctx context.Context, procedure, protocol string) {
+			for _, f := range fs {
+				f(ctx, procedure, protocol)
 			}
 		}
 	}

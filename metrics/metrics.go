@@ -13,7 +13,6 @@ package metrics
 
 import (
 	"net/http"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -35,9 +34,9 @@ type Metrics struct {
 	store    storeMetrics
 	broker   brokerMetrics
 
-	procedures sync.Map         // procedure -> *procedureSeries; only procedures a handler served
-	other      *procedureSeries // the requests for any other path
-	storeOps   sync.Map         // operation -> prometheus.Observer
+	procedures seriesCache[*procedureSeries]    // only procedures a handler served
+	other      *procedureSeries                 // the requests for any other path
+	storeOps   seriesCache[prometheus.Observer] // by operation
 }
 
 // New returns the metrics of a server whose store is engine ("sqlite",

@@ -177,9 +177,26 @@ func (m *Metrics) Observer() *parley.Observer {
 		},
 		QueueDepth:      func(n int) { m.delivery.queueDepth.Observe(float64(n)) },
 		SlowConsumerCut: func(string) { m.delivery.slowCuts.Inc() },
+		// A streaming procedure's series are made with it (procedure); no
+		// procedure is served both unary and streaming.
+		StreamStarted: func(_ context.Context, procedure, protocol string) {
+			p := m.procedure(procedure, false)
+			if p.unary {
+				return
+			}
+			if i, ok := protocolIndex(protocol); ok {
+				m.series(p, i).started.Inc()
+			}
+			p.open.Inc()
+		},
 		StreamEnded: func(_ context.Context, procedure string, reason parley.StreamEnd, open time.Duration) {
-			m.stream.ended.WithLabelValues(procedure, string(reason)).Inc()
-			m.stream.duration.WithLabelValues(procedure).Observe(open.Seconds())
+			p := m.procedure(procedure, false)
+			if p.unary {
+				return
+			}
+			p.open.Dec()
+			p.ended[reason].Inc()
+			p.duration.Observe(open.Seconds())
 		},
 		Commit: func(appends int, err error) {
 			m.store.batch.Observe(float64(appends))
@@ -201,9 +218,5 @@ func (m *Metrics) Observer() *parley.Observer {
 
 // storeOp returns the latency histogram of a store operation.
 func (m *Metrics) storeOp(op string) prometheus.Observer {
-	if h, ok := m.storeOps.Load(op); ok {
-		return h.(prometheus.Observer)
-	}
-	h, _ := m.storeOps.LoadOrStore(op, m.store.duration.WithLabelValues(op))
-	return h.(prometheus.Observer)
+	return m.storeOps.loadOrMake(op, func() prometheus.Observer { return m.store.duration.WithLabelValues(op) })
 }

@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/server"
 )
 
@@ -30,7 +31,7 @@ func newRPCMetrics(reg prometheus.Registerer) rpcMetrics {
 	m := rpcMetrics{
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rpc_started_total",
-			Help: "RPCs that reached their handler, by procedure and protocol (connect, grpc, grpcweb, rest).",
+			Help: "RPCs that reached their handler, by procedure and protocol (connect, grpc, grpcweb, rest, sse, ndjson).",
 		}, []string{"procedure", "protocol"}),
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_rpc_handled_total",
@@ -77,11 +78,18 @@ func protocolIndex(protocol string) (int, bool) {
 }
 
 // procedureSeries are one procedure's series, found with one lookup per
-// call: finding a series by its label values hashes every value.
+// call (each interceptor closure keeps its own procedure's): finding a
+// series by its label values hashes every value.
 type procedureSeries struct {
 	procedure  string
 	unary      bool // timed in parley_rpc_duration_seconds
 	byProtocol [len(protocols)]atomic.Pointer[callSeries]
+	// A streaming procedure's open streams, the messages they carry and
+	// how they end; nil for a unary one.
+	open           prometheus.Gauge
+	sent, received prometheus.Counter
+	duration       prometheus.Observer
+	ended          map[parley.StreamEnd]prometheus.Counter
 }
 
 // callSeries are the series of one procedure over one protocol, each made
@@ -129,11 +137,20 @@ func codeIndex(code string) int {
 
 // procedure returns the series of a procedure a handler serves.
 func (m *Metrics) procedure(procedure string, unary bool) *procedureSeries {
-	if p, ok := m.procedures.Load(procedure); ok {
-		return p.(*procedureSeries)
-	}
-	p, _ := m.procedures.LoadOrStore(procedure, &procedureSeries{procedure: procedure, unary: unary})
-	return p.(*procedureSeries)
+	return m.procedures.loadOrMake(procedure, func() *procedureSeries {
+		p := &procedureSeries{procedure: procedure, unary: unary}
+		if !unary {
+			p.open = m.stream.open.WithLabelValues(procedure)
+			p.sent = m.rpc.sent.WithLabelValues(procedure)
+			p.received = m.rpc.received.WithLabelValues(procedure)
+			p.duration = m.stream.duration.WithLabelValues(procedure)
+			p.ended = make(map[parley.StreamEnd]prometheus.Counter, len(parley.StreamEnds))
+			for _, reason := range parley.StreamEnds {
+				p.ended[reason] = m.stream.ended.WithLabelValues(procedure, string(reason))
+			}
+		}
+		return p
+	})
 }
 
 // series returns p's series over protocol, one of protocols.
@@ -163,19 +180,33 @@ func (m *Metrics) handled(p *procedureSeries, protocol, codec, code int) prometh
 	return c
 }
 
-// Interceptor returns the interceptor that counts the RPCs that reach
-// their handler, the streams open and the messages they carry.
+// Interceptor returns the interceptor that counts the unary RPCs that
+// reach their handler and the messages streams carry.
 func (m *Metrics) Interceptor() connect.Interceptor { return interceptor{m} }
 
 type interceptor struct{ m *Metrics }
 
+// procedureOf returns the series of the procedure spec names, cached in
+// *cache: connect-go wraps each handler (one procedure) in a closure of
+// its own, so the lookup is made once per closure.
+func (i interceptor) procedureOf(cache *atomic.Pointer[procedureSeries], spec connect.Spec, unary bool) *procedureSeries {
+	if p := cache.Load(); p != nil && p.procedure == spec.Procedure {
+		return p
+	}
+	p := i.m.procedure(spec.Procedure, unary)
+	cache.Store(p)
+	return p
+}
+
 func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	var cache atomic.Pointer[procedureSeries]
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if req.Spec().IsClient {
+		spec := req.Spec()
+		if spec.IsClient {
 			return next(ctx, req)
 		}
 		if protocol, ok := protocolIndex(server.CallProtocol(ctx, req.Peer())); ok {
-			i.m.series(i.m.procedure(req.Spec().Procedure, true), protocol).started.Inc()
+			i.m.series(i.procedureOf(&cache, spec, true), protocol).started.Inc()
 		}
 		return next(ctx, req)
 	}
@@ -186,19 +217,12 @@ func (i interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conne
 }
 
 func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	var cache atomic.Pointer[procedureSeries]
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		procedure := conn.Spec().Procedure
-		if protocol, ok := protocolIndex(server.CallProtocol(ctx, conn.Peer())); ok {
-			i.m.series(i.m.procedure(procedure, false), protocol).started.Inc()
-		}
-		open := i.m.stream.open.WithLabelValues(procedure)
-		open.Inc()
-		defer open.Dec()
-		return next(ctx, &countingConn{
-			StreamingHandlerConn: conn,
-			sent:                 i.m.rpc.sent.WithLabelValues(procedure),
-			received:             i.m.rpc.received.WithLabelValues(procedure),
-		})
+		// Started and open are counted by the Observer (StreamStarted),
+		// which the events route tells too.
+		p := i.procedureOf(&cache, conn.Spec(), false)
+		return next(ctx, &countingConn{StreamingHandlerConn: conn, sent: p.sent, received: p.received})
 	}
 }
 
@@ -234,11 +258,10 @@ func (m *Metrics) ObserveCall(_ context.Context, call server.CallInfo) {
 	if !ok {
 		return
 	}
-	p, known := m.procedures.Load(call.Procedure)
+	ps, known := m.procedures.load(call.Procedure)
 	if !known {
-		p = m.other
+		ps = m.other
 	}
-	ps := p.(*procedureSeries)
 	m.handled(ps, protocol, codecIndex(call.Codec), codeIndex(call.Code)).Inc()
 	if ps.unary {
 		m.series(ps, protocol).duration.Observe(call.Duration.Seconds())

@@ -65,20 +65,24 @@ func eventsRoom(r *http.Request) (string, bool) {
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, roomID string) {
 	ctx := r.Context()
 	out := &eventStream{s: s, ctx: ctx, w: w, ndjson: prefersNDJSON(r.Header.Get("Accept"))}
+	protocol := protocolSSE
+	if out.ndjson {
+		protocol = protocolNDJSON
+	}
 	if info := requestInfoFrom(ctx); info != nil {
 		rec := &info.call
-		rec.procedure, rec.protocol = parleyv1connect.MessageServiceSubscribeProcedure, protocolSSE
-		if out.ndjson {
-			rec.protocol = protocolNDJSON
-		}
+		rec.procedure, rec.protocol, rec.codec = parleyv1connect.MessageServiceSubscribeProcedure, protocol, "json"
 	}
 	start := time.Now()
+	if started := s.obs.StreamStarted; started != nil {
+		started(ctx, parleyv1connect.MessageServiceSubscribeProcedure, protocol)
+	}
 	err := s.streamEvents(ctx, r, roomID, out)
 	if ended := s.obs.StreamEnded; ended != nil {
 		ended(ctx, parleyv1connect.MessageServiceSubscribeProcedure, s.streamEnd(ctx, err), time.Since(start))
 	}
 	err = s.connectError(ctx, err)
-	s.record(ctx, err)
+	s.record(ctx, err, "", "") // named above
 	if !out.opened {
 		writeRESTStatus(w, err)
 		return

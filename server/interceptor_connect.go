@@ -13,7 +13,7 @@ import (
 // rpcInterceptor caps unary calls at the configured duration, counts each
 // user's open streams (quota.go), turns domain errors into Connect errors
 // (error.go), records each call's code for the request log and tells the
-// Observer how each stream ended.
+// Observer when each stream started and how it ended.
 type rpcInterceptor struct{ s *Server }
 
 var _ connect.Interceptor = (*rpcInterceptor)(nil)
@@ -30,7 +30,7 @@ func (i *rpcInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		res, err := next(ctx, req)
 		err = i.s.connectError(ctx, err)
-		i.s.record(ctx, err)
+		i.s.record(ctx, err, req.Spec().Procedure, req.Peer().Protocol)
 		return res, err
 	}
 }
@@ -42,6 +42,9 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
+		if started := i.s.obs.StreamStarted; started != nil {
+			started(ctx, conn.Spec().Procedure, CallProtocol(ctx, conn.Peer()))
+		}
 		release, err := i.s.openStream(ctx)
 		if err == nil {
 			defer release()
@@ -51,22 +54,26 @@ func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc)
 			ended(ctx, conn.Spec().Procedure, i.s.streamEnd(ctx, err), time.Since(start))
 		}
 		err = i.s.connectError(ctx, err)
-		i.s.record(ctx, err)
+		i.s.record(ctx, err, conn.Spec().Procedure, conn.Peer().Protocol)
 		return err
 	}
 }
 
 // record notes the call's code and context for observeCalls, if it
-// observes.
-func (s *Server) record(ctx context.Context, err error) {
+// observes, and its procedure and protocol (the peer's), unless a layer
+// outside the interceptors (recordREST, the events route) named them.
+func (s *Server) record(ctx context.Context, err error, procedure, protocol string) {
 	if len(s.observers) == 0 {
 		return
 	}
 	if info := requestInfoFrom(ctx); info != nil {
 		rec := &info.call
-		rec.code, rec.hasCode, rec.ctx = codeName(connect.CodeOf(err)), true, ctx
-		if err == nil {
-			rec.code = "ok"
+		rec.code, rec.hasCode, rec.ctx = "ok", true, ctx
+		if err != nil {
+			rec.code = codeName(connect.CodeOf(err))
+		}
+		if rec.procedure == "" && protocol != "" {
+			rec.procedure, rec.protocol = procedure, protocol
 		}
 	}
 }
@@ -80,7 +87,7 @@ func (s *Server) recoverPanic(ctx context.Context, spec connect.Spec, _ http.Hea
 	s.logger().ErrorContext(ctx, "panic in handler",
 		"procedure", spec.Procedure, "panic", p, "stack", string(debug.Stack()))
 	err := connect.NewError(connect.CodeInternal, errors.New("internal error"))
-	s.record(ctx, err)
+	s.record(ctx, err, "", "") // the peer is not known here: observeCalls infers the call
 	return err
 }
 

@@ -56,9 +56,12 @@ func WithCallObserver(o CallObserver) Option {
 type callRecord struct {
 	code    string
 	hasCode bool
-	// procedure and protocol are set for a REST call (recordREST): its
-	// path is not the procedure's.
-	procedure, protocol string
+	// procedure, protocol and codec are what the call was, as CallInfo
+	// names them: set by the interceptor (record) from the call's spec and
+	// peer, before it by recordREST for a REST call (its path is not the
+	// procedure's; codec "json") and by the events route. Empty for a
+	// request that did not reach them: observeCalls infers them then.
+	procedure, protocol, codec string
 	// ctx is the call's context as the handler saw it: the observers are
 	// told in it, so that the request log's line carries the call's trace
 	// span, which interceptors inside this middleware start.
@@ -87,15 +90,17 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 			Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
 			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
 		}
-		procedure, isRPC := authn.InferProcedure(r.URL)
-		protocol, _ := authn.InferProtocol(r)
-		codec := ""
-		if rec.procedure != "" {
-			procedure, isRPC, protocol, codec = rec.procedure, true, rec.protocol, "json"
-		} else if isRPC && protocol != "" {
+		procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
+		if procedure == "" { // turned away before the interceptors
+			if p, isRPC := authn.InferProcedure(r.URL); isRPC {
+				procedure = p
+				protocol, _ = authn.InferProtocol(r)
+			}
+		}
+		if protocol != "" && codec == "" {
 			codec = codecName(r)
 		}
-		if isRPC && protocol != "" {
+		if protocol != "" {
 			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
 			call.Code = "ok"
 			code, ok := rec.code, rec.hasCode
@@ -124,21 +129,24 @@ type observedCall struct {
 }
 
 // codecName tells the codec from the Content-Type (or, for Connect GET, the
-// encoding query parameter): "proto" or "json". It runs for every observed
-// call, so it cuts the parameters off instead of parsing the media type.
+// encoding query parameter): "proto" or "json", or the codec's own name.
+// It runs for every observed call, so the usual content types are matched
+// as they come, without canonicalizing the header's name or parsing the
+// media type.
 func codecName(r *http.Request) string {
 	if r.Method == http.MethodGet {
 		return r.URL.Query().Get("encoding")
 	}
-	header := r.Header.Get("Content-Type")
-	switch header { // the usual ones, without parsing
-	case "application/proto", "application/connect+proto", "application/grpc", "application/grpc+proto",
-		"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text":
-		return "proto"
-	case "application/json", "application/connect+json", "application/grpc+json", "application/grpc-web+json":
-		return "json"
+	if ct := r.Header["Content-Type"]; len(ct) == 1 {
+		switch ct[0] {
+		case "application/proto", "application/connect+proto", "application/grpc", "application/grpc+proto",
+			"application/grpc-web", "application/grpc-web+proto", "application/grpc-web-text":
+			return "proto"
+		case "application/json", "application/connect+json", "application/grpc+json", "application/grpc-web+json":
+			return "json"
+		}
 	}
-	ct, _, _ := strings.Cut(header, ";")
+	ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	switch ct {
 	case "application/grpc", "application/grpc-web", "application/grpc-web-text":

@@ -96,7 +96,7 @@ func capRESTBodies(h http.Handler, readMax int) http.Handler {
 func recordREST(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if info := requestInfoFrom(r.Context()); info != nil {
-			info.call.procedure, info.call.protocol = r.URL.Path, "rest"
+			info.call.procedure, info.call.protocol, info.call.codec = r.URL.Path, "rest", "json"
 		}
 		h.ServeHTTP(w, r)
 	})

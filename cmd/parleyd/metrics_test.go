@@ -106,7 +106,8 @@ func waitForMetric(t *testing.T, adminURL, what string, cond func(scrape) bool) 
 
 // TestMetrics starts parleyd with its admin listener, makes calls over
 // every protocol (Connect with both codecs, gRPC, gRPC-Web, REST), a
-// Subscribe cut off as a slow consumer and one ended by shutdown, and
+// Subscribe cut off as a slow consumer, one ended by shutdown and an SSE
+// stream of the events route ended by shutdown too, and
 // checks that /metrics moved by exactly those calls, per protocol, codec
 // and code; that promtool finds nothing wrong with the metrics, the rules
 // file or the names the dashboard uses; and that the public port serves
@@ -208,8 +209,23 @@ func TestMetrics(t *testing.T) {
 		}
 		idleEnd <- idle.Err()
 	}()
-	waitForMetric(t, admin, "the idle Subscribe open", func(s scrape) bool {
-		return s.value("parley_streams_open", "procedure", parleyv1connect.MessageServiceSubscribeProcedure) == 1
+	// And the same as Server-Sent Events on the events route.
+	events, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/rooms/%s/events?since_seq=%d", url, roomID, sends), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events.Header.Set("Authorization", "Bearer "+u.Token)
+	sseEnd := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(events)
+		if err == nil {
+			_, err = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		sseEnd <- err
+	}()
+	waitForMetric(t, admin, "the idle Subscribe and SSE stream open", func(s scrape) bool {
+		return s.value("parley_streams_open", "procedure", parleyv1connect.MessageServiceSubscribeProcedure) == 2
 	})
 	// A unary call whose body never comes holds the shutdown open (it waits
 	// up to --shutdown-timeout for unary calls), so the admin port can be
@@ -220,9 +236,13 @@ func TestMetrics(t *testing.T) {
 	if err := <-idleEnd; connect.CodeOf(err) != connect.CodeUnavailable {
 		t.Fatalf("idle Subscribe ended with %v, want unavailable", err)
 	}
+	if err := <-sseEnd; err != nil {
+		t.Fatalf("SSE stream: %v", err)
+	}
 	subscribe := parleyv1connect.MessageServiceSubscribeProcedure
-	after := waitForMetric(t, admin, "the drained Subscribe's end", func(s scrape) bool {
-		return s.value("parley_rpc_handled_total", "procedure", subscribe, "protocol", "connect", "code", "unavailable") == 1
+	after := waitForMetric(t, admin, "the drained streams' ends", func(s scrape) bool {
+		return s.value("parley_rpc_handled_total", "procedure", subscribe, "protocol", "connect", "code", "unavailable") == 1 &&
+			s.value("parley_rpc_handled_total", "procedure", subscribe, "protocol", "sse", "code", "unavailable") == 1
 	})
 	if status, body := getStatus(t, admin+"/readyz"); status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while draining: %d %q, want 503", status, body)
@@ -254,9 +274,11 @@ func TestMetrics(t *testing.T) {
 		{"parley_rpc_handled_total", []string{"procedure", subscribe, "protocol", "connect", "codec", "proto", "code", "unavailable"}, 1},
 		{"parley_rpc_started_total", []string{"procedure", subscribe, "protocol", "grpc"}, 1},
 		{"parley_rpc_started_total", []string{"procedure", subscribe, "protocol", "connect"}, 1},
+		{"parley_rpc_handled_total", []string{"procedure", subscribe, "protocol", "sse", "codec", "json", "code", "unavailable"}, 1},
+		{"parley_rpc_started_total", []string{"procedure", subscribe, "protocol", "sse"}, 1},
 		{"parley_streams_ended_total", []string{"procedure", subscribe, "reason", "slow_consumer"}, 1},
-		{"parley_streams_ended_total", []string{"procedure", subscribe, "reason", "shutdown"}, 1},
-		{"parley_stream_duration_seconds", []string{"procedure", subscribe}, 2},
+		{"parley_streams_ended_total", []string{"procedure", subscribe, "reason", "shutdown"}, 2},
+		{"parley_stream_duration_seconds", []string{"procedure", subscribe}, 3},
 		{"parley_streams_open", []string{"procedure", subscribe}, 0},
 		{"parley_slow_consumer_cuts_total", nil, 1},
 		{"parley_messages_stored_total", nil, sends},
