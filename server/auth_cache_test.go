@@ -218,3 +218,57 @@ func TestAuthCacheHeartbeatShared(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthCacheHeartbeatFindsUnannounced: a session or a membership ended
+// in the store directly, with no revocation, ends the streams that rely on
+// it at the first heartbeat after what they trust (the TTL here, longer
+// than the heartbeat) has passed, and not before.
+func TestAuthCacheHeartbeatFindsUnannounced(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	ts := testserver.Start(t, clock.option(), server.WithHeartbeat(20*time.Millisecond))
+	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
+	bob := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "bob")
+	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	bob.JoinRoom(t, room)
+
+	for _, tc := range []struct {
+		name string
+		u    *testserver.User
+		end  func() error
+		want connect.Code
+	}{
+		{"Session", ada, func() error { return ts.Store.DeleteSession(t.Context(), server.HashToken(ada.Token)) }, connect.CodeUnauthenticated},
+		{"Membership", bob, func() error { return ts.Store.RemoveMember(t.Context(), room, bob.User.GetId(), bob.User.GetId(), nil) }, connect.CodePermissionDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			sub, err := tc.u.Messages.Subscribe(ctx, connect.NewRequest(&parleyv1.SubscribeRequest{RoomId: room}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sub.Close()
+			heartbeats := func(n int) {
+				t.Helper()
+				for seen := 0; seen < n; {
+					if !sub.Receive() {
+						t.Fatalf("stream ended: %v", sub.Err())
+					}
+					if sub.Msg().GetHeartbeat() != nil {
+						seen++
+					}
+				}
+			}
+			heartbeats(1)
+			if err := tc.end(); err != nil {
+				t.Fatal(err)
+			}
+			heartbeats(3) // the clock has not moved: the re-checks trust the cache
+			clock.add(server.DefaultAuthCacheTTL)
+			for sub.Receive() {
+			}
+			wantConnectCode(t, sub.Err(), tc.want)
+		})
+	}
+}
