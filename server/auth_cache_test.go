@@ -1,61 +1,25 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/parley-chat/parley"
 	parleyv1 "github.com/parley-chat/parley/gen/parley/v1"
+	"github.com/parley-chat/parley/gen/parley/v1/parleyv1connect"
 	"github.com/parley-chat/parley/internal/testserver"
 	"github.com/parley-chat/parley/server"
 )
-
-// storeOps counts the store operations of a server by method, through
-// parley.Observer.StoreOp.
-type storeOps struct {
-	mu  sync.Mutex
-	ops map[string]int
-}
-
-func (o *storeOps) observer() server.Option {
-	return server.WithObserver(&parley.Observer{StoreOp: func(ctx context.Context, op string) (context.Context, func(error)) {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		if o.ops == nil {
-			o.ops = make(map[string]int)
-		}
-		o.ops[op]++
-		return ctx, func(error) {}
-	}})
-}
-
-// take returns the counts since the last take.
-func (o *storeOps) take() map[string]int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	ops := o.ops
-	o.ops = nil
-	return ops
-}
-
-// fakeClock is a server clock (server.WithNow) that moves only when told.
-type fakeClock struct{ nanos atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.nanos.Store(time.Now().UnixNano())
-	return c
-}
-
-func (c *fakeClock) now() time.Time        { return time.Unix(0, c.nanos.Load()) }
-func (c *fakeClock) add(d time.Duration)   { c.nanos.Add(int64(d)) }
-func (c *fakeClock) option() server.Option { return server.WithNow(c.now) }
 
 // getMe calls GetMe with s and returns its error.
 func getMe(t *testing.T, s testserver.Services) error {
@@ -77,9 +41,9 @@ func TestAuthCacheNoStoreRoundTrip(t *testing.T) {
 		if err := getMe(t, ada.Services); err != nil {
 			t.Fatal(err)
 		}
-		ada.SendMessage(t, room, "again", fmt.Sprint("m", i+1))
+		ada.SendMessage(t, room, "again", "m"+strconv.Itoa(i+1))
 	}
-	if got, want := ops.take(), map[string]int{"AppendMessage": 10}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := ops.take(), map[string]int{"AppendMessage": 10}; !maps.Equal(got, want) {
 		t.Errorf("store operations of 10 GetMe and 10 SendMessage = %v, want %v", got, want)
 	}
 
@@ -91,7 +55,7 @@ func TestAuthCacheNoStoreRoundTrip(t *testing.T) {
 	room = ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 	uncached.take()
 	ada.SendMessage(t, room, "first", "m0")
-	if got, want := uncached.take(), map[string]int{"AppendMessage": 1, "IsMember": 1, "RoomByID": 1, "SessionUser": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+	if got, want := uncached.take(), map[string]int{"AppendMessage": 1, "IsMember": 1, "RoomByID": 1, "SessionUser": 1}; !maps.Equal(got, want) {
 		t.Errorf("store operations of one uncached SendMessage = %v, want %v", got, want)
 	}
 }
@@ -101,14 +65,14 @@ func TestAuthCacheNoStoreRoundTrip(t *testing.T) {
 // the session and the membership, over every client of the matrix.
 func TestAuthCacheInvalidatedAtOnce(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clk := &clock{now: time.Now()}
 	// A TTL of an hour: only invalidation can explain a refusal.
-	ts := testserver.Start(t, clock.option(), server.WithAuthCache(time.Hour, 100), server.WithTokenTTL(time.Hour))
+	ts := testserver.Start(t, server.WithNow(clk.Now), server.WithAuthCache(time.Hour, 100), server.WithTokenTTL(time.Hour))
 	owner := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "owner")
 	room := owner.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 	for i, c := range ts.Clients() {
 		t.Run(c.Name, func(t *testing.T) {
-			u := testserver.SignUp(t, c, fmt.Sprint("user", i))
+			u := testserver.SignUp(t, c, "user"+strconv.Itoa(i))
 			u.JoinRoom(t, room)
 			u.SendMessage(t, room, "hi", "before-leave")
 			if _, err := u.Rooms.LeaveRoom(testserver.Context(t), connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room})); err != nil {
@@ -133,7 +97,7 @@ func TestAuthCacheInvalidatedAtOnce(t *testing.T) {
 		if err := getMe(t, owner.Services); err != nil {
 			t.Fatal(err)
 		}
-		clock.add(time.Hour)
+		clk.add(time.Hour)
 		wantConnectCode(t, getMe(t, owner.Services), connect.CodeUnauthenticated)
 	})
 }
@@ -143,9 +107,9 @@ func TestAuthCacheInvalidatedAtOnce(t *testing.T) {
 // passed, then refused.
 func TestAuthCacheTTL(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clk := &clock{now: time.Now()}
 	var ops storeOps
-	ts := testserver.Start(t, clock.option(), ops.observer())
+	ts := testserver.Start(t, server.WithNow(clk.Now), ops.observer())
 	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
 	if err := getMe(t, ada.Services); err != nil {
 		t.Fatal(err)
@@ -153,11 +117,11 @@ func TestAuthCacheTTL(t *testing.T) {
 	if err := ts.Store.DeleteSession(t.Context(), server.HashToken(ada.Token)); err != nil {
 		t.Fatal(err)
 	}
-	clock.add(server.DefaultAuthCacheTTL - time.Nanosecond)
+	clk.add(server.DefaultAuthCacheTTL - time.Nanosecond)
 	if err := getMe(t, ada.Services); err != nil {
 		t.Fatalf("GetMe within the TTL: %v, want the cached session", err)
 	}
-	clock.add(time.Nanosecond)
+	clk.add(time.Nanosecond)
 	wantConnectCode(t, getMe(t, ada.Services), connect.CodeUnauthenticated)
 }
 
@@ -167,9 +131,9 @@ func TestAuthCacheTTL(t *testing.T) {
 func TestAuthCacheHeartbeatShared(t *testing.T) {
 	t.Parallel()
 	const heartbeat = 20 * time.Millisecond
-	clock := newFakeClock()
+	clk := &clock{now: time.Now()}
 	var ops storeOps
-	ts := testserver.Start(t, clock.option(), ops.observer(), server.WithHeartbeat(heartbeat))
+	ts := testserver.Start(t, server.WithNow(clk.Now), ops.observer(), server.WithHeartbeat(heartbeat))
 	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
 	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
 
@@ -189,7 +153,7 @@ func TestAuthCacheHeartbeatShared(t *testing.T) {
 	// after the clock's time now.
 	waitHeartbeats := func(n int) {
 		t.Helper()
-		since := clock.now()
+		since := clk.Now()
 		for _, sub := range subs {
 			for seen := 0; seen < n; {
 				if !sub.Receive() {
@@ -205,7 +169,7 @@ func TestAuthCacheHeartbeatShared(t *testing.T) {
 	// The clock moves past what a re-check trusts (the 2 s TTL, longer
 	// than the heartbeat); then 5 heartbeats per stream.
 	ops.take()
-	clock.add(time.Minute)
+	clk.add(time.Minute)
 	waitHeartbeats(5)
 	got := ops.take()
 	t.Logf("store operations of %d streams over 5 heartbeats each: %v", streams, got)
@@ -225,8 +189,8 @@ func TestAuthCacheHeartbeatShared(t *testing.T) {
 // than the heartbeat) has passed, and not before.
 func TestAuthCacheHeartbeatFindsUnannounced(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	ts := testserver.Start(t, clock.option(), server.WithHeartbeat(20*time.Millisecond))
+	clk := &clock{now: time.Now()}
+	ts := testserver.Start(t, server.WithNow(clk.Now), server.WithHeartbeat(20*time.Millisecond))
 	ada := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "ada")
 	bob := testserver.SignUp(t, ts.Client(t, "connect/proto/h2c"), "bob")
 	room := ada.CreateRoom(t, "lobby", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
@@ -265,10 +229,104 @@ func TestAuthCacheHeartbeatFindsUnannounced(t *testing.T) {
 				t.Fatal(err)
 			}
 			heartbeats(3) // the clock has not moved: the re-checks trust the cache
-			clock.add(server.DefaultAuthCacheTTL)
+			clk.add(server.DefaultAuthCacheTTL)
 			for sub.Receive() {
 			}
 			wantConnectCode(t, sub.Err(), tc.want)
 		})
 	}
+}
+
+// BenchmarkAuthenticatedCall makes authenticated unary calls as Connect
+// proto in process, through server.New over SQLite (testserver): GetMe,
+// which does nothing but authenticate, and SendMessage to a room of the
+// caller's (a durable send). "cached" is the default server; "nocache"
+// has server.WithAuthCache(0, 0), which checks the session and the
+// membership in the store on every call. Each reports storeops/op, the
+// store operations per call counted through parley.Observer.StoreOp.
+// Wall-clock ns/op is noise on a shared machine; count instructions under
+// callgrind instead (bench/callgrind.sh, docs/BENCHMARKS.md "Cached auth").
+func BenchmarkAuthenticatedCall(b *testing.B) {
+	for _, cache := range []struct {
+		name string
+		opts []server.Option
+	}{
+		{"cached", nil},
+		{"nocache", []server.Option{server.WithAuthCache(0, 0)}},
+	} {
+		b.Run("GetMe/"+cache.name, func(b *testing.B) {
+			benchmarkAuthenticated(b, cache.opts, parleyv1connect.AuthServiceGetMeProcedure, func(string, int) proto.Message {
+				return &parleyv1.GetMeRequest{}
+			})
+		})
+		b.Run("SendMessage/"+cache.name, func(b *testing.B) {
+			benchmarkAuthenticated(b, cache.opts, parleyv1connect.MessageServiceSendMessageProcedure, func(room string, i int) proto.Message {
+				return &parleyv1.SendMessageRequest{RoomId: room, Text: "hello", ClientMessageId: "m" + strconv.Itoa(i)}
+			})
+		})
+	}
+}
+
+// benchmarkAuthenticated calls procedure b.N times as a signed-up member
+// of a room, with the request msg(room, i) for the i-th call.
+func benchmarkAuthenticated(b *testing.B, opts []server.Option, procedure string, msg func(room string, i int) proto.Message) {
+	var ops storeOps
+	ts := testserver.Start(b, append([]server.Option{ops.observer()}, opts...)...)
+	ada := testserver.SignUp(b, ts.Client(b, "connect/proto/h2c"), "ada")
+	room := ada.CreateRoom(b, "bench", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	call := func(i int) {
+		body, err := proto.Marshal(msg(room, i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, procedure, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/proto")
+		r.Header.Set("Authorization", "Bearer "+ada.Token)
+		w := httptest.NewRecorder()
+		ts.Handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code, w.Body.String())
+		}
+	}
+	call(-1) // the first call fills what is cached
+	ops.take()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		call(i)
+		i++
+	}
+	total := 0
+	for _, n := range ops.take() {
+		total += n
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "storeops/op")
+}
+
+// storeOps counts the store operations of a server by method, through
+// parley.Observer.StoreOp.
+type storeOps struct {
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (o *storeOps) observer() server.Option {
+	return server.WithObserver(&parley.Observer{StoreOp: func(ctx context.Context, op string) (context.Context, func(error)) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.ops == nil {
+			o.ops = make(map[string]int)
+		}
+		o.ops[op]++
+		return ctx, func(error) {}
+	}})
+}
+
+// take returns the counts since the last take.
+func (o *storeOps) take() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	ops := o.ops
+	o.ops = nil
+	return ops
 }
