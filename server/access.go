@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -42,8 +43,22 @@ func (s *Server) visibleRoom(ctx context.Context, roomID, userID string) (parley
 	return room, member, nil
 }
 
-// memberRoom returns a room only if the user is a member of it.
+// memberRoom returns a room only if the user is a member of it: its fixed
+// fields (ID, Name, Visibility, CreatorID, CreateTime), without HeadSeq
+// or read state, from the auth cache if the store confirmed the
+// membership at most the cache's TTL ago.
 func (s *Server) memberRoom(ctx context.Context, roomID, userID string) (parley.Room, error) {
+	return s.memberRoomWithin(ctx, roomID, userID, s.auth.ttl)
+}
+
+// memberRoomWithin is memberRoom trusting a membership the store
+// confirmed at most maxAge ago (auth_cache.go).
+func (s *Server) memberRoomWithin(ctx context.Context, roomID, userID string, maxAge time.Duration) (parley.Room, error) {
+	key, now := membershipKey{user: userID, room: roomID}, s.now()
+	if room, ok := s.auth.members.get(key, now, maxAge); ok {
+		return room, nil
+	}
+	generation := s.auth.members.begin()
 	room, member, err := s.visibleRoom(ctx, roomID, userID)
 	if err != nil {
 		return parley.Room{}, err
@@ -51,6 +66,8 @@ func (s *Server) memberRoom(ctx context.Context, roomID, userID string) (parley.
 	if !member {
 		return parley.Room{}, parley.Errorf(parley.EFORBIDDEN, "not a member of this room: join it first")
 	}
+	room = parley.Room{ID: room.ID, Name: room.Name, Visibility: room.Visibility, CreatorID: room.CreatorID, CreateTime: room.CreateTime}
+	s.auth.members.put(key, room, now, generation)
 	return room, nil
 }
 

@@ -26,3 +26,7 @@ func WithoutFlushHold(s *Server) http.Handler { return s.routes(s.serveREST) }
 func WithoutREST(s *Server) http.Handler {
 	return s.stack(func(h http.Handler) http.Handler { return h })
 }
+
+// HashToken is the store's key of a bearer token's session, for tests
+// that change sessions in the store directly.
+func HashToken(token string) []byte { return hashToken(token) }

@@ -40,6 +40,9 @@ type config struct {
 	writeStall     time.Duration
 	interceptors   interceptorList
 	observer       *parley.Observer
+
+	authCacheTTL     time.Duration
+	authCacheEntries int
 }
 
 // WithObserver tells o where the work below the RPCs happens: each store
@@ -115,7 +118,23 @@ func defaultConfig() config {
 		limits:         DefaultLimits(),
 		bodyTimeout:    DefaultBodyTimeout,
 		writeStall:     DefaultStalledWriteTimeout,
+
+		authCacheTTL:     DefaultAuthCacheTTL,
+		authCacheEntries: DefaultAuthCacheEntries,
 	}
+}
+
+// WithAuthCache sets how long the server trusts a session or a membership
+// the store confirmed without asking it again (ttl), and how many of each
+// it keeps (entries; when full, the oldest of a few is evicted).
+// Sign-out and leaving a room drop an entry at once on every replica that
+// hears the revocation (see New); ttl bounds how long one that was not
+// heard, or a change made in the database directly, goes unseen by calls.
+// A ttl or entries of 0 or less turns the cache off: every call asks the
+// store. By default, DefaultAuthCacheTTL (2 s) and
+// DefaultAuthCacheEntries (65,536).
+func WithAuthCache(ttl time.Duration, entries int) Option {
+	return optionFunc(func(c *config) { c.authCacheTTL, c.authCacheEntries = ttl, entries })
 }
 
 // WithLogger sets the logger for the one line per RPC and for internal

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -14,7 +15,9 @@ import (
 // matching streams of this process at once (revocationHub); a stream's
 // heartbeat re-check (recheckSession, recheckMembership) is the safety net
 // for a revocation that did not arrive, and expiry is a timer on each
-// stream.
+// stream. The same revocation drops the session or membership from the
+// auth cache of every replica (auth_cache.go), so later calls are refused
+// too.
 
 var (
 	errTokenRevoked      = parley.Errorf(parley.EUNAUTHORIZED, "token was revoked: sign in again")
@@ -92,18 +95,27 @@ func (h *revocationHub) revoke(r parley.Revocation) {
 	}
 }
 
-// revoke ends the streams that rely on what r names, on this process at
-// once and, through the broker, on every other replica. The store has
+// revoke ends what relies on what r names, on this process at once and,
+// through the broker, on every other replica (revoked). The store has
 // committed r already, so a failure to reach the other replicas is only
-// logged: their streams' heartbeat re-check finds it.
+// logged: their auth caches drop it within their TTL, and their streams'
+// heartbeat re-check finds it.
 func (s *Server) revoke(ctx context.Context, r parley.Revocation) {
 	if s.revocations == nil {
-		s.streams.revoke(r)
+		s.revoked(r)
 		return
 	}
 	if err := s.revocations.Revoke(context.WithoutCancel(ctx), r); err != nil {
 		s.logger().WarnContext(ctx, "revocation not sent to other replicas; their streams end at the next heartbeat", "err", err)
 	}
+}
+
+// revoked is this process's handler of every revocation, its own and the
+// other replicas': the auth cache forgets what r names before the streams
+// that rely on it end, so that a client reconnecting at once is refused.
+func (s *Server) revoked(r parley.Revocation) {
+	s.auth.forget(r)
+	s.streams.revoke(r)
 }
 
 // revokedBy returns why ctx ended if a revocation or an expiry ended it,
@@ -120,9 +132,11 @@ func revokedBy(ctx context.Context) error {
 
 // recheckSession confirms a stream's session is still valid, for
 // revocations this process did not hear of (lost on the way, or made in
-// the database directly).
+// the database directly). It trusts what the store confirmed within the
+// last heartbeat (recheckAge), so all the streams of a token share one
+// store read per heartbeat.
 func (s *Server) recheckSession(ctx context.Context, p *principal) error {
-	_, _, err := s.store.SessionUser(ctx, p.tokenHash, s.now())
+	_, err := s.sessionFor(ctx, p.tokenHash, s.recheckAge())
 	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
 		return errTokenRevoked
 	}
@@ -130,11 +144,24 @@ func (s *Server) recheckSession(ctx context.Context, p *principal) error {
 }
 
 // recheckMembership confirms the caller is still a member of a room, for
-// the same reasons as recheckSession.
+// the same reasons as recheckSession, and shared in the same way by all
+// the streams of the user on the room.
 func (s *Server) recheckMembership(ctx context.Context, p *principal, roomID string) error {
-	member, err := s.store.IsMember(ctx, roomID, p.user.ID)
-	if err == nil && !member {
+	_, err := s.memberRoomWithin(ctx, roomID, p.user.ID, s.recheckAge())
+	switch parley.ErrorCodeOf(err) {
+	case parley.EFORBIDDEN, parley.ENOTFOUND:
 		return errMembershipRevoked
 	}
 	return err
+}
+
+// recheckAge is how old a session or membership confirmed by the store
+// a heartbeat re-check trusts: one heartbeat, or the auth cache's TTL if
+// that is longer; nothing without the cache. A revocation that never
+// arrives therefore ends a stream within two heartbeats.
+func (s *Server) recheckAge() time.Duration {
+	if s.auth.ttl == 0 {
+		return 0
+	}
+	return max(s.auth.ttl, s.cfg.heartbeat)
 }

@@ -28,6 +28,7 @@ type Server struct {
 	storage storageHealth // what health reports about storage (health.go)
 	handler http.Handler
 	streams *revocationHub // this process's streams, by what they rely on (revocation.go)
+	auth    *authCache     // sessions and memberships the store confirmed (auth_cache.go)
 	// revocations carries revocations to every replica; nil when the
 	// broker is not a parley.RevocationBroker: then only this process's
 	// streams end at once.
@@ -45,8 +46,11 @@ type Server struct {
 // New returns a Server that keeps its data in store and fans live events out
 // through broker. If broker is also a parley.RevocationBroker (inmem and
 // postgres brokers are), sign-outs and ended memberships go through it to
-// the streams of every replica at once; otherwise only this process's
-// streams end at once, the others' at their next heartbeat. The defaults
+// the streams and the auth caches of every replica at once; otherwise
+// only this process's streams end at once, the others' at their next
+// heartbeat, and the other replicas refuse the token or the membership
+// once their cached copy is older than the auth cache's TTL
+// (WithAuthCache). The defaults
 // of every option are given on the option.
 func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	cfg := defaultConfig()
@@ -63,6 +67,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		obs:     cfg.observer,
 		broker:  broker,
 		streams: newRevocationHub(),
+		auth:    newAuthCache(cfg.authCacheTTL, cfg.authCacheEntries),
 		locks:   &striped.Locks{},
 		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL, cfg.uploadExpiry, cfg.uploadSweepEvery()),
 	}
@@ -72,7 +77,7 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 	s.cfg.files = s.quotas.limitUploads(s.cfg.files)
 	if rb, ok := broker.(parley.RevocationBroker); ok {
 		s.revocations = rb
-		rb.HandleRevocations(s.streams.revoke) // for the server's lifetime, as the broker's subscriptions are
+		rb.HandleRevocations(s.revoked) // for the server's lifetime, as the broker's subscriptions are
 	}
 	// Calls are logged only at error level and above, so a logger that
 	// drops errors drops every request line.

@@ -37,17 +37,37 @@ type issuedToken struct {
 
 var errWrongCredentials = parley.Errorf(parley.EUNAUTHORIZED, "wrong username or password")
 
-// principalForToken checks a bearer token against the store.
+// principalForToken checks a bearer token against the auth cache or the
+// store.
 func (s *Server) principalForToken(ctx context.Context, token string) (*principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) || len(token) > 128 {
 		return nil, parley.Errorf(parley.EUNAUTHORIZED, "invalid or expired token")
 	}
 	hash := hashToken(token)
-	session, user, err := s.store.SessionUser(ctx, hash, s.now())
+	session, err := s.sessionFor(ctx, hash, s.auth.ttl)
 	if err != nil {
 		return nil, err
 	}
-	return &principal{user: user, tokenHash: hash, expires: session.ExpireTime}, nil
+	return &principal{user: session.user, tokenHash: hash, expires: session.expires}, nil
+}
+
+// sessionFor returns the unexpired session stored under hash (a token's
+// or a stream ticket's): from the auth cache (auth_cache.go) if the store
+// confirmed it at most maxAge ago, else from the store, whose
+// EUNAUTHORIZED says there is none.
+func (s *Server) sessionFor(ctx context.Context, hash []byte, maxAge time.Duration) (cachedSession, error) {
+	now := s.now()
+	if c, ok := s.auth.sessions.get(string(hash), now, maxAge); ok && now.Before(c.expires) {
+		return c, nil
+	}
+	generation := s.auth.sessions.begin()
+	session, user, err := s.store.SessionUser(ctx, hash, now)
+	if err != nil {
+		return cachedSession{}, err
+	}
+	c := cachedSession{user: user, expires: session.ExpireTime}
+	s.auth.sessions.put(string(hash), c, now, generation)
+	return c, nil
 }
 
 // signUp creates a user and a first session for it. A taken username is
@@ -136,7 +156,9 @@ func (s *Server) checkPassword(ctx context.Context, username, pass string) (parl
 }
 
 // signOut ends the caller's session and every stream opened with it, on
-// every replica (revocation.go).
+// every replica (revocation.go), and drops it from every replica's auth
+// cache: the token is refused at once here, and on the others as soon as
+// the revocation reaches them.
 func (s *Server) signOut(ctx context.Context, p *principal) error {
 	if err := s.store.DeleteSession(ctx, p.tokenHash); err != nil {
 		return err

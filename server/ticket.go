@@ -32,7 +32,10 @@ import (
 // reconnects with the same URL. While a stream it opened runs, each
 // heartbeat renews it for another ticketLifetime, so a reconnection after
 // a dropped connection or a server restart finds it valid; it expires
-// ticketLifetime after its last stream's last heartbeat.
+// ticketLifetime after its last stream's last heartbeat. The auth cache
+// keeps a ticket's row as it keeps a session's (auth_cache.go): a row
+// past the expiry time it was cached with is read from the store again,
+// which has the renewals of every replica.
 
 // ticketPrefix marks stream tickets.
 const ticketPrefix = "pst_"
@@ -85,7 +88,7 @@ func (s *Server) principalForTicket(ctx context.Context, ticket, roomID string) 
 		return nil, nil, errBadTicket
 	}
 	hash := hashTicket(ticket)
-	_, user, err := s.store.SessionUser(ctx, hash, s.now())
+	row, err := s.sessionFor(ctx, hash, s.auth.ttl)
 	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED {
 		return nil, nil, errBadTicket
 	} else if err != nil {
@@ -95,13 +98,13 @@ func (s *Server) principalForTicket(ctx context.Context, ticket, roomID string) 
 		return nil, nil, errTicketOtherRoom
 	}
 	sessionHash := raw[:sha256.Size]
-	session, sessionUser, err := s.store.SessionUser(ctx, sessionHash, s.now())
-	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED || err == nil && sessionUser.ID != user.ID {
+	session, err := s.sessionFor(ctx, sessionHash, s.auth.ttl)
+	if parley.ErrorCodeOf(err) == parley.EUNAUTHORIZED || err == nil && session.user.ID != row.user.ID {
 		return nil, nil, errTokenRevoked
 	} else if err != nil {
 		return nil, nil, err
 	}
-	return &principal{user: user, tokenHash: sessionHash, expires: session.ExpireTime}, &streamTicket{hash: hash}, nil
+	return &principal{user: row.user, tokenHash: sessionHash, expires: session.expires}, &streamTicket{hash: hash}, nil
 }
 
 // renewTicket keeps a ticket whose stream runs valid for another

@@ -79,6 +79,82 @@ func testRevocation(t *testing.T, a, b, c string) {
 	}
 }
 
+// TestAuthCacheAcrossReplicas runs two parleyd processes on one PostgreSQL
+// database. Each keeps the sessions and memberships it checked for 2 s
+// (the auth cache's TTL): a token signed out on A is refused by A's next
+// call and by B within 1 s, and a member who left a room on A can no
+// longer send to it through B within 1 s, although B had just checked
+// both. It prints how soon B refused.
+func TestAuthCacheAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	_, db := pgtest.Schema(t, 8)
+	replicas := startReplicas(t, "authcache", 2, db)
+	a, b := testserver.H2C(replicas[0].url()), testserver.H2C(replicas[1].url())
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	alice := testserver.SignUp(t, a, "alice")
+	bob := testserver.SignUp(t, a, "bob")
+	room := alice.CreateRoom(t, "cached", parleyv1.Visibility_VISIBILITY_PUBLIC).GetId()
+	bob.JoinRoom(t, room)
+	aliceB, bobB := alice.Via(b), bob.Via(b)
+	getMe := func(u *testserver.User) error {
+		_, err := u.Auth.GetMe(ctx, connect.NewRequest(&parleyv1.GetMeRequest{}))
+		return err
+	}
+	sends := 0
+	send := func(u *testserver.User) error {
+		sends++
+		_, err := u.Messages.SendMessage(ctx, connect.NewRequest(&parleyv1.SendMessageRequest{RoomId: room, Text: "hi", ClientMessageId: fmt.Sprint("m", sends)}))
+		return err
+	}
+
+	for _, u := range []*testserver.User{alice, aliceB} {
+		if err := getMe(u); err != nil {
+			t.Fatalf("GetMe: %v", err)
+		}
+	}
+	start := time.Now()
+	if _, err := alice.Auth.SignOut(ctx, connect.NewRequest(&parleyv1.SignOutRequest{})); err != nil {
+		t.Fatalf("SignOut: %v", err)
+	}
+	if got := connect.CodeOf(getMe(alice)); got != connect.CodeUnauthenticated {
+		t.Errorf("GetMe on A right after signing out there: %v, want unauthenticated", got)
+	}
+	refusedWithin(t, "alice's GetMe on B", start, connect.CodeUnauthenticated, func() error { return getMe(aliceB) })
+
+	if err := send(bobB); err != nil {
+		t.Fatalf("SendMessage on B: %v", err)
+	}
+	start = time.Now()
+	if _, err := bob.Rooms.LeaveRoom(ctx, connect.NewRequest(&parleyv1.LeaveRoomRequest{RoomId: room})); err != nil {
+		t.Fatalf("LeaveRoom: %v", err)
+	}
+	if got := connect.CodeOf(send(bob)); got != connect.CodePermissionDenied {
+		t.Errorf("SendMessage on A right after leaving there: %v, want permission_denied", got)
+	}
+	refusedWithin(t, "bob's SendMessage on B", start, connect.CodePermissionDenied, func() error { return send(bobB) })
+}
+
+// refusedWithin calls call until it fails with want, and fails the test if
+// that takes longer than revocationBound after start or it fails otherwise.
+func refusedWithin(t *testing.T, name string, start time.Time, want connect.Code, call func() error) {
+	t.Helper()
+	for {
+		err := call()
+		took := time.Since(start)
+		switch got := connect.CodeOf(err); {
+		case err != nil && got == want:
+			t.Logf("%s refused %v after the revocation", name, took.Round(time.Microsecond))
+			return
+		case err != nil:
+			t.Fatalf("%s: %v, want %v", name, err, want)
+		case took > revocationBound:
+			t.Fatalf("%s still accepted %v after the revocation, want refused within %v", name, took, revocationBound)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // revocable is an open stream as the test sees it: a message arrived, or
 // the stream (or, for Chat, its room) ended with an error.
 type revocable struct {
