@@ -175,7 +175,9 @@ func runPeer(name string) error {
 				return err
 			}
 		}
-		serve(server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler)))
+		// parleyd's listener wiring: buffered connections.
+		hs := server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler))
+		go func() { _ = hs.Serve(server.BufferConnections(lis)) }()
 	default:
 		return fmt.Errorf("unknown peer %q", name)
 	}
