@@ -120,7 +120,7 @@ func TestBufferedConnSlowReaderGetsEverything(t *testing.T) {
 		if got.Len()%(64<<10) < n {
 			time.Sleep(time.Millisecond) // slow, but moving
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatal(err)
@@ -256,16 +256,19 @@ func TestBufferedConnConcurrentWritersStayInOrder(t *testing.T) {
 		_ = srv.Close() // sends what is held, then closes
 	}()
 	r := bufio.NewReader(cli)
-	next := make([]int, writers)
+	next := make(map[int]int, writers) // writer: its next sequence number
 	for {
 		head := make([]byte, 12)
-		if _, err := io.ReadFull(r, head); err == io.EOF {
+		if _, err := io.ReadFull(r, head); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
 			t.Fatal(err)
 		}
 		w, seq, size := int(binary.BigEndian.Uint32(head)), int(binary.BigEndian.Uint32(head[4:])), int(binary.BigEndian.Uint32(head[8:]))
-		if w >= writers || seq != next[w] {
+		if w >= writers {
+			t.Fatalf("record from writer %d: corrupted header", w)
+		}
+		if seq != next[w] {
 			t.Fatalf("record from writer %d seq %d, want seq %d: writes interleaved or reordered", w, seq, next[w])
 		}
 		rest := make([]byte, size-12)
@@ -277,9 +280,9 @@ func TestBufferedConnConcurrentWritersStayInOrder(t *testing.T) {
 		}
 		next[w]++
 	}
-	for w, n := range next {
-		if n != records {
-			t.Errorf("writer %d: %d records arrived, want %d", w, n, records)
+	for w := range writers {
+		if next[w] != records {
+			t.Errorf("writer %d: %d records arrived, want %d", w, next[w], records)
 		}
 	}
 }
