@@ -13,11 +13,13 @@ import (
 // network is the configuration of what parleyd takes from the network
 // before any account is involved: connection caps, how long a request body
 // may trickle in, how long a response write may wait for a client that
-// does not read, and the proxies whose X-Forwarded-For is believed.
+// does not read, the proxies whose X-Forwarded-For is believed, and
+// whether connections are buffered.
 type network struct {
-	connections   server.ConnectionLimits
-	bodyTimeout   time.Duration
-	stalledWrites time.Duration
+	connections       server.ConnectionLimits
+	bodyTimeout       time.Duration
+	stalledWrites     time.Duration
+	bufferConnections bool
 }
 
 // networkFlags registers the flags of n, each defaulting to the server
@@ -30,6 +32,7 @@ func networkFlags(fs *flag.FlagSet, n *network) {
 	fs.Var((*positiveDuration)(&n.bodyTimeout), "body-timeout", "longest `duration` a request body may take to arrive (unary calls, a stream's request; not Chat or Upload frames)")
 	n.stalledWrites = server.DefaultStalledWriteTimeout
 	fs.Var((*positiveDuration)(&n.stalledWrites), "stalled-write-timeout", "longest `duration` one response write may wait for a client that does not read; the stream is then dropped")
+	fs.BoolVar(&n.bufferConnections, "buffer-connections", true, "buffer each connection's reads and coalesce its writes, for fewer syscalls per HTTP/2 frame; false for the plain socket")
 	fs.Var(prefixList{&n.connections.TrustedProxies}, "trusted-proxies", "comma-separated `CIDRs` (or addresses) of proxies whose X-Forwarded-For names the client address of per-address limits; empty for none")
 }
 

@@ -11,8 +11,8 @@ import (
 	"github.com/parley-chat/parley/server"
 )
 
-// TestNetworkFlags: the connection caps, body and stalled-write timeouts
-// and trusted proxies each have a flag and a variable; caps take off, and
+// TestNetworkFlags: the connection caps, body and stalled-write timeouts,
+// trusted proxies and connection buffering (on by default) each have a flag and a variable; caps take off, and
 // a trusted proxy is a CIDR or a bare address.
 func TestNetworkFlags(t *testing.T) {
 	t.Parallel()
@@ -21,6 +21,7 @@ func TestNetworkFlags(t *testing.T) {
 		"PARLEY_MAX_CONNECTIONS_PER_IP": "8",
 		"PARLEY_BODY_TIMEOUT":           "3s",
 		"PARLEY_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.7,fd00::1:2/64",
+		"PARLEY_BUFFER_CONNECTIONS":     "false",
 	}
 	cfg := mustParse(t, []string{"--stalled-write-timeout", "5s", "--max-connections-per-ip", "16"}, env)
 	want := network{
@@ -31,6 +32,9 @@ func TestNetworkFlags(t *testing.T) {
 	}
 	if !reflect.DeepEqual(cfg.network, want) {
 		t.Errorf("network = %+v\nwant      %+v", cfg.network, want)
+	}
+	if cfg, err := parseConfig(nil, func(string) string { return "" }, io.Discard); err != nil || !cfg.network.bufferConnections {
+		t.Errorf("connections buffered by default: %v, %v", cfg.network.bufferConnections, err)
 	}
 	for _, bad := range [][]string{{"--trusted-proxies", "10.0.0.0/33"}, {"--trusted-proxies", "proxy.example"}, {"--body-timeout", "0s"}, {"--max-connections", "0"}} {
 		if _, err := parseConfig(bad, func(string) string { return "" }, io.Discard); err == nil || !strings.Contains(err.Error(), bad[0][2:]) {

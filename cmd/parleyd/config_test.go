@@ -130,7 +130,7 @@ func TestParseConfigFromEnvironment(t *testing.T) {
 		adminAddr: "0.0.0.0:9100", adminPublic: true, subscriberQueue: 64,
 		network: network{
 			connections: server.ConnectionLimits{Total: server.DefaultMaxConnections, PerAddress: server.DefaultMaxConnectionsPerIP},
-			bodyTimeout: server.DefaultBodyTimeout, stalledWrites: server.DefaultStalledWriteTimeout,
+			bodyTimeout: server.DefaultBodyTimeout, stalledWrites: server.DefaultStalledWriteTimeout, bufferConnections: true,
 		},
 	}
 	if !slices.Equal(cfg.corsOrigins, server.DefaultAllowedOrigins) {

@@ -74,6 +74,7 @@ func startTarget(t *testing.T, useTLS bool, serverOpts []server.Option, opts ...
 		t.Fatal(err)
 	}
 	tg.addr = ln.Addr().String()
+	ln = server.BufferConnections(ln) // as run wires it (--buffer-connections)
 	var certFile, keyFile string
 	if useTLS {
 		var pool *x509.CertPool

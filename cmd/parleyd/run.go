@@ -121,6 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	ln = server.LimitConnections(ln, cfg.network.connections)
+	if cfg.network.bufferConnections {
+		ln = server.BufferConnections(ln) // outside the caps: a refused connection gets no buffers
+	}
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		scheme = "https"

@@ -57,6 +57,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, logger *slog.Logger
 	if err != nil {
 		return err
 	}
+	ln = server.BufferConnections(ln) // below TLS, as parleyd wraps it
 	var pemCert []byte
 	if req.GetUseTls() {
 		cert, err := tls.X509KeyPair(req.GetServerCreds().GetCert(), req.GetServerCreds().GetKey())

@@ -177,7 +177,9 @@ func runPeer(name string) error {
 				return err
 			}
 		}
-		serve(server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler)))
+		// parleyd's listener wiring: buffered connections.
+		hs := server.NewHTTPServer(h, false, slog.New(slog.DiscardHandler))
+		go func() { _ = hs.Serve(server.BufferConnections(lis)) }()
 	case peerFloorHTTP:
 		cmds = serveFloorHTTP(lis)
 	case peerFloorTCP:
