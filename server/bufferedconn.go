@@ -99,7 +99,7 @@ type bufferedConn struct {
 	rend     int
 	rerr     error        // returned once the buffer is empty
 	rdl      atomic.Int64 // read deadline, Unix nanoseconds; 0 for none
-	isClosed atomic.Bool
+	isClosed atomic.Bool  // set once, by Close (under mu)
 
 	wmu sync.Mutex // one Write at a time: its bytes stay contiguous
 
@@ -114,7 +114,6 @@ type bufferedConn struct {
 	drainDL  time.Time    // set while Close or CloseWrite waits for the flusher
 	werr     error        // the socket's write error, reported to every later Write
 	timedOut bool         // a Write has failed at its deadline
-	closed   bool
 }
 
 // Read reads from the buffer, refilling it with one read of the socket
@@ -171,7 +170,7 @@ func (c *bufferedConn) SetReadDeadline(t time.Time) error {
 func (c *bufferedConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.isClosed.Load() {
 		return c.opError("set", net.ErrClosed)
 	}
 	c.wdl = t
@@ -327,12 +326,10 @@ func (c *bufferedConn) CloseWrite() error {
 // socket. Blocked Reads and Writes return at once.
 func (c *bufferedConn) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	if c.isClosed.Swap(true) {
 		c.mu.Unlock()
 		return c.opError("close", net.ErrClosed)
 	}
-	c.closed = true
-	c.isClosed.Store(true)
 	c.cond.Broadcast()
 	if c.flushing && !c.timedOut {
 		_ = c.Conn.SetReadDeadline(time.Unix(1, 0)) // end a blocked Read now, as closing does
@@ -352,7 +349,7 @@ func (c *bufferedConn) held() int {
 }
 
 func (c *bufferedConn) writeError() error {
-	if c.closed {
+	if c.isClosed.Load() {
 		return c.opError("write", net.ErrClosed)
 	}
 	return c.werr

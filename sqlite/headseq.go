@@ -104,13 +104,11 @@ func (b batchHeads) write(ctx context.Context, tx *preparedTx, cache *headSeqs) 
 		if h.head == h.base {
 			continue
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE rooms SET head_seq = ? WHERE id = ? AND head_seq = ?`, h.head, roomID, h.base)
+		n, err := execCount(ctx, tx, "write head seq", `UPDATE rooms SET head_seq = ? WHERE id = ? AND head_seq = ?`, h.head, roomID, h.base)
 		if err != nil {
-			return fmt.Errorf("write head seq: %w", err)
+			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("write head seq: %w", err)
-		} else if n != 1 {
+		if n != 1 {
 			return errStaleHead
 		}
 	}

@@ -87,7 +87,7 @@ func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewM
 	if err != nil {
 		return appendResult{err: err}
 	}
-	res, err := tx.ExecContext(ctx, `
+	k, err := execCount(ctx, tx, "insert message", `
 		INSERT INTO messages (id, room_id, seq, sender_id, text, client_message_id, create_time, attachments)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sender_id, client_message_id) DO NOTHING`,
@@ -96,11 +96,8 @@ func (s *Store) appendMessage(ctx context.Context, tx *preparedTx, m parley.NewM
 	case isForeignKey(err): // the room exists: heads found it
 		return appendResult{err: parley.Errorf(parley.ENOTFOUND, "user not found")}
 	case err != nil:
-		return appendResult{err: fmt.Errorf("insert message: %w", err)}
-	}
-	if k, err := res.RowsAffected(); err != nil {
-		return appendResult{err: fmt.Errorf("insert message: %w", err)}
-	} else if k == 0 {
+		return appendResult{err: err}
+	case k == 0:
 		existing, err := messageByClientID(ctx, tx, m.SenderID, m.ClientMessageID)
 		if err != nil {
 			return appendResult{err: fmt.Errorf("select message by client id: %w", err)}

@@ -154,13 +154,11 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string
 	}
 	var ev *parley.Event
 	err := s.inWriteTx(ctx, "remove member", func(tx *preparedTx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
+		k, err := execCount(ctx, tx, "delete member", `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
 		if err != nil {
-			return fmt.Errorf("delete member: %w", err)
+			return err
 		}
-		if k, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("delete member: %w", err)
-		} else if k == 0 {
+		if k == 0 {
 			return parley.Errorf(parley.ENOTFOUND, "not a member")
 		}
 		ev, err = s.logMemberEvent(ctx, tx, roomID, kind, userID, actorID, left, n)

@@ -121,16 +121,11 @@ func (s *Store) SessionUser(ctx context.Context, tokenHash []byte, now time.Time
 // ExtendSession moves a session's expiry to expire. ENOTFOUND if there is
 // no such session.
 func (s *Store) ExtendSession(ctx context.Context, tokenHash []byte, expire time.Time) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE sessions SET expire_time = ? WHERE token_hash = ?`, nanos(expire), tokenHash)
-	if err != nil {
-		return fmt.Errorf("extend session: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("extend session: %w", err)
-	} else if n == 0 {
+	n, err := execCount(ctx, s.write, "extend session", `UPDATE sessions SET expire_time = ? WHERE token_hash = ?`, nanos(expire), tokenHash)
+	if err == nil && n == 0 {
 		return parley.Errorf(parley.ENOTFOUND, "session not found")
 	}
-	return nil
+	return err
 }
 
 // DeleteSession revokes a session. Deleting a missing session is not an error.
