@@ -1,8 +1,13 @@
 package server
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/parley-chat/parley"
 )
 
 // TestExpiringMap: entries are trusted for the age each lookup allows, the
@@ -62,4 +67,37 @@ func TestExpiringMap(t *testing.T) {
 			t.Error("a cache with TTL 0 kept an entry")
 		}
 	})
+}
+
+// BenchmarkAuthCacheFull prints the heap a full auth cache holds: the
+// default number of sessions and of memberships, with ids as the stores
+// make them (28 bytes), 32-character usernames and room names, so the
+// "about 47 MiB" of DefaultAuthCacheEntries is a figure, not a guess.
+func BenchmarkAuthCacheFull(b *testing.B) {
+	id := func(prefix string, i int) string { return fmt.Sprintf("%s%026d", prefix, i) }
+	var heap float64
+	for b.Loop() {
+		before := heapInUse()
+		c := newAuthCache(DefaultAuthCacheTTL, DefaultAuthCacheEntries)
+		now := time.Now()
+		for i := range DefaultAuthCacheEntries {
+			hash := sha256.Sum256([]byte(id("t_", i)))
+			user := parley.User{ID: id("u_", i), Username: fmt.Sprintf("%032d", i), CreateTime: now}
+			c.sessions.put(string(hash[:]), cachedSession{user: user, expires: now}, now, c.sessions.begin())
+			room := parley.Room{ID: id("r_", i), Name: fmt.Sprintf("%032d", i), CreatorID: user.ID, CreateTime: now}
+			c.members.put(membershipKey{user: user.ID, room: room.ID}, room, now, c.members.begin())
+		}
+		heap = float64(heapInUse() - before)
+		runtime.KeepAlive(c)
+	}
+	b.ReportMetric(heap/(1<<20), "MiB/full")
+	b.ReportMetric(heap/(2*DefaultAuthCacheEntries), "B/entry")
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -172,6 +172,50 @@ func TestBufferedConnStalledPeerTimesOut(t *testing.T) {
 	}
 }
 
+// TestBufferedConnCloseWaitsAtMostFiveSeconds: with bytes held for a peer
+// that stopped reading and no write timed out, Close waits for them at
+// most 5 s, then closes (docs/ROBUSTNESS.md, "Buffered connections").
+func TestBufferedConnCloseWaitsAtMostFiveSeconds(t *testing.T) {
+	t.Parallel()
+	srv, cli := bufferedPair(t)
+	_ = cli.SetReadBuffer(4 << 10)
+	var mu sync.Mutex
+	lastWrite := time.Now()
+	go func() { // no deadline: blocks once the buffers are full
+		for {
+			_, err := srv.Write(pattern(0, 16<<10))
+			mu.Lock()
+			lastWrite = time.Now()
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for { // until a write has waited for room a while
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		stalled := time.Since(lastWrite) > 500*time.Millisecond
+		mu.Unlock()
+		if stalled {
+			break
+		}
+	}
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- srv.Close() }()
+	select {
+	case err := <-closed:
+		took := time.Since(start)
+		t.Logf("Close returned after %v with bytes held for a peer not reading (%v)", took.Round(time.Millisecond), err)
+		if took < 4*time.Second {
+			t.Errorf("Close returned after %v: it should have waited for the held bytes", took)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close still waiting after a minute: the 5 s bound does not hold")
+	}
+}
+
 func TestBufferedConnDeadlineWhilePending(t *testing.T) {
 	t.Parallel()
 	srv, cli := bufferedPair(t)
