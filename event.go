@@ -68,6 +68,25 @@ func (k EventKind) IsMember() bool {
 	return false
 }
 
+// MemberAddedKind is the kind logged when actorID makes userID a member:
+// EventMemberJoined when they are the same user, else EventMemberAdded.
+func MemberAddedKind(userID, actorID string) EventKind {
+	if actorID == userID {
+		return EventMemberJoined
+	}
+	return EventMemberAdded
+}
+
+// MemberRemovedKind is the kind logged when actorID ends userID's
+// membership: EventMemberLeft when they are the same user, else
+// EventMemberRemoved.
+func MemberRemovedKind(userID, actorID string) EventKind {
+	if actorID == userID {
+		return EventMemberLeft
+	}
+	return EventMemberRemoved
+}
+
 // IsMessage reports whether k changes a message (sent, edited, deleted).
 func (k EventKind) IsMessage() bool {
 	return k == EventMessage || k == EventMessageEdited || k == EventMessageDeleted

@@ -2,6 +2,7 @@ package parley
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -53,12 +54,10 @@ type UserStore interface {
 // Usernames are 3 to 32 characters of lowercase letters, digits, '.', '_'
 // and '-', starting with a letter or digit.
 func ValidateUsername(field, s string) []FieldViolation {
-	switch {
-	case len(s) < UsernameMinLen:
-		return []FieldViolation{{field, "must be at least 3 characters"}}
-	case len(s) > UsernameMaxLen:
-		return []FieldViolation{{field, "must be at most 32 characters"}}
-	case !isLowerAlnum(s[0]):
+	if v := lengthViolation(field, len(s), UsernameMinLen, UsernameMaxLen, "characters"); v != nil {
+		return v
+	}
+	if !isLowerAlnum(s[0]) {
 		return []FieldViolation{{field, "must start with a lowercase letter or digit"}}
 	}
 	for i := 0; i < len(s); i++ {
@@ -72,11 +71,18 @@ func ValidateUsername(field, s string) []FieldViolation {
 // ValidatePassword reports what is wrong with a new password, if anything:
 // 8 to 128 bytes.
 func ValidatePassword(field, s string) []FieldViolation {
+	return lengthViolation(field, len(s), PasswordMinLen, PasswordMaxLen, "bytes")
+}
+
+// lengthViolation reports a length n outside minLen to maxLen, counted in
+// unit ("characters", "bytes"), as "must be at least|most N unit"; nil if
+// n is within bounds.
+func lengthViolation(field string, n, minLen, maxLen int, unit string) []FieldViolation {
 	switch {
-	case len(s) < PasswordMinLen:
-		return []FieldViolation{{field, "must be at least 8 bytes"}}
-	case len(s) > PasswordMaxLen:
-		return []FieldViolation{{field, "must be at most 128 bytes"}}
+	case n < minLen:
+		return []FieldViolation{{field, fmt.Sprintf("must be at least %d %s", minLen, unit)}}
+	case n > maxLen:
+		return []FieldViolation{{field, fmt.Sprintf("must be at most %d %s", maxLen, unit)}}
 	}
 	return nil
 }

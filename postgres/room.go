@@ -116,10 +116,7 @@ func roomExists(ctx context.Context, q querier, id string) error {
 // ENOTFOUND if the room, the user or the actor does not exist. It does not
 // check the room's visibility: that is the caller's decision.
 func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
-	kind := parley.EventMemberAdded
-	if actorID == userID {
-		kind = parley.EventMemberJoined
-	}
+	kind := parley.MemberAddedKind(userID, actorID)
 	unlock := s.rooms.Lock(roomID)
 	defer unlock()
 	joined := s.stamp()
@@ -156,10 +153,7 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 // transaction; publish, if not nil, gets the event after commit. ENOTFOUND
 // if there was none, including when the room or the user does not exist.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
-	kind := parley.EventMemberRemoved
-	if actorID == userID {
-		kind = parley.EventMemberLeft
-	}
+	kind := parley.MemberRemovedKind(userID, actorID)
 	unlock := s.rooms.Lock(roomID)
 	defer unlock()
 	left := s.stamp()

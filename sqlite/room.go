@@ -111,10 +111,7 @@ func roomExists(ctx context.Context, q querier, id string) error {
 // check the room's visibility: that is the caller's decision.
 func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) (parley.Member, error) {
 	joined, n := s.stamp()
-	kind := parley.EventMemberAdded
-	if actorID == userID {
-		kind = parley.EventMemberJoined
-	}
+	kind := parley.MemberAddedKind(userID, actorID)
 	var ev *parley.Event
 	err := s.inWriteTx(ctx, "add member", func(tx *preparedTx) error {
 		if err := roomExists(ctx, tx, roomID); err != nil {
@@ -148,10 +145,7 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 // if there was none, including when the room or the user does not exist.
 func (s *Store) RemoveMember(ctx context.Context, roomID, userID, actorID string, publish func(*parley.Event)) error {
 	left, n := s.stamp()
-	kind := parley.EventMemberRemoved
-	if actorID == userID {
-		kind = parley.EventMemberLeft
-	}
+	kind := parley.MemberRemovedKind(userID, actorID)
 	var ev *parley.Event
 	err := s.inWriteTx(ctx, "remove member", func(tx *preparedTx) error {
 		k, err := execCount(ctx, tx, "delete member", `DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
