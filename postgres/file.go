@@ -7,11 +7,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
 
 var _ parley.FileStore = (*Store)(nil)
-
-const uploadColumns = `id, uploader_id, room_id, name, content_type, size, sha256, create_time, coalesce(file_id, '')`
 
 func scanUpload(row pgx.Row) (parley.Upload, error) {
 	var u parley.Upload
@@ -20,11 +19,6 @@ func scanUpload(row pgx.Row) (parley.Upload, error) {
 	u.CreateTime = u.CreateTime.UTC()
 	return u, err
 }
-
-const fileSelect = `
-	SELECT f.id, f.room_id, f.name, f.content_type, f.size, f.sha256, f.create_time,
-	       u.id, u.username, u.create_time
-	FROM files f JOIN users u ON u.id = f.uploader_id`
 
 func scanFile(row pgx.Row) (parley.File, error) {
 	var f parley.File
@@ -58,7 +52,7 @@ func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error
 
 // uploadByID reads an upload; lock is appended to the query (FOR UPDATE).
 func uploadByID(ctx context.Context, q querier, id, lock string) (parley.Upload, error) {
-	u, err := scanUpload(q.QueryRow(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`+lock, id))
+	u, err := scanUpload(q.QueryRow(ctx, `SELECT `+storesql.UploadColumns+` FROM uploads WHERE id = $1`+lock, id))
 	if err != nil {
 		return parley.Upload{}, rowErr(err, "select upload", "upload not found")
 	}
@@ -113,7 +107,7 @@ func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
 }
 
 func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
-	f, err := scanFile(q.QueryRow(ctx, fileSelect+` WHERE f.id = $1`, id))
+	f, err := scanFile(q.QueryRow(ctx, storesql.FileSelect+` WHERE f.id = $1`, id))
 	if err != nil {
 		return parley.File{}, rowErr(err, "select file", "file not found")
 	}
@@ -128,7 +122,7 @@ func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit
 		return nil, nil
 	}
 	return queryAll(ctx, s.pool, "select stale uploads", scanUpload, `
-		SELECT `+uploadColumns+` FROM uploads
+		SELECT `+storesql.UploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < $1
 		ORDER BY create_time, id LIMIT $2`, createdBefore, limit)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
 
 // The room log (see parley.EventKind): room_events holds one row per logged
@@ -77,7 +78,7 @@ func (s *Store) MessageBySeq(ctx context.Context, roomID string, seq int64) (par
 }
 
 func messageBySeq(ctx context.Context, q querier, roomID string, seq int64) (parley.Message, error) {
-	m, err := scanMessage(q.QueryRow(ctx, messageSelect+` WHERE m.room_id = $1 AND m.seq = $2`, roomID, seq))
+	m, err := scanMessage(q.QueryRow(ctx, storesql.MessageSelect+` WHERE m.room_id = $1 AND m.seq = $2`, roomID, seq))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return parley.Message{}, parley.Errorf(parley.ENOTFOUND, "message not found")
@@ -195,15 +196,6 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID string, seq int64, act
 	return ev, true, nil
 }
 
-const eventSelect = `
-	SELECT e.seq, e.kind, e.text, e.create_time,
-	       u.id, u.username, u.create_time, a.id, a.username, a.create_time,
-	       coalesce(m.seq, 0)
-	FROM room_events e
-	JOIN users u ON u.id = e.user_id
-	JOIN users a ON a.id = e.actor_id
-	LEFT JOIN messages m ON m.id = e.message_id`
-
 // ListEvents implements parley.MessageStore.
 func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limit int) ([]*parley.Event, int64, error) {
 	if limit <= 0 {
@@ -233,7 +225,7 @@ func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limi
 // eventsAfter reads up to limit logged events of a room after seq, with
 // the messages they are about in their latest form.
 func eventsAfter(ctx context.Context, tx pgx.Tx, roomID string, after int64, limit int) ([]*parley.Event, error) {
-	rows, err := tx.Query(ctx, eventSelect+` WHERE e.room_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`, roomID, after, limit)
+	rows, err := tx.Query(ctx, storesql.EventSelect+` WHERE e.room_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`, roomID, after, limit)
 	if err != nil {
 		return nil, wrap("select events", err)
 	}

@@ -10,12 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
-
-const messageSelect = `
-	SELECT m.id, m.room_id, m.seq, m.text, m.client_message_id, m.create_time,
-	       m.attachments, m.edit_time, m.delete_time, u.id, u.username, u.create_time
-	FROM messages m JOIN users u ON u.id = m.sender_id`
 
 func scanMessage(row pgx.Row) (parley.Message, error) {
 	var (
@@ -46,7 +42,7 @@ func scanMessage(row pgx.Row) (parley.Message, error) {
 // or pgx.ErrNoRows.
 func messageByClientID(ctx context.Context, q querier, senderID, clientMessageID string) (parley.Message, error) {
 	return scanMessage(q.QueryRow(ctx,
-		messageSelect+` WHERE m.sender_id = $1 AND m.client_message_id = $2`,
+		storesql.MessageSelect+` WHERE m.sender_id = $1 AND m.client_message_id = $2`,
 		senderID, clientMessageID))
 }
 
@@ -190,7 +186,7 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 		var rows pgx.Rows
 		if q.IsForward() {
 			rows, err = tx.Query(ctx,
-				messageSelect+` WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
+				storesql.MessageSelect+` WHERE m.room_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
 				roomID, q.AfterSeq, limit)
 		} else {
 			before := q.BeforeSeq
@@ -198,7 +194,7 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 				before = math.MaxInt64
 			}
 			rows, err = tx.Query(ctx,
-				messageSelect+` WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`,
+				storesql.MessageSelect+` WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`,
 				roomID, before, limit)
 		}
 		if err != nil {

@@ -7,9 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
-
-const roomColumns = `id, name, visibility, creator_id, create_time, head_seq`
 
 func scanRoom(row pgx.Row) (parley.Room, error) {
 	var (
@@ -72,7 +71,7 @@ func txErr(what string, err error) error {
 
 // RoomByID returns a room with its current head seq. ENOTFOUND if none.
 func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
-	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
+	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+storesql.RoomColumns+` FROM rooms WHERE id = $1`, id))
 	if err != nil {
 		return parley.Room{}, rowErr(err, "select room", "room not found")
 	}
@@ -90,7 +89,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		limit = parley.DefaultPageSize
 	}
 	return queryAll(ctx, s.pool, "select rooms", scanRoom, `
-		SELECT `+roomColumns+` FROM rooms
+		SELECT `+storesql.RoomColumns+` FROM rooms
 		WHERE name > $1
 		  AND (visibility = $2 OR EXISTS (
 		      SELECT 1 FROM members WHERE members.room_id = rooms.id AND members.user_id = $3))

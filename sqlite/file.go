@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
 
 var _ parley.FileStore = (*Store)(nil)
-
-const uploadColumns = `id, uploader_id, room_id, name, content_type, size, sha256, create_time, COALESCE(file_id, '')`
 
 func scanUpload(row interface{ Scan(...any) error }) (parley.Upload, error) {
 	var (
@@ -25,11 +24,6 @@ func scanUpload(row interface{ Scan(...any) error }) (parley.Upload, error) {
 	u.CreateTime = fromNanos(n)
 	return u, nil
 }
-
-const fileSelect = `
-	SELECT f.id, f.room_id, f.name, f.content_type, f.size, f.sha256, f.create_time,
-	       u.id, u.username, u.create_time
-	FROM files f JOIN users u ON u.id = f.uploader_id`
 
 func scanFile(row interface{ Scan(...any) error }) (parley.File, error) {
 	var (
@@ -66,7 +60,7 @@ func (s *Store) CreateUpload(ctx context.Context, uploaderID string, meta parley
 
 // UploadByID returns an upload. ENOTFOUND if none.
 func (s *Store) UploadByID(ctx context.Context, id string) (parley.Upload, error) {
-	u, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, id))
+	u, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+storesql.UploadColumns+` FROM uploads WHERE id = ?`, id))
 	if err != nil {
 		return parley.Upload{}, rowErr(err, "select upload", "upload not found")
 	}
@@ -81,7 +75,7 @@ func (s *Store) CompleteUpload(ctx context.Context, uploadID string) (parley.Fil
 		return parley.File{}, fmt.Errorf("begin complete upload: %w", err)
 	}
 	defer tx.Rollback()
-	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ?`, uploadID))
+	u, err := scanUpload(tx.QueryRowContext(ctx, `SELECT `+storesql.UploadColumns+` FROM uploads WHERE id = ?`, uploadID))
 	if err != nil {
 		return parley.File{}, rowErr(err, "select upload", "upload not found")
 	}
@@ -124,7 +118,7 @@ func (s *Store) FileByID(ctx context.Context, id string) (parley.File, error) {
 }
 
 func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
-	f, err := scanFile(q.QueryRowContext(ctx, fileSelect+` WHERE f.id = ?`, id))
+	f, err := scanFile(q.QueryRowContext(ctx, storesql.FileSelect+` WHERE f.id = ?`, id))
 	if err != nil {
 		return parley.File{}, rowErr(err, "select file", "file not found")
 	}
@@ -135,7 +129,7 @@ func fileByID(ctx context.Context, q querier, id string) (parley.File, error) {
 // created before createdBefore, oldest first.
 func (s *Store) StaleUploads(ctx context.Context, createdBefore time.Time, limit int) ([]parley.Upload, error) {
 	return queryAll(ctx, s.read, "select stale uploads", scanUpload, `
-		SELECT `+uploadColumns+` FROM uploads
+		SELECT `+storesql.UploadColumns+` FROM uploads
 		WHERE file_id IS NULL AND create_time < ?
 		ORDER BY create_time, id LIMIT ?`, nanos(createdBefore), limit)
 }

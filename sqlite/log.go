@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
 
 // The room log (see parley.EventKind): room_events holds one row per logged
@@ -93,7 +94,7 @@ func (s *Store) MessageBySeq(ctx context.Context, roomID string, seq int64) (par
 }
 
 func messageBySeq(ctx context.Context, q querier, roomID string, seq int64) (parley.Message, error) {
-	m, err := scanMessage(q.QueryRowContext(ctx, messageSelect+` WHERE m.room_id = ? AND m.seq = ?`, roomID, seq))
+	m, err := scanMessage(q.QueryRowContext(ctx, storesql.MessageSelect+` WHERE m.room_id = ? AND m.seq = ?`, roomID, seq))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return parley.Message{}, parley.Errorf(parley.ENOTFOUND, "message not found")
@@ -201,15 +202,6 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID string, seq int64, act
 	return ev, created, nil
 }
 
-const eventSelect = `
-	SELECT e.seq, e.kind, e.text, e.create_time,
-	       u.id, u.username, u.create_time, a.id, a.username, a.create_time,
-	       coalesce(m.seq, 0)
-	FROM room_events e
-	JOIN users u ON u.id = e.user_id
-	JOIN users a ON a.id = e.actor_id
-	LEFT JOIN messages m ON m.id = e.message_id`
-
 // ListEvents implements parley.MessageStore.
 func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limit int) ([]*parley.Event, int64, error) {
 	if limit <= 0 {
@@ -228,7 +220,7 @@ func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limi
 	case err != nil:
 		return nil, 0, fmt.Errorf("select head seq: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, eventSelect+` WHERE e.room_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`, roomID, after, limit)
+	rows, err := tx.QueryContext(ctx, storesql.EventSelect+` WHERE e.room_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`, roomID, after, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("select events: %w", err)
 	}

@@ -9,12 +9,8 @@ import (
 	"slices"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
-
-const messageSelect = `
-	SELECT m.id, m.room_id, m.seq, m.text, m.client_message_id, m.create_time,
-	       m.attachments, m.edit_time, m.delete_time, u.id, u.username, u.create_time
-	FROM messages m JOIN users u ON u.id = m.sender_id`
 
 func scanMessage(row interface{ Scan(...any) error }) (parley.Message, error) {
 	var (
@@ -45,7 +41,7 @@ func scanMessage(row interface{ Scan(...any) error }) (parley.Message, error) {
 // or sql.ErrNoRows.
 func messageByClientID(ctx context.Context, q querier, senderID, clientMessageID string) (parley.Message, error) {
 	return scanMessage(q.QueryRowContext(ctx,
-		messageSelect+` WHERE m.sender_id = ? AND m.client_message_id = ?`,
+		storesql.MessageSelect+` WHERE m.sender_id = ? AND m.client_message_id = ?`,
 		senderID, clientMessageID))
 }
 
@@ -144,7 +140,7 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 	var rows *sql.Rows
 	if q.IsForward() {
 		rows, err = tx.QueryContext(ctx,
-			messageSelect+` WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+			storesql.MessageSelect+` WHERE m.room_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 			roomID, q.AfterSeq, limit)
 	} else {
 		before := q.BeforeSeq
@@ -152,7 +148,7 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 			before = math.MaxInt64
 		}
 		rows, err = tx.QueryContext(ctx,
-			messageSelect+` WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+			storesql.MessageSelect+` WHERE m.room_id = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
 			roomID, before, limit)
 	}
 	if err != nil {

@@ -5,9 +5,8 @@ import (
 	"fmt"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/storesql"
 )
-
-const roomColumns = `id, name, visibility, creator_id, create_time, head_seq`
 
 func scanRoom(row interface{ Scan(...any) error }) (parley.Room, error) {
 	var (
@@ -66,7 +65,7 @@ func (s *Store) CreateRoom(ctx context.Context, name string, v parley.Visibility
 
 // RoomByID returns a room with its current head seq. ENOTFOUND if none.
 func (s *Store) RoomByID(ctx context.Context, id string) (parley.Room, error) {
-	r, err := scanRoom(s.read.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = ?`, id))
+	r, err := scanRoom(s.read.QueryRowContext(ctx, `SELECT `+storesql.RoomColumns+` FROM rooms WHERE id = ?`, id))
 	if err != nil {
 		return parley.Room{}, rowErr(err, "select room", "room not found")
 	}
@@ -84,7 +83,7 @@ func (s *Store) ListRooms(ctx context.Context, userID, afterName string, limit i
 		limit = parley.DefaultPageSize
 	}
 	return queryAll(ctx, s.read, "select rooms", scanRoom, `
-		SELECT `+roomColumns+` FROM rooms
+		SELECT `+storesql.RoomColumns+` FROM rooms
 		WHERE name > ?
 		  AND (visibility = ? OR EXISTS (
 		      SELECT 1 FROM members WHERE members.room_id = rooms.id AND members.user_id = ?))
