@@ -85,3 +85,19 @@ func rowErr(err error, what, missing string) error {
 	}
 	return wrap(what, err)
 }
+
+// insertErr classifies the error of an insert that names a user: nil stays
+// nil, a unique violation is ECONFLICT with conflict as its message, a
+// foreign key violation is ENOTFOUND "user not found", anything else is
+// wrapped with what.
+func insertErr(err error, what, conflict string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err):
+		return parley.Errorf(parley.ECONFLICT, "%s", conflict)
+	case isForeignKey(err):
+		return parley.Errorf(parley.ENOTFOUND, "user not found")
+	}
+	return wrap(what, err)
+}

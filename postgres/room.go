@@ -39,13 +39,8 @@ func (s *Store) CreateRoom(ctx context.Context, name string, v parley.Visibility
 		_, err := tx.Exec(ctx,
 			`INSERT INTO rooms (id, name, visibility, creator_id, create_time) VALUES ($1, $2, $3, $4, $5)`,
 			r.ID, r.Name, string(visibility), r.CreatorID, r.CreateTime)
-		switch {
-		case isUnique(err):
-			return parley.Errorf(parley.ECONFLICT, "room name already taken")
-		case isForeignKey(err):
-			return parley.Errorf(parley.ENOTFOUND, "user not found")
-		case err != nil:
-			return wrap("insert room", err)
+		if err = insertErr(err, "insert room", "room name already taken"); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, r.ID, creatorID, r.CreateTime); err != nil {
@@ -127,13 +122,8 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 		}
 		_, err = tx.Exec(ctx,
 			`INSERT INTO members (room_id, user_id, join_time) VALUES ($1, $2, $3)`, roomID, userID, joined)
-		switch {
-		case isUnique(err):
-			return parley.Errorf(parley.ECONFLICT, "already a member")
-		case isForeignKey(err):
-			return parley.Errorf(parley.ENOTFOUND, "user not found")
-		case err != nil:
-			return wrap("insert member", err)
+		if err = insertErr(err, "insert member", "already a member"); err != nil {
+			return err
 		}
 		ev, err = logMemberEvent(ctx, tx, roomID, seq, kind, userID, actorID, joined)
 		return err

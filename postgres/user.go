@@ -81,13 +81,8 @@ func (s *Store) CreateSession(ctx context.Context, sess parley.Session) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO sessions (token_hash, user_id, create_time, expire_time) VALUES ($1, $2, $3, $4)`,
 		sess.TokenHash, sess.UserID, created, sess.ExpireTime)
-	switch {
-	case isUnique(err):
-		return parley.Errorf(parley.ECONFLICT, "session already exists")
-	case isForeignKey(err):
-		return parley.Errorf(parley.ENOTFOUND, "user not found")
-	case err != nil:
-		return wrap("insert session", err)
+	if err = insertErr(err, "insert session", "session already exists"); err != nil {
+		return err
 	}
 	return nil
 }

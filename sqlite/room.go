@@ -45,13 +45,8 @@ func (s *Store) CreateRoom(ctx context.Context, name string, v parley.Visibility
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO rooms (id, name, visibility, creator_id, create_time) VALUES (?, ?, ?, ?, ?)`,
 		r.ID, r.Name, string(visibility), r.CreatorID, n)
-	switch {
-	case isUnique(err):
-		return parley.Room{}, parley.Errorf(parley.ECONFLICT, "room name already taken")
-	case isForeignKey(err):
-		return parley.Room{}, parley.Errorf(parley.ENOTFOUND, "user not found")
-	case err != nil:
-		return parley.Room{}, fmt.Errorf("insert room: %w", err)
+	if err = insertErr(err, "insert room", "room name already taken"); err != nil {
+		return parley.Room{}, err
 	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO members (room_id, user_id, join_time) VALUES (?, ?, ?)`, r.ID, creatorID, n); err != nil {
@@ -118,13 +113,8 @@ func (s *Store) AddMember(ctx context.Context, roomID, userID, actorID string, p
 		}
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO members (room_id, user_id, join_time) VALUES (?, ?, ?)`, roomID, userID, n)
-		switch {
-		case isUnique(err):
-			return parley.Errorf(parley.ECONFLICT, "already a member")
-		case isForeignKey(err):
-			return parley.Errorf(parley.ENOTFOUND, "user not found")
-		case err != nil:
-			return fmt.Errorf("insert member: %w", err)
+		if err = insertErr(err, "insert member", "already a member"); err != nil {
+			return err
 		}
 		ev, err = s.logMemberEvent(ctx, tx, roomID, kind, userID, actorID, joined, n)
 		return err

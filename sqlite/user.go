@@ -81,13 +81,8 @@ func (s *Store) CreateSession(ctx context.Context, sess parley.Session) error {
 	_, err := s.write.ExecContext(ctx,
 		`INSERT INTO sessions (token_hash, user_id, create_time, expire_time) VALUES (?, ?, ?, ?)`,
 		sess.TokenHash, sess.UserID, nanos(created), nanos(sess.ExpireTime))
-	switch {
-	case isUnique(err):
-		return parley.Errorf(parley.ECONFLICT, "session already exists")
-	case isForeignKey(err):
-		return parley.Errorf(parley.ENOTFOUND, "user not found")
-	case err != nil:
-		return fmt.Errorf("insert session: %w", err)
+	if err = insertErr(err, "insert session", "session already exists"); err != nil {
+		return err
 	}
 	return nil
 }
