@@ -196,6 +196,20 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID string, seq int64, act
 	return ev, true, nil
 }
 
+// headSeq returns the seq of the room's latest logged event, 0 if none.
+// ENOTFOUND if there is no such room.
+func headSeq(ctx context.Context, q querier, roomID string) (int64, error) {
+	var head int64
+	err := q.QueryRow(ctx, `SELECT head_seq FROM rooms WHERE id = $1`, roomID).Scan(&head)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, parley.Errorf(parley.ENOTFOUND, "room not found")
+	case err != nil:
+		return 0, wrap("select head seq", err)
+	}
+	return head, nil
+}
+
 // ListEvents implements parley.MessageStore.
 func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limit int) ([]*parley.Event, int64, error) {
 	if limit <= 0 {
@@ -206,12 +220,9 @@ func (s *Store) ListEvents(ctx context.Context, roomID string, after int64, limi
 		head   int64
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT head_seq FROM rooms WHERE id = $1`, roomID).Scan(&head)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return parley.Errorf(parley.ENOTFOUND, "room not found")
-		case err != nil:
-			return wrap("select head seq", err)
+		var err error
+		if head, err = headSeq(ctx, tx, roomID); err != nil {
+			return err
 		}
 		events, err = eventsAfter(ctx, tx, roomID, after, limit)
 		return err

@@ -176,12 +176,9 @@ func (s *Store) ListMessages(ctx context.Context, roomID string, q parley.Histor
 		head int64
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT head_seq FROM rooms WHERE id = $1`, roomID).Scan(&head)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return parley.Errorf(parley.ENOTFOUND, "room not found")
-		case err != nil:
-			return wrap("select head seq", err)
+		var err error
+		if head, err = headSeq(ctx, tx, roomID); err != nil {
+			return err
 		}
 		var rows pgx.Rows
 		if q.IsForward() {
