@@ -43,6 +43,16 @@ func (s *Server) visibleRoom(ctx context.Context, roomID, userID string) (parley
 	return room, member, nil
 }
 
+// requestedRoom validates a room_id from a request, then returns the room
+// as visibleRoom does for the caller: a malformed ID is invalid_argument, a
+// room the caller may not see is not found.
+func (s *Server) requestedRoom(ctx context.Context, p *principal, roomID string) (parley.Room, bool, error) {
+	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
+		return parley.Room{}, false, err
+	}
+	return s.visibleRoom(ctx, roomID, p.user.ID)
+}
+
 // memberRoom returns a room only if the user is a member of it: its fixed
 // fields (ID, Name, Visibility, CreatorID, CreateTime), without HeadSeq
 // or read state, from the auth cache if the store confirmed the

@@ -27,10 +27,7 @@ func (s *Server) createRoom(ctx context.Context, p *principal, name string, visi
 
 // getRoom returns a room the caller may see.
 func (s *Server) getRoom(ctx context.Context, p *principal, roomID string) (parley.Room, error) {
-	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
-		return parley.Room{}, err
-	}
-	room, _, err := s.visibleRoom(ctx, roomID, p.user.ID)
+	room, _, err := s.requestedRoom(ctx, p, roomID)
 	if err != nil {
 		return parley.Room{}, err
 	}
@@ -66,10 +63,7 @@ func (s *Server) listRooms(ctx context.Context, p *principal, pageSize int32, pa
 // joinRoom makes the caller a member of a room they may see; joining a
 // room twice is not an error.
 func (s *Server) joinRoom(ctx context.Context, p *principal, roomID string) (parley.Room, error) {
-	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
-		return parley.Room{}, err
-	}
-	room, member, err := s.visibleRoom(ctx, roomID, p.user.ID)
+	room, member, err := s.requestedRoom(ctx, p, roomID)
 	if err != nil {
 		return parley.Room{}, err
 	}
@@ -107,10 +101,7 @@ func (s *Server) addMember(ctx context.Context, p *principal, roomID, username s
 // leaveRoom ends the caller's membership, and their streams of the room on
 // every replica; failed_precondition if there is none.
 func (s *Server) leaveRoom(ctx context.Context, p *principal, roomID string) error {
-	if err := parley.Invalid(validateID("room_id", roomID)); err != nil {
-		return err
-	}
-	room, member, err := s.visibleRoom(ctx, roomID, p.user.ID)
+	room, member, err := s.requestedRoom(ctx, p, roomID)
 	if err != nil {
 		return err
 	}

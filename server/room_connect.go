@@ -18,27 +18,19 @@ type roomHandler struct{ s *Server }
 var _ parleyv1connect.RoomServiceHandler = (*roomHandler)(nil)
 
 func (h *roomHandler) CreateRoom(ctx context.Context, req *connect.Request[parleyv1.CreateRoomRequest]) (*connect.Response[parleyv1.CreateRoomResponse], error) {
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := h.s.createRoom(ctx, p, req.Msg.GetName(), visibilityFromProto(req.Msg.GetVisibility()))
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&parleyv1.CreateRoomResponse{Room: roomToProto(room)}), nil
+	return callAs(ctx, func(p *principal) (parley.Room, error) {
+		return h.s.createRoom(ctx, p, req.Msg.GetName(), visibilityFromProto(req.Msg.GetVisibility()))
+	}, func(room parley.Room) *parleyv1.CreateRoomResponse {
+		return &parleyv1.CreateRoomResponse{Room: roomToProto(room)}
+	})
 }
 
 func (h *roomHandler) GetRoom(ctx context.Context, req *connect.Request[parleyv1.GetRoomRequest]) (*connect.Response[parleyv1.GetRoomResponse], error) {
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := h.s.getRoom(ctx, p, req.Msg.GetRoomId())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&parleyv1.GetRoomResponse{Room: roomToProto(room)}), nil
+	return callAs(ctx, func(p *principal) (parley.Room, error) {
+		return h.s.getRoom(ctx, p, req.Msg.GetRoomId())
+	}, func(room parley.Room) *parleyv1.GetRoomResponse {
+		return &parleyv1.GetRoomResponse{Room: roomToProto(room)}
+	})
 }
 
 func (h *roomHandler) ListRooms(ctx context.Context, req *connect.Request[parleyv1.ListRoomsRequest]) (*connect.Response[parleyv1.ListRoomsResponse], error) {
@@ -58,27 +50,19 @@ func (h *roomHandler) ListRooms(ctx context.Context, req *connect.Request[parley
 }
 
 func (h *roomHandler) JoinRoom(ctx context.Context, req *connect.Request[parleyv1.JoinRoomRequest]) (*connect.Response[parleyv1.JoinRoomResponse], error) {
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	room, err := h.s.joinRoom(ctx, p, req.Msg.GetRoomId())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&parleyv1.JoinRoomResponse{Room: roomToProto(room)}), nil
+	return callAs(ctx, func(p *principal) (parley.Room, error) {
+		return h.s.joinRoom(ctx, p, req.Msg.GetRoomId())
+	}, func(room parley.Room) *parleyv1.JoinRoomResponse {
+		return &parleyv1.JoinRoomResponse{Room: roomToProto(room)}
+	})
 }
 
 func (h *roomHandler) AddMember(ctx context.Context, req *connect.Request[parleyv1.AddMemberRequest]) (*connect.Response[parleyv1.AddMemberResponse], error) {
-	p, err := principalFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.s.addMember(ctx, p, req.Msg.GetRoomId(), req.Msg.GetUsername())
-	if err != nil {
-		return nil, err
-	}
-	return connect.NewResponse(&parleyv1.AddMemberResponse{Member: memberToProto(m)}), nil
+	return callAs(ctx, func(p *principal) (parley.Member, error) {
+		return h.s.addMember(ctx, p, req.Msg.GetRoomId(), req.Msg.GetUsername())
+	}, func(m parley.Member) *parleyv1.AddMemberResponse {
+		return &parleyv1.AddMemberResponse{Member: memberToProto(m)}
+	})
 }
 
 func (h *roomHandler) LeaveRoom(ctx context.Context, req *connect.Request[parleyv1.LeaveRoomRequest]) (*connect.Response[parleyv1.LeaveRoomResponse], error) {
