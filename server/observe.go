@@ -73,52 +73,60 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 	if len(s.observers) == 0 {
 		return h // nobody listens: skip the counting
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
-		rec, body, cw := &oc.info.call, &oc.body, &oc.w
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
-		if r.Body != nil {
-			body.ReadCloser = r.Body
-			r.Body = body
-		}
-		// As the client sent them: the REST transcoder rewrites the request.
-		method, path := r.Method, r.URL.Path
-		h.ServeHTTP(cw, r)
+	return &callObserver{next: h, observers: s.observers}
+}
 
-		call := CallInfo{
-			Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
-			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
+// callObserver is the handler observeCalls returns.
+type callObserver struct {
+	next      http.Handler
+	observers []CallObserver
+}
+
+func (x *callObserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
+	rec, body, cw := &oc.info.call, &oc.body, &oc.w
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
+	if r.Body != nil {
+		body.ReadCloser = r.Body
+		r.Body = body
+	}
+	// As the client sent them: the REST transcoder rewrites the request.
+	method, path := r.Method, r.URL.Path
+	x.next.ServeHTTP(cw, r)
+
+	call := CallInfo{
+		Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+		Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
+	}
+	procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
+	if procedure == "" { // turned away before the interceptors
+		if p, isRPC := authn.InferProcedure(r.URL); isRPC {
+			procedure = p
+			protocol, _ = authn.InferProtocol(r)
 		}
-		procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
-		if procedure == "" { // turned away before the interceptors
-			if p, isRPC := authn.InferProcedure(r.URL); isRPC {
-				procedure = p
-				protocol, _ = authn.InferProtocol(r)
-			}
+	}
+	if protocol != "" && codec == "" {
+		codec = codecName(r)
+	}
+	if protocol != "" {
+		call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
+		call.Code = "ok"
+		code, ok := rec.code, rec.hasCode
+		if !ok {
+			code, ok = codeFromResponse(call.Status, w.Header())
 		}
-		if protocol != "" && codec == "" {
-			codec = codecName(r)
+		if ok {
+			call.Code = code
 		}
-		if protocol != "" {
-			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
-			call.Code = "ok"
-			code, ok := rec.code, rec.hasCode
-			if !ok {
-				code, ok = codeFromResponse(call.Status, w.Header())
-			}
-			if ok {
-				call.Code = code
-			}
-		}
-		ctx := r.Context()
-		if rec.ctx != nil {
-			ctx = rec.ctx
-		}
-		for _, observe := range s.observers {
-			observe(ctx, call)
-		}
-	})
+	}
+	ctx := r.Context()
+	if rec.ctx != nil {
+		ctx = rec.ctx
+	}
+	for _, observe := range x.observers {
+		observe(ctx, call)
+	}
 }
 
 // observedCall is what observeCalls keeps about one request.
