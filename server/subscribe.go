@@ -50,18 +50,17 @@ type subscription struct {
 	roomID string
 	sink   eventSink
 
-	stopSession, stopMembership func()
-	feed                        *roomFeed
-	heartbeat                   *time.Ticker
+	stopWatch func() // of the session and the membership
+	feed      *roomFeed
+	heartbeat *heartbeatTimer
 }
 
-// open watches the session and the membership, opens the stream and the
+// open watches the session and the membership (one context), opens the stream and the
 // feed, and starts the heartbeat. What it opened is closed by close, also
 // when it fails.
 func (sub *subscription) open(ctx context.Context, since int64) error {
 	s := sub.s
-	ctx, sub.stopSession = s.streams.watchSession(ctx, sub.p)
-	ctx, sub.stopMembership = s.streams.watchMembership(ctx, sub.p.user.ID, sub.roomID)
+	ctx, sub.stopWatch = s.streams.watchSessionAndMembership(ctx, sub.p, sub.roomID)
 	sub.ctx = ctx
 	// Open the stream now, so clients (and proxies) know it is established
 	// even if the room stays quiet.
@@ -73,7 +72,7 @@ func (sub *subscription) open(ctx context.Context, since int64) error {
 		return err
 	}
 	sub.feed = feed
-	sub.heartbeat = time.NewTicker(s.cfg.heartbeat)
+	sub.heartbeat = s.heartbeats.start()
 	return nil
 }
 
@@ -106,11 +105,8 @@ func (sub *subscription) close() {
 	if sub.feed != nil {
 		sub.feed.Close()
 	}
-	if sub.stopMembership != nil {
-		sub.stopMembership()
-	}
-	if sub.stopSession != nil {
-		sub.stopSession()
+	if sub.stopWatch != nil {
+		sub.stopWatch()
 	}
 }
 
