@@ -82,21 +82,28 @@ type callObserver struct {
 	observers []CallObserver
 }
 
-func (x *callObserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (o *callObserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
-	rec, body, cw := &oc.info.call, &oc.body, &oc.w
+	body, cw := &oc.body, &oc.w
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
 	if r.Body != nil {
 		body.ReadCloser = r.Body
 		r.Body = body
 	}
 	// As the client sent them: the REST transcoder rewrites the request.
-	method, path := r.Method, r.URL.Path
-	x.next.ServeHTTP(cw, r)
+	oc.method, oc.path = r.Method, r.URL.Path
+	o.next.ServeHTTP(cw, r)
+	o.tell(w, r, oc, start)
+}
 
+// tell tells the observers about the call oc that began at start. It is a
+// function of its own so that the frame a stream waits in stays small (see
+// subscribe.go).
+func (o *callObserver) tell(w http.ResponseWriter, r *http.Request, oc *observedCall, start time.Time) {
+	rec, body, cw := &oc.info.call, &oc.body, &oc.w
 	call := CallInfo{
-		Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+		Method: oc.method, Path: oc.path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
 		Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
 	}
 	procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
@@ -124,7 +131,7 @@ func (x *callObserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.ctx != nil {
 		ctx = rec.ctx
 	}
-	for _, observe := range x.observers {
+	for _, observe := range o.observers {
 		observe(ctx, call)
 	}
 }
@@ -134,6 +141,9 @@ type observedCall struct {
 	info requestInfo
 	body countingReader
 	w    countingWriter
+	// method and path are as the client sent them: the REST transcoder
+	// rewrites the request.
+	method, path string
 }
 
 // codecName tells the codec from the Content-Type (or, for Connect GET, the

@@ -66,16 +66,16 @@ type restRouter struct {
 	rest http.Handler // the transcoder, its bodies capped
 }
 
-func (x *restRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rt *restRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if room, ok := eventsRoom(r); ok {
-		x.s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
+		rt.s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, restPrefix) {
-		x.rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
+		rt.rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
 		return
 	}
-	x.next.ServeHTTP(w, r)
+	rt.next.ServeHTTP(w, r)
 }
 
 // capRESTBodies refuses a REST request body over readMax bytes (the same
@@ -111,11 +111,11 @@ type restRecorder struct {
 	next http.Handler
 }
 
-func (x *restRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rec *restRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if info := requestInfoFrom(r.Context()); info != nil {
 		info.call.procedure, info.call.protocol, info.call.codec = r.URL.Path, "rest", "json"
 	}
-	x.next.ServeHTTP(w, r)
+	rec.next.ServeHTTP(w, r)
 }
 
 func restNotFound(w http.ResponseWriter, r *http.Request) {
