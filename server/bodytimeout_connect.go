@@ -25,24 +25,32 @@ import (
 // leaves the deadline in place, so that net/http's discarding of the rest
 // is bounded too; the next request on the connection sets its own.
 func (s *Server) limitBodyTime(h http.Handler) http.Handler {
-	streams := clientStreamProcedures(s.serviceList)
-	timeout := s.cfg.bodyTimeout
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody || streams[r.URL.Path] {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-			h.ServeHTTP(w, r) // a writer without deadlines: nothing to clear either
-			return
-		}
-		r.Body = &timedBody{ReadCloser: r.Body, rc: rc, timeout: timeout}
-		if r.ProtoMajor == 1 {
-			r.Body.(*timedBody).header = w.Header()
-		}
+	return &bodyTimeLimiter{next: h, streams: clientStreamProcedures(s.serviceList), timeout: s.cfg.bodyTimeout}
+}
+
+// bodyTimeLimiter is the handler limitBodyTime returns.
+type bodyTimeLimiter struct {
+	next    http.Handler
+	streams map[string]bool // the client-stream procedures: no deadline
+	timeout time.Duration
+}
+
+func (l *bodyTimeLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := l.next
+	if r.Body == nil || r.Body == http.NoBody || l.streams[r.URL.Path] {
 		h.ServeHTTP(w, r)
-	})
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(l.timeout)); err != nil {
+		h.ServeHTTP(w, r) // a writer without deadlines: nothing to clear either
+		return
+	}
+	r.Body = &timedBody{ReadCloser: r.Body, rc: rc, timeout: l.timeout}
+	if r.ProtoMajor == 1 {
+		r.Body.(*timedBody).header = w.Header()
+	}
+	h.ServeHTTP(w, r)
 }
 
 // timedBody clears its request's read deadline at the body's end and

@@ -88,15 +88,22 @@ func addressKey(a netip.Addr) string {
 // withClientIP gives the core the client address of every request
 // (clientIPFrom), whatever the protocol.
 func (s *Server) withClientIP(next http.Handler) http.Handler {
-	trusted := s.cfg.trustedProxies
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info := requestInfoFrom(r.Context()); info != nil { // observeCalls made it
-			info.clientIP = clientIP(r, trusted)
-			next.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &requestInfo{clientIP: clientIP(r, trusted)})))
-	})
+	return &clientIPRecorder{next: next, trusted: s.cfg.trustedProxies}
+}
+
+// clientIPRecorder is the handler withClientIP returns.
+type clientIPRecorder struct {
+	next    http.Handler
+	trusted []netip.Prefix
+}
+
+func (c *clientIPRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if info := requestInfoFrom(r.Context()); info != nil { // observeCalls made it
+		info.clientIP = clientIP(r, c.trusted)
+		c.next.ServeHTTP(w, r)
+		return
+	}
+	c.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &requestInfo{clientIP: clientIP(r, c.trusted)})))
 }
 
 // clientIPFrom returns the client address withClientIP recorded, as its

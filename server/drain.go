@@ -26,37 +26,57 @@ const drainWriteGrace = time.Second
 // alone: they get --shutdown-timeout to finish. The events route
 // (events_http.go) is a server stream too.
 func (s *Server) endStreamsAtDrain(h http.Handler) http.Handler {
-	streams := clientStreamProcedures(s.serviceList)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		clientStreams, ok := streams[r.URL.Path]
-		if _, events := eventsRoom(r); !ok && !events {
-			h.ServeHTTP(w, r)
-			return
+	return &drainDeadliner{next: h, drain: s.drain, streams: clientStreamProcedures(s.serviceList)}
+}
+
+// drainDeadliner is the handler endStreamsAtDrain returns.
+type drainDeadliner struct {
+	next    http.Handler
+	drain   context.Context
+	streams map[string]bool // the stream procedures: true if the client streams
+}
+
+func (d *drainDeadliner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	clientStreams, ok := d.streams[r.URL.Path]
+	if _, events := eventsRoom(r); !ok && !events {
+		d.next.ServeHTTP(w, r)
+		return
+	}
+	ds := &drainingStream{rc: http.NewResponseController(w), clientStreams: clientStreams}
+	stop := context.AfterFunc(d.drain, ds.setDeadlines)
+	defer func() {
+		stop()
+		ds.handlerReturned()
+	}()
+	d.next.ServeHTTP(w, r)
+}
+
+// drainingStream is one stream's part in endStreamsAtDrain, in one
+// allocation. The deadlines must not be set once the handler has
+// returned: the ResponseWriter is no longer ours then.
+type drainingStream struct {
+	rc            *http.ResponseController
+	clientStreams bool
+
+	mu       sync.Mutex
+	returned bool
+}
+
+// setDeadlines runs at Drain.
+func (ds *drainingStream) setDeadlines() {
+	ds.mu.Lock()
+	defer ds.mu.Unlock()
+	if !ds.returned {
+		now := time.Now()
+		if ds.clientStreams {
+			_ = ds.rc.SetReadDeadline(now)
 		}
-		// The deadlines must not be set once the handler has returned:
-		// the ResponseWriter is no longer ours then.
-		var (
-			mu       sync.Mutex
-			returned bool
-		)
-		rc := http.NewResponseController(w)
-		stop := context.AfterFunc(s.drain, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if !returned {
-				now := time.Now()
-				if clientStreams {
-					_ = rc.SetReadDeadline(now)
-				}
-				_ = rc.SetWriteDeadline(now.Add(drainWriteGrace))
-			}
-		})
-		defer func() {
-			stop()
-			mu.Lock()
-			returned = true
-			mu.Unlock()
-		}()
-		h.ServeHTTP(w, r)
-	})
+		_ = ds.rc.SetWriteDeadline(now.Add(drainWriteGrace))
+	}
+}
+
+func (ds *drainingStream) handlerReturned() {
+	ds.mu.Lock()
+	ds.returned = true
+	ds.mu.Unlock()
 }

@@ -70,7 +70,7 @@ func (f *roomFeed) Close() { f.sub.Close() }
 // run forwards live events until the stream's context ends, the server
 // drains, or the reader falls too far behind; onTick runs at every tick.
 // It always returns an error saying why it stopped (see end).
-func (f *roomFeed) run(tick <-chan time.Time, onTick func() error) error {
+func (f *roomFeed) run(tick <-chan struct{}, onTick func() error) error {
 	var batch []*parley.Event
 	for {
 		select {

@@ -36,18 +36,25 @@ type flushHoldKey struct{}
 // (Subscribe and Chat) and the events route (events_http.go); every other
 // request passes through untouched.
 func holdStreamFlushes(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, events := eventsRoom(r)
-		switch {
-		case r.URL.Path == parleyv1connect.MessageServiceSubscribeProcedure, r.URL.Path == parleyv1connect.MessageServiceChatProcedure, events:
-			if f, ok := w.(http.Flusher); ok {
-				fh := &flushHold{ResponseWriter: w, flusher: f}
-				w = fh
-				r = r.WithContext(context.WithValue(r.Context(), flushHoldKey{}, fh))
-			}
+	return &streamFlushHolder{next: h}
+}
+
+// streamFlushHolder is the handler holdStreamFlushes returns.
+type streamFlushHolder struct {
+	next http.Handler
+}
+
+func (s *streamFlushHolder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, events := eventsRoom(r)
+	switch {
+	case r.URL.Path == parleyv1connect.MessageServiceSubscribeProcedure, r.URL.Path == parleyv1connect.MessageServiceChatProcedure, events:
+		if f, ok := w.(http.Flusher); ok {
+			fh := &flushHold{ResponseWriter: w, flusher: f}
+			w = fh
+			r = r.WithContext(context.WithValue(r.Context(), flushHoldKey{}, fh))
 		}
-		h.ServeHTTP(w, r)
-	})
+	}
+	s.next.ServeHTTP(w, r)
 }
 
 // flushHoldFrom returns the stream's flushHold, or nil when there is none;

@@ -49,49 +49,56 @@ var grpcWebTextAcceptPost = []string{grpcWebTextContentType, grpcWebTextProtoCon
 // most six times the decoded one. Anything else ends the call with
 // invalid_argument.
 func translateGRPCWebText(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var contentType string
-		if v := r.Header["Content-Type"]; len(v) > 0 {
-			contentType = v[0]
-		}
-		if contentType != grpcWebTextContentType && contentType != grpcWebTextProtoContentType {
-			if servedContentType(contentType) || r.Method != http.MethodPost {
-				h.ServeHTTP(w, r)
-				return
-			}
-			// Parameters, capitals, or a type connect-go does not serve.
-			base, _, _ := strings.Cut(contentType, ";")
-			base = strings.TrimSpace(base)
-			switch {
-			case strings.EqualFold(base, grpcWebTextContentType):
-				contentType = grpcWebTextContentType
-			case strings.EqualFold(base, grpcWebTextProtoContentType):
-				contentType = grpcWebTextProtoContentType
-			case servedContentType(base):
-				h.ServeHTTP(w, r)
-				return
-			default:
-				h.ServeHTTP(&acceptPostWriter{w}, r)
-				return
-			}
-		}
-		if r.Method != http.MethodPost {
-			h.ServeHTTP(w, r)
+	return &grpcWebTextTranslator{next: h}
+}
+
+// grpcWebTextTranslator is the handler translateGRPCWebText returns.
+type grpcWebTextTranslator struct {
+	next http.Handler
+}
+
+func (t *grpcWebTextTranslator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var contentType string
+	if v := r.Header["Content-Type"]; len(v) > 0 {
+		contentType = v[0]
+	}
+	if contentType != grpcWebTextContentType && contentType != grpcWebTextProtoContentType {
+		if servedContentType(contentType) || r.Method != http.MethodPost {
+			t.next.ServeHTTP(w, r)
 			return
 		}
-		r.Header["Content-Type"][0] = grpcWebProtoContentType
-		r.Header.Del("Content-Length")
-		r.ContentLength = -1 // unknown once decoded: the unary cap wraps the decoded body
-		call := &textCall{w: base64ResponseWriter{w: w, contentType: contentType}}
-		call.w.flusher, _ = w.(http.Flusher)
-		call.w.buf = call.w.small[:0]
-		if r.Body != nil && r.Body != http.NoBody {
-			call.body.body = r.Body
-			r.Body = &call.body
+		// Parameters, capitals, or a type connect-go does not serve.
+		base, _, _ := strings.Cut(contentType, ";")
+		base = strings.TrimSpace(base)
+		switch {
+		case strings.EqualFold(base, grpcWebTextContentType):
+			contentType = grpcWebTextContentType
+		case strings.EqualFold(base, grpcWebTextProtoContentType):
+			contentType = grpcWebTextProtoContentType
+		case servedContentType(base):
+			t.next.ServeHTTP(w, r)
+			return
+		default:
+			t.next.ServeHTTP(&acceptPostWriter{w}, r)
+			return
 		}
-		h.ServeHTTP(&call.w, r)
-		call.w.finish()
-	})
+	}
+	if r.Method != http.MethodPost {
+		t.next.ServeHTTP(w, r)
+		return
+	}
+	r.Header["Content-Type"][0] = grpcWebProtoContentType
+	r.Header.Del("Content-Length")
+	r.ContentLength = -1 // unknown once decoded: the unary cap wraps the decoded body
+	call := &textCall{w: base64ResponseWriter{w: w, contentType: contentType}}
+	call.w.flusher, _ = w.(http.Flusher)
+	call.w.buf = call.w.small[:0]
+	if r.Body != nil && r.Body != http.NoBody {
+		call.body.body = r.Body
+		r.Body = &call.body
+	}
+	t.next.ServeHTTP(&call.w, r)
+	call.w.finish()
 }
 
 // textCall is one translated call's state, in one allocation.

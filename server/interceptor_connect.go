@@ -40,23 +40,36 @@ func (i *rpcInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 }
 
 func (i *rpcInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	// A stream waits in this frame as long as it lasts: what runs once
+	// at each end is in functions of its own, to keep the frame small.
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
-		if started := i.s.obs.StreamStarted; started != nil {
-			started(ctx, conn.Spec().Procedure, CallProtocol(ctx, conn.Peer()))
-		}
+		i.streamStarted(ctx, conn)
 		release, err := i.s.openStream(ctx)
 		if err == nil {
 			defer release()
 			err = next(ctx, conn)
 		}
-		if ended := i.s.obs.StreamEnded; ended != nil {
-			ended(ctx, conn.Spec().Procedure, i.s.streamEnd(ctx, err), time.Since(start))
-		}
-		err = i.s.connectError(ctx, err)
-		i.s.record(ctx, err, conn.Spec().Procedure, conn.Peer().Protocol)
-		return err
+		return i.streamEnded(ctx, conn, err, start)
 	}
+}
+
+// streamStarted tells the Observer a stream started.
+func (i *rpcInterceptor) streamStarted(ctx context.Context, conn connect.StreamingHandlerConn) {
+	if started := i.s.obs.StreamStarted; started != nil {
+		started(ctx, conn.Spec().Procedure, CallProtocol(ctx, conn.Peer()))
+	}
+}
+
+// streamEnded tells the Observer how a stream that began at start ended,
+// records its code and returns err as a Connect error.
+func (i *rpcInterceptor) streamEnded(ctx context.Context, conn connect.StreamingHandlerConn, err error, start time.Time) error {
+	if ended := i.s.obs.StreamEnded; ended != nil {
+		ended(ctx, conn.Spec().Procedure, i.s.streamEnd(ctx, err), time.Since(start))
+	}
+	err = i.s.connectError(ctx, err)
+	i.s.record(ctx, err, conn.Spec().Procedure, conn.Peer().Protocol)
+	return err
 }
 
 // record notes the call's code and context for observeCalls, if it

@@ -14,13 +14,21 @@ import (
 // whose declared Content-Length is within the cap needs no wrapper: net/http
 // (HTTP/1.1 and HTTP/2 alike) never delivers more than the declared length.
 func capUnaryBodies(h http.Handler, unary map[string]bool, readMax int) http.Handler {
-	limit := int64(readMax) + int64(readMax)/64 + 1024
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && (r.ContentLength < 0 || r.ContentLength > limit) {
-			if procedure, ok := authn.InferProcedure(r.URL); ok && unary[procedure] {
-				r.Body = http.MaxBytesReader(w, r.Body, limit)
-			}
+	return &unaryBodyCap{next: h, unary: unary, limit: int64(readMax) + int64(readMax)/64 + 1024}
+}
+
+// unaryBodyCap is the handler capUnaryBodies returns.
+type unaryBodyCap struct {
+	next  http.Handler
+	unary map[string]bool
+	limit int64
+}
+
+func (c *unaryBodyCap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && (r.ContentLength < 0 || r.ContentLength > c.limit) {
+		if procedure, ok := authn.InferProcedure(r.URL); ok && c.unary[procedure] {
+			r.Body = http.MaxBytesReader(w, r.Body, c.limit)
 		}
-		h.ServeHTTP(w, r)
-	})
+	}
+	c.next.ServeHTTP(w, r)
 }

@@ -73,52 +73,67 @@ func (s *Server) observeCalls(h http.Handler) http.Handler {
 	if len(s.observers) == 0 {
 		return h // nobody listens: skip the counting
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
-		rec, body, cw := &oc.info.call, &oc.body, &oc.w
-		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
-		if r.Body != nil {
-			body.ReadCloser = r.Body
-			r.Body = body
-		}
-		// As the client sent them: the REST transcoder rewrites the request.
-		method, path := r.Method, r.URL.Path
-		h.ServeHTTP(cw, r)
+	return &callObserver{next: h, observers: s.observers}
+}
 
-		call := CallInfo{
-			Method: method, Path: path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
-			Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
+// callObserver is the handler observeCalls returns.
+type callObserver struct {
+	next      http.Handler
+	observers []CallObserver
+}
+
+func (o *callObserver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	oc := &observedCall{w: countingWriter{ResponseWriter: w}} // one allocation for the three
+	body, cw := &oc.body, &oc.w
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, &oc.info))
+	if r.Body != nil {
+		body.ReadCloser = r.Body
+		r.Body = body
+	}
+	// As the client sent them: the REST transcoder rewrites the request.
+	oc.method, oc.path = r.Method, r.URL.Path
+	o.next.ServeHTTP(cw, r)
+	o.tell(w, r, oc, start)
+}
+
+// tell tells the observers about the call oc that began at start. It is a
+// function of its own so that the frame a stream waits in stays small (see
+// subscribe.go).
+func (o *callObserver) tell(w http.ResponseWriter, r *http.Request, oc *observedCall, start time.Time) {
+	rec, body, cw := &oc.info.call, &oc.body, &oc.w
+	call := CallInfo{
+		Method: oc.method, Path: oc.path, HTTPVersion: r.Proto, Status: cw.statusOr200(),
+		Duration: time.Since(start), BytesIn: body.n.Load(), BytesOut: cw.n,
+	}
+	procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
+	if procedure == "" { // turned away before the interceptors
+		if p, isRPC := authn.InferProcedure(r.URL); isRPC {
+			procedure = p
+			protocol, _ = authn.InferProtocol(r)
 		}
-		procedure, protocol, codec := rec.procedure, rec.protocol, rec.codec
-		if procedure == "" { // turned away before the interceptors
-			if p, isRPC := authn.InferProcedure(r.URL); isRPC {
-				procedure = p
-				protocol, _ = authn.InferProtocol(r)
-			}
+	}
+	if protocol != "" && codec == "" {
+		codec = codecName(r)
+	}
+	if protocol != "" {
+		call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
+		call.Code = "ok"
+		code, ok := rec.code, rec.hasCode
+		if !ok {
+			code, ok = codeFromResponse(call.Status, w.Header())
 		}
-		if protocol != "" && codec == "" {
-			codec = codecName(r)
+		if ok {
+			call.Code = code
 		}
-		if protocol != "" {
-			call.Procedure, call.Protocol, call.Codec = procedure, protocol, codec
-			call.Code = "ok"
-			code, ok := rec.code, rec.hasCode
-			if !ok {
-				code, ok = codeFromResponse(call.Status, w.Header())
-			}
-			if ok {
-				call.Code = code
-			}
-		}
-		ctx := r.Context()
-		if rec.ctx != nil {
-			ctx = rec.ctx
-		}
-		for _, observe := range s.observers {
-			observe(ctx, call)
-		}
-	})
+	}
+	ctx := r.Context()
+	if rec.ctx != nil {
+		ctx = rec.ctx
+	}
+	for _, observe := range o.observers {
+		observe(ctx, call)
+	}
 }
 
 // observedCall is what observeCalls keeps about one request.
@@ -126,6 +141,9 @@ type observedCall struct {
 	info requestInfo
 	body countingReader
 	w    countingWriter
+	// method and path are as the client sent them: the REST transcoder
+	// rewrites the request.
+	method, path string
 }
 
 // codecName tells the codec from the Content-Type (or, for Connect GET, the

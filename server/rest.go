@@ -56,17 +56,26 @@ func (s *Server) serveREST(h http.Handler) http.Handler {
 		panic("server: REST routes: " + err.Error()) // the annotations are compiled in: a bug
 	}
 	rest := capRESTBodies(transcoder, s.cfg.readMaxBytes)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if room, ok := eventsRoom(r); ok {
-			s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, restPrefix) {
-			rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	return &restRouter{s: s, next: h, rest: rest}
+}
+
+// restRouter is the handler serveREST returns.
+type restRouter struct {
+	s    *Server
+	next http.Handler
+	rest http.Handler // the transcoder, its bodies capped
+}
+
+func (rt *restRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if room, ok := eventsRoom(r); ok {
+		rt.s.serveEvents(w, r, room) // events_http.go: the stream no transcoder serves
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, restPrefix) {
+		rt.rest.ServeHTTP(&restStatusWriter{ResponseWriter: w}, r)
+		return
+	}
+	rt.next.ServeHTTP(w, r)
 }
 
 // capRESTBodies refuses a REST request body over readMax bytes (the same
@@ -94,12 +103,19 @@ func capRESTBodies(h http.Handler, readMax int) http.Handler {
 // procedure a REST request became and that it came as REST
 // (CallInfo.Protocol "rest"), in the record withClientIP, outside, made.
 func recordREST(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info := requestInfoFrom(r.Context()); info != nil {
-			info.call.procedure, info.call.protocol, info.call.codec = r.URL.Path, "rest", "json"
-		}
-		h.ServeHTTP(w, r)
-	})
+	return &restRecorder{next: h}
+}
+
+// restRecorder is the handler recordREST returns.
+type restRecorder struct {
+	next http.Handler
+}
+
+func (rec *restRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if info := requestInfoFrom(r.Context()); info != nil {
+		info.call.procedure, info.call.protocol, info.call.codec = r.URL.Path, "rest", "json"
+	}
+	rec.next.ServeHTTP(w, r)
 }
 
 func restNotFound(w http.ResponseWriter, r *http.Request) {

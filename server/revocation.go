@@ -14,8 +14,8 @@ import (
 // every replica through the broker (parley.RevocationBroker) and ends the
 // matching streams of this process at once (revocationHub); a stream's
 // heartbeat re-check (recheckSession, recheckMembership) is the safety net
-// for a revocation that did not arrive, and expiry is a timer on each
-// stream. The same revocation drops the session or membership from the
+// for a revocation that did not arrive, and expiry is a timer shared by
+// the streams of a session. The same revocation drops the session or membership from the
 // auth cache of every replica (auth_cache.go), so later calls are refused
 // too.
 
@@ -26,10 +26,13 @@ var (
 )
 
 // revocationHub tracks this process's open streams by the session and the
-// memberships they rely on, and ends them when a revocation names one.
+// memberships they rely on, and ends them when a revocation names one. A
+// stream costs one context and its places in the sets; the streams of a
+// session share one expiry timer.
 type revocationHub struct {
-	mu      sync.Mutex
-	streams map[revocationKey]map[*context.CancelCauseFunc]struct{}
+	mu       sync.Mutex
+	streams  map[revocationKey]map[*streamWatch]struct{}
+	expiries map[sessionExpiry]*expiryTimer
 }
 
 // revocationKey names a session (token) or a membership (user, room).
@@ -37,47 +40,121 @@ type revocationKey struct {
 	token, user, room string
 }
 
+// sessionExpiry names the expiry of a session: its token and when it
+// expires (Unix nanoseconds).
+type sessionExpiry struct {
+	token string
+	at    int64
+}
+
+// expiryTimer ends the streams of a session when it expires; streams
+// counts those that share it.
+type expiryTimer struct {
+	timer   *time.Timer
+	streams int
+}
+
+// streamWatch is one stream's watch: the cancel of its context and the
+// keys it is listed under.
+type streamWatch struct {
+	cancel  context.CancelCauseFunc
+	keys    []revocationKey
+	expires sessionExpiry // token "" when the watch is not of a session
+}
+
 func newRevocationHub() *revocationHub {
-	return &revocationHub{streams: make(map[revocationKey]map[*context.CancelCauseFunc]struct{})}
+	return &revocationHub{
+		streams:  make(map[revocationKey]map[*streamWatch]struct{}),
+		expiries: make(map[sessionExpiry]*expiryTimer),
+	}
 }
 
 // watchSession returns a context that ends when the session is revoked
 // (cause errTokenRevoked) or expires (errTokenExpired, a timer at its
-// expiry time); stop must be called when the stream ends.
+// expiry time shared by all the streams of the session); stop must be
+// called when the stream ends.
 func (h *revocationHub) watchSession(ctx context.Context, p *principal) (_ context.Context, stop func()) {
-	ctx, cancelExpiry := context.WithDeadlineCause(ctx, p.expires, errTokenExpired)
-	ctx, unwatch := h.watch(ctx, revocationKey{token: string(p.tokenHash)})
-	return ctx, func() {
-		unwatch()
-		cancelExpiry()
+	return h.watchSessionAndMembership(ctx, p, "")
+}
+
+// watchSessionAndMembership is watchSession whose context also ends when
+// the user's membership of roomID (unless "") is revoked (cause
+// errMembershipRevoked), in one context.
+func (h *revocationHub) watchSessionAndMembership(ctx context.Context, p *principal, roomID string) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &streamWatch{cancel: cancel, expires: sessionExpiry{token: string(p.tokenHash), at: p.expires.UnixNano()}}
+	w.keys = append(make([]revocationKey, 0, 2), revocationKey{token: w.expires.token})
+	if roomID != "" {
+		w.keys = append(w.keys, revocationKey{user: p.user.ID, room: roomID})
 	}
+	h.mu.Lock()
+	h.add(w)
+	t := h.expiries[w.expires]
+	if t == nil {
+		t = &expiryTimer{timer: time.AfterFunc(time.Until(p.expires), func() { h.expire(w.expires) })}
+		h.expiries[w.expires] = t
+	}
+	t.streams++
+	h.mu.Unlock()
+	return ctx, w.stop(h)
 }
 
 // watchMembership returns a context that ends when the user's membership
 // of the room is revoked (cause errMembershipRevoked); stop must be called
 // when the stream, or its part that reads the room, ends.
 func (h *revocationHub) watchMembership(ctx context.Context, userID, roomID string) (_ context.Context, stop func()) {
-	return h.watch(ctx, revocationKey{user: userID, room: roomID})
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &streamWatch{cancel: cancel, keys: []revocationKey{{user: userID, room: roomID}}}
+	h.mu.Lock()
+	h.add(w)
+	h.mu.Unlock()
+	return ctx, w.stop(h)
 }
 
-func (h *revocationHub) watch(ctx context.Context, key revocationKey) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	h.mu.Lock()
-	set := h.streams[key]
-	if set == nil {
-		set = make(map[*context.CancelCauseFunc]struct{})
-		h.streams[key] = set
+// add lists w under its keys; h.mu must be held.
+func (h *revocationHub) add(w *streamWatch) {
+	for _, key := range w.keys {
+		set := h.streams[key]
+		if set == nil {
+			set = make(map[*streamWatch]struct{})
+			h.streams[key] = set
+		}
+		set[w] = struct{}{}
 	}
-	set[&cancel] = struct{}{}
-	h.mu.Unlock()
-	return ctx, func() {
+}
+
+// stop returns the function that ends w: it leaves h, stopping its
+// session's expiry timer if it was the last stream to share it, and
+// cancels its context.
+func (w *streamWatch) stop(h *revocationHub) func() {
+	return func() {
 		h.mu.Lock()
-		delete(set, &cancel)
-		if len(set) == 0 {
-			delete(h.streams, key)
+		for _, key := range w.keys {
+			set := h.streams[key]
+			delete(set, w)
+			if len(set) == 0 {
+				delete(h.streams, key)
+			}
+		}
+		if t := h.expiries[w.expires]; w.expires.token != "" && t != nil {
+			if t.streams--; t.streams == 0 {
+				t.timer.Stop()
+				delete(h.expiries, w.expires)
+			}
 		}
 		h.mu.Unlock()
-		cancel(nil)
+		w.cancel(nil)
+	}
+}
+
+// expire ends the streams of a session at its expiry.
+func (h *revocationHub) expire(e sessionExpiry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.streams[revocationKey{token: e.token}] {
+		if w.expires == e {
+			w.cancel(errTokenExpired)
+		}
 	}
 }
 
@@ -90,8 +167,8 @@ func (h *revocationHub) revoke(r parley.Revocation) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for cancel := range h.streams[key] {
-		(*cancel)(cause)
+	for w := range h.streams[key] {
+		w.cancel(cause)
 	}
 }
 

@@ -28,7 +28,10 @@ type Server struct {
 	storage storageHealth // what health reports about storage (health.go)
 	handler http.Handler
 	streams *revocationHub // this process's streams, by what they rely on (revocation.go)
-	auth    *authCache     // sessions and memberships the store confirmed (auth_cache.go)
+	// heartbeats times the heartbeats of every Subscribe stream
+	// (heartbeat.go).
+	heartbeats *heartbeatWheel
+	auth       *authCache // sessions and memberships the store confirmed (auth_cache.go)
 	// revocations carries revocations to every replica; nil when the
 	// broker is not a parley.RevocationBroker: then only this process's
 	// streams end at once.
@@ -61,15 +64,16 @@ func New(store parley.Store, broker parley.Broker, opts ...Option) *Server {
 		cfg.observer = &parley.Observer{}
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   store,
-		engine:  store,
-		obs:     cfg.observer,
-		broker:  broker,
-		streams: newRevocationHub(),
-		auth:    newAuthCache(cfg.authCacheTTL, cfg.authCacheEntries),
-		locks:   &striped.Locks{},
-		quotas:  newQuotas(cfg.limits, cfg.now, cfg.tokenTTL, cfg.uploadExpiry, cfg.uploadSweepEvery()),
+		cfg:        cfg,
+		store:      store,
+		engine:     store,
+		obs:        cfg.observer,
+		broker:     broker,
+		streams:    newRevocationHub(),
+		heartbeats: newHeartbeatWheel(cfg.heartbeat),
+		auth:       newAuthCache(cfg.authCacheTTL, cfg.authCacheEntries),
+		locks:      &striped.Locks{},
+		quotas:     newQuotas(cfg.limits, cfg.now, cfg.tokenTTL, cfg.uploadExpiry, cfg.uploadSweepEvery()),
 	}
 	if start := cfg.observer.StoreOp; start != nil {
 		s.store = &observedStore{Store: store, start: start}
